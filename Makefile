@@ -1,0 +1,64 @@
+# vanilla-rnn-lab: every target builds .venv from requirements.txt first when it is missing or stale.
+# `make help` lists the targets.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+NAME ?=
+PROFILE ?= quick
+ARGS ?=
+EXECUTOR ?= local
+PYTEST_ARGS ?=
+
+# Quiet TensorFlow's C++ start-up chatter; errors still show.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-slow experiment experiments report tensorboard mlflow-ui mlflow-server bench notebooks test-ray test-postgres clean
+
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or update .venv from requirements.txt.
+
+test: $(STAMP) ## Run the fast test suite (what CI runs).
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP) ## Run the slow, paper-scale checks (skipped by `make test`).
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+experiment: $(STAMP) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|full] [ARGS="--workers 2"] [EXECUTOR=local|ray]
+	@test -n "$(NAME)" || { echo "Give an experiment name: make experiment NAME=<name>. Known names:"; $(PY) -m experiments list; exit 2; }
+	$(PY) -m experiments run $(NAME) --profile $(PROFILE) --executor $(EXECUTOR) $(ARGS)
+
+experiments: $(STAMP) ## List the named experiments.
+	@$(PY) -m experiments list
+
+report: $(STAMP) ## Redraw the breakdown report of the latest sweep from MLflow: make report NAME=long_dependency
+	@test -n "$(NAME)" || { echo "Give an experiment name: make report NAME=<name>"; exit 2; }
+	$(PY) -m experiments report $(NAME) $(ARGS)
+
+tensorboard: $(STAMP) ## Serve TensorBoard on 127.0.0.1 over the logs of every run.
+	$(PY) -m experiments tensorboard $(ARGS)
+
+mlflow-ui: $(STAMP) ## Serve the MLflow UI on 127.0.0.1 over the tracking store in mlflow.yaml.
+	$(PY) -m experiments mlflow-ui $(ARGS)
+
+mlflow-server: $(STAMP) ## Start a team MLflow tracking server (SQL store, served artifacts): [ARGS="--host 0.0.0.0 --backend-store-uri postgresql://..."]
+	$(PY) -m experiments mlflow-server $(ARGS)
+
+bench: $(STAMP) ## Benchmark VanillaRNN against keras SimpleRNN (and torch nn.RNN if installed).
+	$(PY) -m benchmarks $(ARGS)
+
+notebooks: $(STAMP) ## Turn the tutorials into Jupyter notebooks under notebooks/.
+	@mkdir -p notebooks
+	$(PY) -m jupytext --to ipynb --output-dir notebooks tutorials/*.py
+
+clean: ## Remove runtime output (keeps .venv).
+	rm -rf mlflow.db mlflow.db-* mlruns mlartifacts tb_logs artifacts benchmarks/out notebooks .pytest_cache
