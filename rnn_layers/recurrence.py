@@ -1,0 +1,250 @@
+"""The time loop of the vanilla RNN, written with `keras.ops` only.
+
+The loop gets the input projection p_t = x_t·U + b of every step already
+computed (one matrix product for the whole sequence), so each step does only
+the recurrent product h_{t-1}·W, the activation and, with masking, a select.
+
+For the common activations the loop has a hand-written gradient
+(backpropagation through time):
+
+    g_t   = dL/dh_t (from the outputs) + carry
+    gz_t  = g_t * act'(h_t)                  (masked steps: 0)
+    carry = (gz_t · Wᵀ) * r  [+ g_t at masked steps]
+
+The backward loop then holds one (B, H)·(H, H) product per step, and the
+weight gradient dW = Σ_t h_{t-1}ᵀ·gz_t is one large matrix product after it,
+instead of a small product accumulated inside the loop as automatic
+differentiation of the loop would do. It also keeps the TensorFlow graph free
+of the gradient of a `while` loop, whose accumulators XLA cannot compile when
+the loop has no maximum trip count (the case of `keras.ops.scan`).
+"""
+
+import keras
+from keras import ops
+
+
+def _tanh_derivative(output):
+    return 1.0 - output * output
+
+
+def _sigmoid_derivative(output):
+    return output * (1.0 - output)
+
+
+def _relu_derivative(output):
+    return ops.cast(output > 0, output.dtype)
+
+
+def _exponential_derivative(output):
+    return output
+
+
+# Activations whose derivative is a function of their output (so the backward
+# pass needs only the saved states); None marks the identity.
+_DERIVATIVE_FROM_OUTPUT = {
+    keras.activations.tanh: _tanh_derivative,
+    keras.activations.sigmoid: _sigmoid_derivative,
+    keras.activations.relu: _relu_derivative,
+    keras.activations.exponential: _exponential_derivative,
+    keras.activations.linear: None,
+}
+
+
+def has_fast_gradient(activation):
+    """Whether `activation` gets the hand-written backward pass."""
+    return activation in _DERIVATIVE_FROM_OUTPUT
+
+
+import os
+STEPS_PER_ITERATION = int(os.environ.get("RNN_K", "1"))
+
+
+def chunked_scan(step, init, xs, reverse=False, steps_per_iteration=None):
+    """`ops.scan` that runs `steps_per_iteration` steps per loop iteration.
+
+    step(carry, x_t) -> (carry, y_t), with x_t a tuple (one slice of each
+    tensor of `xs`) and y_t one tensor. Fewer, longer iterations cut the
+    per-iteration overhead of the loop (TensorFlow's while op, XLA's loop
+    thunks) and let the compiler fuse the elementwise work of adjacent steps.
+    """
+    k = STEPS_PER_ITERATION if steps_per_iteration is None else steps_per_iteration
+    timesteps = xs[0].shape[0]
+    if k <= 1 or timesteps is None or timesteps < k:
+        return ops.scan(step, init, xs, reverse=reverse)
+    chunks, remainder = divmod(timesteps, k)
+    head = tuple(
+        ops.reshape(x[: chunks * k], (chunks, k) + tuple(-1 if d is None else d for d in x.shape[1:]))
+        for x in xs
+    )
+    tail = tuple(x[chunks * k :] for x in xs)
+    order = range(k - 1, -1, -1) if reverse else range(k)
+
+    # Keras's TensorFlow scan wants each output shaped like the carry, so the
+    # (k, ...) block of outputs also rides in the carry.
+    def body(carry_and_block, chunk):
+        carry, _ = carry_and_block
+        ys = [None] * k
+        for j in order:
+            carry, ys[j] = step(carry, tuple(c[j] for c in chunk))
+        result = (carry, ops.stack(ys))
+        return result, result
+
+    carry, tail_ys = init, [None] * remainder
+    if reverse:
+        for j in range(remainder - 1, -1, -1):
+            carry, tail_ys[j] = step(carry, tuple(t[j] for t in tail))
+    block = ops.repeat(ops.expand_dims(ops.zeros_like(init), 0), k, axis=0)
+    (carry, _), (_, head_ys) = ops.scan(body, (carry, block), head, reverse=reverse)
+    head_ys = ops.reshape(head_ys, (chunks * k,) + tuple(head_ys.shape[2:]))
+    if not reverse:
+        for j in range(remainder):
+            carry, tail_ys[j] = step(carry, tuple(t[j] for t in tail))
+    if remainder:
+        head_ys = ops.concatenate([head_ys, ops.stack(tail_ys)], axis=0)
+    return carry, head_ys
+
+
+def _forward_scan(projected, initial_state, recurrent_kernel, activation, keep, state_dropout):
+    """States (T, B, H) of h_t = act(p_t + (h_{t-1}*r)·W), kept where keep_t."""
+
+    def step(previous, step_inputs):
+        projected_t, keep_t = step_inputs
+        recurrent_input = previous if state_dropout is None else previous * state_dropout
+        new = activation(projected_t + ops.matmul(recurrent_input, recurrent_kernel))
+        if keep_t is not None:
+            new = ops.where(keep_t, new, previous)
+        return new, new
+
+    if keep is None:
+        _, states = chunked_scan(lambda h, xs: step(h, (xs[0], None)), initial_state, (projected,))
+    else:
+        _, states = chunked_scan(step, initial_state, (projected, keep))
+    return states
+
+
+def _recurrence_with_gradient(activation, with_mask, with_state_dropout):
+    """Builds f(projected, initial_state, recurrent_kernel[, keep][, r]) -> states
+    with the hand-written gradient. `keep` is a float (T, B, 1) 0/1 mask."""
+    derivative = _DERIVATIVE_FROM_OUTPUT[activation]
+
+    @ops.custom_gradient
+    def recurrence(projected, initial_state, recurrent_kernel, *extra):
+        keep = extra[0] if with_mask else None
+        state_dropout = extra[-1] if with_state_dropout else None
+        keep_bool = None if keep is None else keep > 0.5
+        states = _forward_scan(
+            projected, initial_state, recurrent_kernel, activation, keep_bool, state_dropout
+        )
+
+        def grad(*args, upstream=None):
+            # TensorFlow and JAX pass the upstream gradient positionally,
+            # PyTorch as a keyword.
+            if upstream is None:
+                (upstream,) = args
+            kernel_transposed = ops.transpose(recurrent_kernel)
+
+            def back_step(carry, step_inputs):
+                upstream_t, state_t, keep_t = step_inputs
+                total = upstream_t + carry
+                through_step = total if keep_t is None else total * keep_t
+                grad_pre = (
+                    through_step
+                    if derivative is None
+                    else through_step * derivative(state_t)
+                )
+                to_previous = ops.matmul(grad_pre, kernel_transposed)
+                if state_dropout is not None:
+                    to_previous = to_previous * state_dropout
+                if keep_t is not None:
+                    to_previous = to_previous + total * (1.0 - keep_t)
+                return to_previous, grad_pre
+
+            zeros = ops.zeros_like(initial_state)
+            if keep is None:
+                grad_initial, grad_pre = chunked_scan(
+                    lambda c, xs: back_step(c, (xs[0], xs[1], None)),
+                    zeros,
+                    (upstream, states),
+                    reverse=True,
+                )
+            else:
+                grad_initial, grad_pre = chunked_scan(
+                    back_step, zeros, (upstream, states, keep), reverse=True
+                )
+            previous_states = ops.concatenate(
+                [ops.expand_dims(initial_state, 0), states[:-1]], axis=0
+            )
+            if state_dropout is not None:
+                previous_states = previous_states * state_dropout
+            # One (H, T·B)·(T·B, H) product for the whole sequence.
+            grad_kernel = ops.tensordot(previous_states, grad_pre, axes=[[0, 1], [0, 1]])
+            grads = [grad_pre, grad_initial, grad_kernel]
+            if with_mask:
+                grads.append(ops.zeros_like(keep))
+            if with_state_dropout:
+                grads.append(ops.zeros_like(state_dropout))
+            return tuple(grads)
+
+        return states, grad
+
+    return recurrence
+
+
+def run_recurrence(
+    projected,
+    initial_state,
+    recurrent_kernel,
+    activation,
+    step_mask=None,
+    state_dropout_mask=None,
+    unroll=False,
+):
+    """Runs h_t = act(p_t + (h_{t-1} * r)·W) over time; masked steps keep h.
+
+    Args:
+        projected: `(T, B, H)` time-major input projections p_t = x_t·U + b.
+        initial_state: `(B, H)` state before the first step.
+        recurrent_kernel: `(H, H)` recurrent weights W.
+        activation: Elementwise activation callable.
+        step_mask: Optional `(T, B, 1)` boolean; where False, the state is
+            carried over unchanged.
+        state_dropout_mask: Optional `(B, H)` mask r multiplied into the
+            previous state before the recurrent product.
+        unroll: If True, a Python loop over the static time axis instead of
+            a symbolic scan (differentiated automatically).
+
+    Returns:
+        `(T, B, H)` states after every step (the last one is the final state).
+    """
+    # A plain tensor, not the variable: TensorFlow's custom gradient would
+    # otherwise see a variable read inside the function and ask for its
+    # gradient separately. (Copying an H×H matrix once per call is free.)
+    recurrent_kernel = ops.copy(recurrent_kernel)
+    if unroll:
+        states, state = [], initial_state
+        for t in range(projected.shape[0]):
+            recurrent_input = state
+            if state_dropout_mask is not None:
+                recurrent_input = recurrent_input * state_dropout_mask
+            new = activation(projected[t] + ops.matmul(recurrent_input, recurrent_kernel))
+            if step_mask is not None:
+                new = ops.where(step_mask[t], new, state)
+            states.append(new)
+            state = new
+        return ops.stack(states, axis=0)
+
+    if not has_fast_gradient(activation):
+        # Any other activation: automatic differentiation of the scan.
+        return _forward_scan(
+            projected, initial_state, recurrent_kernel, activation, step_mask, state_dropout_mask
+        )
+
+    recurrence = _recurrence_with_gradient(
+        activation, step_mask is not None, state_dropout_mask is not None
+    )
+    extra = []
+    if step_mask is not None:
+        extra.append(ops.cast(step_mask, projected.dtype))
+    if state_dropout_mask is not None:
+        extra.append(state_dropout_mask)
+    return recurrence(projected, initial_state, recurrent_kernel, *extra)
