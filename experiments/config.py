@@ -1,0 +1,643 @@
+"""Named-experiment configs: the schema, its defaults, loading and validation.
+
+One YAML file per named experiment lives in `experiments/configs/<name>.yaml`.
+A file sets only what differs from `DEFAULTS` below (the one place where every
+key, its meaning and its default are written down), plus a `profiles` section
+with the `smoke` / `quick` / `full` overrides. Loading applies, in order:
+
+    DEFAULTS  <-  the file's top level  <-  profiles[<profile>]  <-  --set key=value
+
+Dictionaries (`grid`, `models`, `task_params`, `resources`) merge key by key;
+lists and scalars are replaced. The result is validated: an unknown key or a
+value of the wrong type raises `ConfigError` (a `ValueError`) that names the
+key and where it came from (the file and section, or the `--set` argument).
+
+The grid: every combination of the `grid` axes is one grid point (one MLflow
+child run). `model`, `length` and `seed` are required axes; any other
+hyperparameter key (e.g. `units`, `lr`) may be an extra axis. A `model` value
+names a model variant: the four kinds `vanilla`, `deep`, `lstm`, `gru`
+exist by default, and `models:` adds or changes variants, e.g.
+
+    models:
+      deep3: {kind: deep, num_layers: 3, units: 40}
+      vanilla_identity: {kind: vanilla, recurrent_initializer: identity}
+
+A grid point's hyperparameters are: the top-level values, then the variant's
+overrides, then the point's extra-axis values.
+
+Example:
+
+>>> cfg = load_config("long_dependency", profile="smoke", overrides=["lr=0.01"])
+>>> [p.name for p in expand_grid(cfg)][:2]
+['vanilla-L5-s0', 'deep-L5-s0']
+"""
+
+import copy
+import dataclasses
+import difflib
+import hashlib
+import itertools
+import json
+import numbers
+import pathlib
+
+import yaml
+
+CONFIG_DIR = pathlib.Path(__file__).resolve().parent / "configs"
+PROFILES = ("smoke", "quick", "full")
+DEFAULT_PROFILE = "quick"
+MODEL_KINDS = ("vanilla", "deep", "lstm", "gru")
+REPORT_KINDS = ("breakdown", "two_weights", "gradient_flow", "depth")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+HEADS = ("dense", "none")
+REQUIRED_AXES = ("model", "length", "seed")
+
+# Every key a config may set, with its default. Comments say what it means.
+DEFAULTS = {
+    # --- what the experiment is -------------------------------------------
+    "description": "",  # one line, shown by `python -m experiments list`
+    "task": None,  # required: a name from datasets.TASKS, e.g. "adding"
+    "task_params": {},  # extra keyword arguments of datasets.make (task-specific)
+    "report": "breakdown",  # report kind drawn at the end: breakdown|two_weights|gradient_flow|depth
+    "probes": [],  # names for experiments.probes.make_probes (Keras callbacks per run)
+    # --- the sweep -----------------------------------------------------------
+    "grid": {  # axis -> list of values; every combination is one run
+        "model": list(MODEL_KINDS),  # model variant names (see `models`)
+        "length": [10],  # dependency lengths passed to datasets.make(length=...)
+        "seed": [0],  # run seeds: initialization, training stream, val/test sets
+    },
+    "models": {},  # extra/changed variants: name -> {kind: ..., <hyperparameters>}
+    # --- model hyperparameters (every variant starts from these) ---------------
+    "units": 64,  # hidden units; for `deep`, an int (same per layer) or one int per layer
+    "num_layers": 2,  # layers of the `deep` kind (ignored by vanilla/lstm/gru)
+    "activation": "tanh",  # recurrent activation ("linear" for the two-weight network)
+    "use_bias": True,  # recurrent layer bias
+    "kernel_initializer": "glorot_uniform",  # input weights U; a Keras name or {class_name, config}
+    "recurrent_initializer": "orthogonal",  # recurrent weights W; a Keras name or {class_name, config}
+    "head": "dense",  # "dense": Dense(task.output.units) head; "none": the RNN output is the prediction
+    # --- training -----------------------------------------------------------
+    "optimizer": "adam",  # adam | rmsprop | sgd
+    "lr": 1e-3,  # learning rate
+    "clipnorm": 1.0,  # gradient-norm clipping per variable (Keras `clipnorm`); null: none
+    "batch_size": 32,  # sequences per batch
+    "epochs": 10,  # epochs; every epoch draws fresh sequences
+    "steps_per_epoch": 100,  # batches per epoch
+    "val_samples": 512,  # fixed validation set (own seed), evaluated after every epoch
+    "test_samples": 2048,  # fixed test set (own seed): the final metric and `solved`
+    "jit_compile": True,  # XLA; Keras turns it off itself for layers that do not support it
+    "stop_when_solved": False,  # stop once the validation metric reaches the solved threshold
+    # --- execution ------------------------------------------------------------
+    "resources": {  # per grid point, for executors that schedule (Ray)
+        "num_cpus": 1,
+        "num_gpus": 0,
+    },
+    "profiles": {},  # smoke | quick | full -> overrides of any key above
+}
+
+# Keys that describe one grid point's model or training: they may be grid axes,
+# model-variant overrides, and they become the child run's params.
+MODEL_KEYS = (
+    "units",
+    "num_layers",
+    "activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "head",
+)
+TRAIN_KEYS = (
+    "optimizer",
+    "lr",
+    "clipnorm",
+    "batch_size",
+    "epochs",
+    "steps_per_epoch",
+    "val_samples",
+    "test_samples",
+    "jit_compile",
+    "stop_when_solved",
+)
+HYPERPARAMETER_KEYS = MODEL_KEYS + TRAIN_KEYS
+
+
+class ConfigError(ValueError):
+    """A config file, profile or `--set` override that cannot be used."""
+
+
+# ---------------------------------------------------------------- validators
+def _where(source, path):
+    return f"{source}: `{path}`" if path else source
+
+
+def _type_error(source, path, value, expected, hint=""):
+    return ConfigError(
+        f"{_where(source, path)} must be {expected}; got {value!r} "
+        f"({type(value).__name__}).{' ' + hint if hint else ''}"
+    )
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _positive_int(source, path, value):
+    if not _is_int(value) or value < 1:
+        raise _type_error(source, path, value, "an integer >= 1")
+    return int(value)
+
+
+def _non_negative_int(source, path, value):
+    if not _is_int(value) or value < 0:
+        raise _type_error(source, path, value, "an integer >= 0")
+    return int(value)
+
+
+def _positive_float(source, path, value):
+    if isinstance(value, str):  # YAML reads `1e-3` (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if not _is_number(value) or not value > 0:
+        raise _type_error(source, path, value, "a number > 0")
+    return float(value)
+
+
+def _optional_positive_float(source, path, value):
+    if value is None:
+        return None
+    return _positive_float(source, path, value)
+
+
+def _bool(source, path, value):
+    if not isinstance(value, bool):
+        raise _type_error(source, path, value, "true or false")
+    return value
+
+
+def _string(source, path, value):
+    if not isinstance(value, str):
+        raise _type_error(source, path, value, "a string")
+    return value
+
+
+def _choice(choices):
+    def check(source, path, value):
+        if value not in choices:
+            raise ConfigError(
+                f"{_where(source, path)} must be one of {', '.join(choices)}; got {value!r}."
+            )
+        return value
+
+    return check
+
+
+def _units(source, path, value):
+    if _is_int(value) and value >= 1:
+        return int(value)
+    if isinstance(value, list) and value and all(_is_int(v) and v >= 1 for v in value):
+        return [int(v) for v in value]
+    raise _type_error(
+        source, path, value, "an integer >= 1 or a list of them (one per `deep` layer)"
+    )
+
+
+def _activation(source, path, value):
+    if value is None:
+        return "linear"
+    return _string(source, path, value)
+
+
+def _initializer(source, path, value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) <= {"class_name", "config"} and "class_name" in value:
+        return copy.deepcopy(value)
+    raise _type_error(
+        source,
+        path,
+        value,
+        "a Keras initializer name or {class_name: ..., config: {...}}",
+        "Example: `recurrent_initializer: {class_name: Identity, config: {gain: 0.9}}`.",
+    )
+
+
+def _string_list(source, path, value):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _type_error(source, path, value, "a list of strings")
+    return list(value)
+
+
+def _mapping(source, path, value):
+    if not isinstance(value, dict):
+        raise _type_error(source, path, value, "a mapping (key: value)")
+    return copy.deepcopy(value)
+
+
+def _optional_string(source, path, value):
+    if value is None:
+        return None
+    return _string(source, path, value)
+
+
+# How each hyperparameter (and scalar key) is checked and normalised.
+VALIDATORS = {
+    "description": _string,
+    "task": _optional_string,
+    "task_params": _mapping,
+    "report": _choice(REPORT_KINDS),
+    "probes": _string_list,
+    "units": _units,
+    "num_layers": _positive_int,
+    "activation": _activation,
+    "use_bias": _bool,
+    "kernel_initializer": _initializer,
+    "recurrent_initializer": _initializer,
+    "head": _choice(HEADS),
+    "optimizer": _choice(OPTIMIZERS),
+    "lr": _positive_float,
+    "clipnorm": _optional_positive_float,
+    "batch_size": _positive_int,
+    "epochs": _positive_int,
+    "steps_per_epoch": _positive_int,
+    "val_samples": _positive_int,
+    "test_samples": _positive_int,
+    "jit_compile": _bool,
+    "stop_when_solved": _bool,
+}
+def _non_negative_float(source, path, value):
+    if not _is_number(value) or value < 0:
+        raise _type_error(source, path, value, "a number >= 0")
+    return float(value)
+
+
+RESOURCE_VALIDATORS = {"num_cpus": _positive_int, "num_gpus": _non_negative_float}
+AXIS_VALIDATORS = {"model": _string, "length": _positive_int, "seed": _non_negative_int}
+
+
+def _unknown_key(source, path, key, known):
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    where = f"{source}: unknown key `{path + '.' if path else ''}{key}`"
+    return ConfigError(f"{where}.{hint} Known keys: {', '.join(sorted(map(str, known)))}.")
+
+
+# ------------------------------------------------------------------ merging
+def _merge(base, override):
+    """Returns `base` updated by `override`; nested dicts merge, the rest replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _check_section_keys(section, source, path, *, allow_profiles):
+    """Unknown-key check of one override section (file top level or a profile)."""
+    if not isinstance(section, dict):
+        raise _type_error(source, path, section, "a mapping (key: value)")
+    known = [k for k in DEFAULTS if allow_profiles or k != "profiles"]
+    for key, value in section.items():
+        if key not in known:
+            if key == "profiles":
+                raise ConfigError(f"{source}: `{path}.profiles` is not allowed inside a profile.")
+            raise _unknown_key(source, path, key, known)
+        if key == "resources" and isinstance(value, dict):
+            for sub in value:
+                if sub not in RESOURCE_VALIDATORS:
+                    raise _unknown_key(source, f"{path + '.' if path else ''}resources", sub, RESOURCE_VALIDATORS)
+
+
+# --------------------------------------------------------------- --set parsing
+def parse_override(text):
+    """Parses one `--set key=value` argument into `(dotted_key, value)`.
+
+    The value is read as YAML, so `lr=0.01`, `epochs=3`, `jit_compile=false`,
+    `grid.length=[10,20]` and `models.deep.num_layers=3` all work.
+
+    Raises:
+        ConfigError: when `text` has no `=` or the value is not valid YAML.
+    """
+    if not isinstance(text, str) or "=" not in text:
+        raise ConfigError(
+            f"--set {text!r}: expected key=value, e.g. `--set lr=0.01` or `--set grid.seed=[0,1]`."
+        )
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: the key before `=` is empty or malformed.")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({error}).") from None
+    return key, value
+
+
+def _override_as_section(dotted_key, value):
+    section = value
+    for part in reversed(dotted_key.split(".")):
+        section = {part: section}
+    return section
+
+
+# ---------------------------------------------------------------- the config
+@dataclasses.dataclass
+class ExperimentConfig:
+    """A loaded, merged and validated experiment config.
+
+    Attributes:
+        name: the named experiment (the file stem).
+        profile: the profile applied.
+        path: the YAML file.
+        values: every key of `DEFAULTS` (minus `profiles`), resolved.
+        overrides: the `--set` arguments applied, as given.
+        profiles: the profile names the file defines.
+    """
+
+    name: str
+    profile: str
+    path: pathlib.Path
+    values: dict
+    overrides: tuple = ()
+    profiles: tuple = PROFILES
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    @property
+    def variants(self):
+        """Model variant name -> its overrides (with `kind`)."""
+        variants = {kind: {"kind": kind} for kind in MODEL_KINDS}
+        for name, spec in self.values["models"].items():
+            variants[name] = _merge(variants.get(name, {}), spec)
+        return variants
+
+    def hashed_values(self):
+        """What identifies a sweep: everything but the description."""
+        values = {k: v for k, v in self.values.items() if k != "description"}
+        return {"experiment": self.name, "profile": self.profile, **values}
+
+    @property
+    def config_hash(self):
+        """12 hex digits of a SHA-256 over `hashed_values()`."""
+        return stable_hash(self.hashed_values())
+
+    def to_yaml(self):
+        """The resolved config (after profile and `--set`) as YAML text."""
+        header = {"experiment": self.name, "profile": self.profile, "overrides": list(self.overrides)}
+        return yaml.safe_dump({**header, **self.values}, sort_keys=False)
+
+
+def stable_hash(obj, length=12):
+    """A short SHA-256 of a JSON-serialisable object (keys sorted)."""
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def experiment_names(config_dir=CONFIG_DIR):
+    """The named experiments: stems of `configs/*.yaml`, sorted."""
+    return sorted(p.stem for p in pathlib.Path(config_dir).glob("*.yaml"))
+
+
+def config_path(name, config_dir=CONFIG_DIR):
+    """The YAML file of a named experiment, or `ConfigError` listing the known names."""
+    path = pathlib.Path(config_dir) / f"{name}.yaml"
+    if not path.is_file():
+        names = experiment_names(config_dir)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        raise ConfigError(
+            f"Unknown experiment {name!r}.{hint} Known experiments: "
+            f"{', '.join(names) or '(none)'}. `python -m experiments list` describes them."
+        )
+    return path
+
+
+def read_yaml(path):
+    """The top-level mapping of a YAML file, or `ConfigError` naming the file."""
+    path = pathlib.Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping (key: value); got {type(data).__name__}.")
+    return data
+
+
+def describe(name, config_dir=CONFIG_DIR):
+    """The one-line description of a named experiment (without validating it)."""
+    try:
+        return str(read_yaml(config_path(name, config_dir)).get("description", "")).strip()
+    except ConfigError as error:
+        return f"(invalid config: {error})"
+
+
+def load_config(name, profile=DEFAULT_PROFILE, overrides=(), config_dir=CONFIG_DIR):
+    """Loads, merges and validates a named experiment.
+
+    Args:
+        name: the experiment (file stem in `config_dir`).
+        profile: `smoke`, `quick` or `full` (or another profile the file defines).
+        overrides: `--set` strings, `"key=value"`, applied last.
+        config_dir: where the YAML files are.
+
+    Returns:
+        An `ExperimentConfig`.
+
+    Raises:
+        ConfigError: unknown name, profile or key; a wrong type; a bad override.
+    """
+    path = config_path(name, config_dir)
+    source = str(path)
+    data = read_yaml(path)
+    _check_section_keys(data, source, "", allow_profiles=True)
+
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise _type_error(source, "profiles", profiles, "a mapping profile -> overrides")
+    missing = [p for p in PROFILES if p not in profiles]
+    if missing:
+        raise ConfigError(
+            f"{source}: `profiles` must define {', '.join(PROFILES)} (an empty mapping `{{}}` is fine); "
+            f"missing: {', '.join(missing)}."
+        )
+    if profile not in profiles:
+        raise ConfigError(
+            f"Unknown profile {profile!r} for experiment {name!r}. Known profiles: {', '.join(profiles)}."
+        )
+    for profile_name, section in profiles.items():
+        _check_section_keys(section or {}, source, f"profiles.{profile_name}", allow_profiles=False)
+
+    values = _merge({k: v for k, v in DEFAULTS.items() if k != "profiles"}, {k: v for k, v in data.items() if k != "profiles"})
+    # A file's `grid` replaces the default grid's axes it names, keeps the others.
+    values = _merge(values, profiles[profile] or {})
+    _validate(values, source, profile)
+
+    overrides = tuple(overrides)
+    for text in overrides:
+        key, value = parse_override(text)
+        section = _override_as_section(key, value)
+        try:
+            _check_section_keys(section, f"--set {text}", "", allow_profiles=False)
+        except ConfigError as error:
+            raise ConfigError(str(error).replace(f"--set {text}: unknown key", f"--set {text!r}: unknown key")) from None
+        values = _merge(values, section)
+        _validate(values, f"--set {text!r}", profile)
+    return ExperimentConfig(
+        name=name,
+        profile=profile,
+        path=path,
+        values=values,
+        overrides=overrides,
+        profiles=tuple(profiles),
+    )
+
+
+def _validate(values, source, profile):
+    """Validates a merged config in place (normalising numbers); raises `ConfigError`."""
+    where = f"{source} (profile {profile})"
+    for key, check in VALIDATORS.items():
+        values[key] = check(where, key, values[key])
+    if values["task"] is None:
+        raise ConfigError(f"{where}: `task` is required, e.g. `task: adding`.")
+
+    resources = _mapping(where, "resources", values["resources"])
+    for key, value in resources.items():
+        if key not in RESOURCE_VALIDATORS:
+            raise _unknown_key(where, "resources", key, RESOURCE_VALIDATORS)
+        resources[key] = RESOURCE_VALIDATORS[key](where, f"resources.{key}", value)
+    values["resources"] = resources
+
+    models = _mapping(where, "models", values["models"])
+    for variant, spec in models.items():
+        path = f"models.{variant}"
+        if not isinstance(variant, str) or not variant.replace("_", "").isalnum():
+            raise ConfigError(f"{where}: model variant name {variant!r} must be letters, digits and `_`.")
+        spec = _mapping(where, path, spec if spec is not None else {})
+        for key, value in spec.items():
+            if key == "kind":
+                _choice(MODEL_KINDS)(where, f"{path}.kind", value)
+            elif key in VALIDATORS and key in HYPERPARAMETER_KEYS:
+                spec[key] = VALIDATORS[key](where, f"{path}.{key}", value)
+            else:
+                raise _unknown_key(where, path, key, ("kind",) + HYPERPARAMETER_KEYS)
+        if "kind" not in spec and variant not in MODEL_KINDS:
+            raise ConfigError(
+                f"{where}: `{path}` needs `kind: <{'|'.join(MODEL_KINDS)}>` (it is not a built-in kind)."
+            )
+        models[variant] = spec
+    values["models"] = models
+    known_variants = list(MODEL_KINDS) + [v for v in models if v not in MODEL_KINDS]
+
+    grid = _mapping(where, "grid", values["grid"])
+    for axis in REQUIRED_AXES:
+        if axis not in grid:
+            raise ConfigError(f"{where}: `grid.{axis}` is required (a list of values).")
+    for axis, axis_values in grid.items():
+        path = f"grid.{axis}"
+        if axis not in AXIS_VALIDATORS and axis not in HYPERPARAMETER_KEYS:
+            raise _unknown_key(where, "grid", axis, REQUIRED_AXES + HYPERPARAMETER_KEYS)
+        if not isinstance(axis_values, list) or not axis_values:
+            raise _type_error(where, path, axis_values, "a non-empty list", f"Example: `{path}: [1, 2]`.")
+        check = AXIS_VALIDATORS.get(axis) or VALIDATORS[axis]
+        checked = [check(where, f"{path}[{i}]", v) for i, v in enumerate(axis_values)]
+        if len({json.dumps(v, sort_keys=True) for v in checked}) != len(checked):
+            raise ConfigError(f"{where}: `{path}` lists a value twice: {axis_values!r}.")
+        grid[axis] = checked
+    for variant in grid["model"]:
+        if variant not in known_variants:
+            raise ConfigError(
+                f"{where}: `grid.model` names unknown model {variant!r}. Known: "
+                f"{', '.join(known_variants)} (add variants under `models:`)."
+            )
+    values["grid"] = grid
+
+
+# --------------------------------------------------------------- grid points
+@dataclasses.dataclass
+class GridPoint:
+    """One combination of the grid axes: one training run, one MLflow child run.
+
+    Attributes:
+        index: position in the grid (0-based, in grid order).
+        name: run name, e.g. `vanilla-L100-s0` (extra axes appended: `-units32`).
+        axes: axis -> value for this point.
+        hparams: every hyperparameter of this point (flat; logged as params):
+            `task`, `model`, `kind`, `length`, `seed`, the model and training keys,
+            and `task_params` entries as `task.<key>`.
+        config_hash: hash of `hparams` and `task_params` (resume matches on it).
+    """
+
+    index: int
+    name: str
+    axes: dict
+    hparams: dict
+    task_params: dict
+    config_hash: str
+
+    def label(self):
+        """Short human label for progress lines: `vanilla L=100 seed 1`."""
+        extra = " ".join(f"{k}={v}" for k, v in self.axes.items() if k not in REQUIRED_AXES)
+        text = f"{self.axes['model']} L={self.axes['length']} seed {self.axes['seed']}"
+        return f"{text} {extra}".strip()
+
+
+def _axis_suffix(key, value):
+    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    text = "".join(c if c.isalnum() or c in ".-_" else "_" for c in text)
+    return f"{key}{text}"
+
+
+def expand_grid(config):
+    """All grid points of a config, in grid order (the `grid` keys' order).
+
+    Args:
+        config: an `ExperimentConfig`.
+
+    Returns:
+        A list of `GridPoint`.
+    """
+    grid = config["grid"]
+    axes_order = list(grid)
+    variants = config.variants
+    points = []
+    for index, combo in enumerate(itertools.product(*(grid[a] for a in axes_order))):
+        axes = dict(zip(axes_order, combo))
+        variant = variants[axes["model"]]
+        hparams = {key: config[key] for key in HYPERPARAMETER_KEYS}
+        hparams.update({k: v for k, v in variant.items() if k != "kind"})
+        hparams.update({k: v for k, v in axes.items() if k not in REQUIRED_AXES})
+        hparams = {
+            "task": config["task"],
+            "model": axes["model"],
+            "kind": variant["kind"],
+            "length": axes["length"],
+            "seed": axes["seed"],
+            **hparams,
+        }
+        name = f"{axes['model']}-L{axes['length']}-s{axes['seed']}"
+        name += "".join(f"-{_axis_suffix(k, v)}" for k, v in axes.items() if k not in REQUIRED_AXES)
+        task_params = copy.deepcopy(config["task_params"])
+        points.append(
+            GridPoint(
+                index=index,
+                name=name,
+                axes=axes,
+                hparams=hparams,
+                task_params=task_params,
+                config_hash=stable_hash({"hparams": hparams, "task_params": task_params}),
+            )
+        )
+    names = [p.name for p in points]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{config.path}: two grid points share a run name; axis values collide: {names}")
+    return points

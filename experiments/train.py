@@ -1,0 +1,281 @@
+"""Train one grid point: task -> model -> fit -> test metrics -> MLflow + TensorBoard.
+
+`run_job(job)` is what an executor runs (in the driver, in a worker process,
+or on a Ray node). It owns the child run's content and ends the run:
+FINISHED (also when the loss diverged), or FAILED with `traceback.txt` when
+anything raises. An interrupt (KeyboardInterrupt / SIGTERM) is not caught
+here: the driver marks the run KILLED, whatever executor ran it.
+
+Reads top to bottom like a training script:
+
+1. the task for (`task`, `length`, `seed`); validation and test sets drawn
+   once with their own seeds (`task.split_seeds`); training batches drawn
+   fresh every epoch from `task.dataset(...)`;
+2. the model (`experiments.models.build_model`);
+3. `model.fit` with the callbacks: NaN stop, per-epoch MLflow metrics,
+   TensorBoard, probes, optional stop-when-solved;
+4. test metrics, `solved`, `diverged`, `train_time_s`, the model file.
+
+Test-only fault injection: `VRL_FAIL_GRID_POINT=<run name>[,<run name>...]`
+makes those grid points raise before training (the tests use it for the
+FAILED and resume paths). Never set it otherwise.
+"""
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+import traceback
+
+import numpy as np
+
+from experiments import tracking
+
+FAIL_ENV = "VRL_FAIL_GRID_POINT"
+EVAL_BATCH_SIZE = 256
+
+
+@dataclasses.dataclass
+class GridPointJob:
+    """Everything a worker needs to train one grid point (picklable).
+
+    Attributes:
+        experiment: the named experiment.
+        tracking_uri: where the child run lives (resolved by the driver).
+        run_id: the child run, created by the driver (status RUNNING).
+        run_name: e.g. `vanilla-L100-s0`; also the TensorBoard folder name.
+        hparams: the grid point's hyperparameters (`config.GridPoint.hparams`).
+        task_params: extra keyword arguments of `datasets.make`.
+        probes: probe names for `experiments.probes.make_probes`.
+        tb_dir: the run's TensorBoard directory, or None.
+        verbose: Keras `fit` verbosity (2: one line per epoch; 0: silent).
+    """
+
+    experiment: str
+    tracking_uri: str
+    run_id: str
+    run_name: str
+    hparams: dict
+    task_params: dict
+    probes: list
+    tb_dir: str | None
+    verbose: int = 2
+
+
+def run_job(job):
+    """Trains one grid point into its (already created) MLflow child run.
+
+    Args:
+        job: a `GridPointJob`.
+
+    Returns:
+        A dict with `status` ("FINISHED" or "FAILED"), `run_name`, and, when
+        finished, `test_metric`, `solved`, `diverged`, `train_time_s`; when
+        failed, `error` (the exception's last line).
+    """
+    client = tracking.configure_mlflow(job.tracking_uri)
+    logger = tracking.RunLogger(client, job.run_id, job.tb_dir)
+    client.update_run(job.run_id, status="RUNNING")
+    try:
+        result = train_grid_point(job, logger)
+    except Exception:  # a failing grid point must not stop the sweep
+        text = traceback.format_exc()
+        tracking.log_traceback(client, job.run_id, text)
+        client.set_terminated(job.run_id, "FAILED")
+        return {"status": "FAILED", "run_name": job.run_name, "error": text.strip().splitlines()[-1]}
+    client.set_terminated(job.run_id, "FINISHED")
+    return {"status": "FINISHED", "run_name": job.run_name, **result}
+
+
+class _NoRetracingWarning(logging.Filter):
+    # A sweep builds a new model per grid point on purpose; TensorFlow's
+    # "triggered tf.function retracing" warning then only adds noise.
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_retracing_warning():
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NoRetracingWarning) for f in logger.filters):
+        logger.addFilter(_NoRetracingWarning())
+
+
+def _inject_failure(run_name):
+    names = [n.strip() for n in os.environ.get(FAIL_ENV, "").split(",") if n.strip()]
+    if run_name in names:
+        raise RuntimeError(f"Injected failure for grid point {run_name} ({FAIL_ENV} is set; test-only).")
+
+
+def _epoch_logger(run_logger):
+    import keras
+
+    class EpochMetricsLogger(keras.callbacks.Callback):
+        """Logs every epoch's metrics to MLflow with `step = epoch`.
+
+        `loss`, `val_loss`, the task metric and `val_<metric>` (every number in
+        Keras's epoch logs but the learning rate). NaN is logged as is, so a
+        diverging run shows where it diverged. (MLflow's `MlflowCallback`
+        logs validation metrics at step 0: mlflow issue 14293.)
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.epochs_logged = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            metrics = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
+            run_logger.log_metrics(metrics, step=epoch)
+            self.epochs_logged += 1
+
+    return EpochMetricsLogger()
+
+
+def _stop_when_solved(task):
+    import keras
+
+    class StopWhenSolved(keras.callbacks.Callback):
+        """Stops training once the validation metric reaches the solved threshold."""
+
+        def __init__(self):
+            super().__init__()
+            self.stopped_epoch = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(f"val_{task.metric}")
+            if value is not None and task.is_solved(value):
+                self.stopped_epoch = epoch
+                self.model.stop_training = True
+
+    return StopWhenSolved()
+
+
+def _is_xla_compile_error(error):
+    text = f"{type(error).__name__}: {error}"
+    return any(word in text for word in ("XLA", "xla", "jit_compile", "JIT"))
+
+
+def _make_probes(job, task, run_logger):
+    if not job.probes:
+        return []
+    from experiments import probes  # owned by the experiments/report work (issue 5)
+
+    return list(probes.make_probes(job.probes, task, dict(job.hparams), run_logger))
+
+
+def train_grid_point(job, run_logger):
+    """The training itself; returns the final metrics (see `run_job`)."""
+    import keras
+
+    import datasets
+    from experiments.models import build_model
+
+    _inject_failure(job.run_name)
+    _quiet_retracing_warning()
+    hp = job.hparams
+    run_logger.set_tags(tracking.system_tags())
+
+    # 1. Data: fixed validation / test sets, fresh training batches every epoch.
+    task = datasets.make(hp["task"], length=hp["length"], seed=hp["seed"], **job.task_params)
+    seeds = task.split_seeds
+    x_val, y_val = task.sample(hp["val_samples"], seed=seeds["val"])
+    x_test, y_test = task.sample(hp["test_samples"], seed=seeds["test"])
+    w_val = task.sample_weight(len(x_val))
+    w_test = task.sample_weight(len(x_test))
+    validation = (x_val, y_val) if w_val is None else (x_val, y_val, w_val)
+    run_logger.set_tags({"task.describe": task.describe(), "metric": task.metric})
+    run_logger.log_params({"chance": task.chance, "solved_threshold": task.solved_threshold})
+
+    def fit(jit_compile):
+        # 2. Model (seeded), 3. fit. Rebuilt from the same seed on an XLA fallback.
+        if job.tb_dir:
+            tracking.reset_dir(job.tb_dir)
+        model = build_model(hp, task, seed=hp["seed"], jit_compile=jit_compile)
+        epoch_logger = _epoch_logger(run_logger)
+        stopper = _stop_when_solved(task) if hp["stop_when_solved"] else None
+        callbacks = [keras.callbacks.TerminateOnNaN(), epoch_logger]
+        if job.tb_dir:
+            callbacks.append(
+                keras.callbacks.TensorBoard(job.tb_dir, write_graph=False, profile_batch=0, update_freq="epoch")
+            )
+        callbacks += _make_probes(job, task, run_logger)
+        if stopper is not None:
+            callbacks.append(stopper)
+        train_stream = task.dataset(hp["batch_size"], hp["steps_per_epoch"], seed=seeds["train"])
+        started = time.perf_counter()
+        try:
+            history = model.fit(
+                train_stream,
+                epochs=hp["epochs"],
+                validation_data=validation,
+                validation_batch_size=min(EVAL_BATCH_SIZE, len(x_val)),
+                callbacks=callbacks,
+                verbose=job.verbose,
+            )
+        except Exception as error:
+            if jit_compile and epoch_logger.epochs_logged == 0 and _is_xla_compile_error(error):
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                run_logger.set_tags({"jit_compile_fallback": first_line[:500]})
+                return fit(jit_compile=False)
+            raise
+        return model, history, time.perf_counter() - started, stopper
+
+    model, history, train_time, stopper = fit(bool(hp["jit_compile"]))
+    run_logger.set_tags({"jit_compile_effective": bool(model.jit_compile)})
+
+    # 4. Test metrics; a NaN/inf loss or weight means diverged (never solved).
+    losses = np.asarray(history.history.get("loss", [np.nan]), dtype=float)
+    weights_finite = all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())
+    diverged = not (np.isfinite(losses).all() and weights_finite)
+    test = model.evaluate(
+        x_test, y_test, sample_weight=w_test, batch_size=min(EVAL_BATCH_SIZE, len(x_test)),
+        return_dict=True, verbose=0,
+    )
+    test_metric = float(test[task.metric])
+    solved = (not diverged) and task.is_solved(test_metric)
+    epochs_trained = len(losses)
+    final = {
+        f"test_{task.metric}": test_metric,
+        "test_loss": float(test["loss"]),
+        "solved": int(solved),
+        "diverged": int(diverged),
+        "train_time_s": train_time,
+        "epochs_trained": epochs_trained,
+    }
+    run_logger.log_metrics(final, step=max(epochs_trained - 1, 0))
+    if stopper is not None and stopper.stopped_epoch is not None:
+        run_logger.set_tags({"stopped_when_solved_at_epoch": stopper.stopped_epoch})
+    if job.tb_dir:
+        tb_metrics = {k: v for k, v in final.items() if k != "epochs_trained"}
+        tracking.write_run_hparams(job.tb_dir, job.run_name, hp, tb_metrics)
+    _log_model(model, run_logger)
+    return {
+        "test_metric": test_metric,
+        "metric": task.metric,
+        "solved": int(solved),
+        "diverged": int(diverged),
+        "train_time_s": train_time,
+    }
+
+
+def _log_model(model, run_logger):
+    """Logs `model/model.keras` and `model/requirements.txt`.
+
+    Loading it needs `rnn_layers` importable (its layers are registered Keras
+    serializables): `import rnn_layers; keras.saving.load_model(path)`.
+    """
+    folder = tracking.temporary_dir("vrl-model-")
+    try:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        requirements = os.path.join(folder, "requirements.txt")
+        with open(requirements, "w") as handle:
+            handle.write(
+                "# Load with: import rnn_layers, keras; keras.saving.load_model('model.keras')\n"
+                "# rnn_layers is this repository's package (pip install <repo>).\n"
+            )
+            handle.write("\n".join(tracking.pip_requirements()) + "\n")
+        run_logger.log_artifact(path, "model")
+        run_logger.log_artifact(requirements, "model")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

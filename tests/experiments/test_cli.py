@@ -1,0 +1,104 @@
+"""The command line's input errors and the tracking settings (subprocesses; no training).
+
+Every bad input must end with a clear message and exit status 2, quickly:
+the CLI validates before it imports TensorFlow. The subprocess `timeout`
+only guards against a hang (the failure mode the issue names).
+"""
+
+import socket
+import subprocess
+
+import pytest
+
+from experiments import tracking
+from tests.experiments.runner_helpers import REPO_ROOT, cli, cli_env, write_tracking_yaml
+
+HANG_GUARD_S = 60
+
+
+def run_cli(*args, env):
+    return subprocess.run(cli(*args), env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends
+
+
+def test_list_shows_names_and_descriptions(tmp_path):
+    result = run_cli("list", env=cli_env())
+    assert result.returncode == 0, result.stderr
+    assert "long_dependency" in result.stdout and "Adding problem" in result.stdout
+
+
+def test_unknown_name_prints_known_names(tmp_path):
+    write_tracking_yaml(tmp_path)
+    result = run_cli("run", "long_dependencies", "--profile", "smoke", env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert "Unknown experiment 'long_dependencies'" in result.stderr
+    assert "Known experiments:" in result.stderr and "long_dependency" in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # nothing was created
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [("lr=fast", "`lr` must be a number > 0"), ("epochz=2", "unknown key `epochz`"), ("units", "expected key=value")],
+)
+def test_bad_set(tmp_path, override, expected):
+    write_tracking_yaml(tmp_path)
+    result = run_cli("run", "long_dependency", "--profile", "smoke", "--set", override, env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_broken_mlflow_yaml(tmp_path):
+    (tmp_path / "mlflow.yaml").write_text("tracking_uri: [unclosed\n")
+    result = run_cli("run", "long_dependency", "--profile", "smoke", env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert "mlflow.yaml: not valid YAML" in result.stderr
+    (tmp_path / "mlflow.yaml").write_text("tracking_url: sqlite:///x.db\n")
+    result = run_cli("run", "long_dependency", "--profile", "smoke", env=cli_env(tmp_path))
+    assert result.returncode == 2 and "unknown key(s) 'tracking_url'" in result.stderr
+
+
+def test_unreachable_tracking_server_fails_fast(tmp_path):
+    write_tracking_yaml(tmp_path)
+    uri = f"http://127.0.0.1:{closed_port()}"
+    result = run_cli("run", "long_dependency", "--profile", "smoke", env=cli_env(tmp_path, MLFLOW_TRACKING_URI=uri))
+    assert result.returncode == 2
+    assert f"Cannot reach the MLflow tracking server at {uri}" in result.stderr
+    assert "make mlflow-server" in result.stderr
+
+
+def test_bad_workers_and_executor(tmp_path):
+    write_tracking_yaml(tmp_path)
+    result = run_cli("run", "long_dependency", "--profile", "smoke", "--workers", "0", env=cli_env(tmp_path))
+    assert result.returncode == 2 and "--workers must be an integer >= 1" in result.stderr
+    result = run_cli("run", "long_dependency", "--profile", "smoke", "--executor", "slurm", env=cli_env(tmp_path))
+    assert result.returncode == 2 and "Unknown executor 'slurm'" in result.stderr
+
+
+# ------------------------------------------------------------ mlflow.yaml
+def test_tracking_config_paths_are_relative_to_the_file(tmp_path):
+    path = write_tracking_yaml(tmp_path / "cfg")
+    settings = tracking.load_tracking_config(path, environ={})
+    assert settings.tracking_uri == f"sqlite:///{tmp_path / 'cfg' / 'mlflow.db'}"
+    assert settings.artifact_root == str(tmp_path / "cfg" / "mlartifacts")
+    assert settings.tensorboard_root == str(tmp_path / "cfg" / "tb_logs")
+    assert settings.experiment_name("long_dependency") == "test-long_dependency"
+    assert settings.tb_run_dir("exp", "vanilla-L5-s0") == str(tmp_path / "cfg" / "tb_logs" / "exp" / "vanilla-L5-s0")
+
+
+def test_repo_mlflow_yaml_and_env_override():
+    settings = tracking.load_tracking_config(environ={})
+    assert settings.tracking_uri == f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+    assert settings.tensorboard_root == str(REPO_ROOT / "tb_logs")
+    assert settings.experiment_name("x") == "x"
+    remote = tracking.load_tracking_config(environ={"MLFLOW_TRACKING_URI": "http://10.0.0.1:5000"})
+    assert remote.tracking_uri == "http://10.0.0.1:5000" and remote.is_remote and remote.artifact_root is None
+
+
+def test_check_tracking_uri_refuses_closed_port():
+    with pytest.raises(tracking.TrackingError, match="Cannot reach"):
+        tracking.check_tracking_uri(f"http://127.0.0.1:{closed_port()}", timeout=2)
