@@ -306,6 +306,8 @@ class VanillaRNN(keras.layers.Layer):
             if self.go_backwards:
                 step_mask = ops.flip(step_mask, axis=0)
 
+        # Without return_sequences only the final state is needed (the last
+        # output is derived from it), which makes the backward pass lighter.
         states = run_recurrence(
             projected,
             initial_state,
@@ -314,8 +316,9 @@ class VanillaRNN(keras.layers.Layer):
             step_mask=step_mask,
             state_dropout_mask=state_dropout_mask,
             unroll=self.unroll,
+            return_all=self.return_sequences,
         )
-        final_state = states[-1]
+        final_state = states[-1] if self.return_sequences else states
 
         # Output at a masked step: zeros, or (as SimpleRNN) the output of the
         # last unmasked step, which is the carried state once any step was

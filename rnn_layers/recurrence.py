@@ -55,55 +55,6 @@ def has_fast_gradient(activation):
     return activation in _DERIVATIVE_FROM_OUTPUT
 
 
-import os
-STEPS_PER_ITERATION = int(os.environ.get("RNN_K", "1"))
-
-
-def chunked_scan(step, init, xs, reverse=False, steps_per_iteration=None):
-    """`ops.scan` that runs `steps_per_iteration` steps per loop iteration.
-
-    step(carry, x_t) -> (carry, y_t), with x_t a tuple (one slice of each
-    tensor of `xs`) and y_t one tensor. Fewer, longer iterations cut the
-    per-iteration overhead of the loop (TensorFlow's while op, XLA's loop
-    thunks) and let the compiler fuse the elementwise work of adjacent steps.
-    """
-    k = STEPS_PER_ITERATION if steps_per_iteration is None else steps_per_iteration
-    timesteps = xs[0].shape[0]
-    if k <= 1 or timesteps is None or timesteps < k:
-        return ops.scan(step, init, xs, reverse=reverse)
-    chunks, remainder = divmod(timesteps, k)
-    head = tuple(
-        ops.reshape(x[: chunks * k], (chunks, k) + tuple(-1 if d is None else d for d in x.shape[1:]))
-        for x in xs
-    )
-    tail = tuple(x[chunks * k :] for x in xs)
-    order = range(k - 1, -1, -1) if reverse else range(k)
-
-    # Keras's TensorFlow scan wants each output shaped like the carry, so the
-    # (k, ...) block of outputs also rides in the carry.
-    def body(carry_and_block, chunk):
-        carry, _ = carry_and_block
-        ys = [None] * k
-        for j in order:
-            carry, ys[j] = step(carry, tuple(c[j] for c in chunk))
-        result = (carry, ops.stack(ys))
-        return result, result
-
-    carry, tail_ys = init, [None] * remainder
-    if reverse:
-        for j in range(remainder - 1, -1, -1):
-            carry, tail_ys[j] = step(carry, tuple(t[j] for t in tail))
-    block = ops.repeat(ops.expand_dims(ops.zeros_like(init), 0), k, axis=0)
-    (carry, _), (_, head_ys) = ops.scan(body, (carry, block), head, reverse=reverse)
-    head_ys = ops.reshape(head_ys, (chunks * k,) + tuple(head_ys.shape[2:]))
-    if not reverse:
-        for j in range(remainder):
-            carry, tail_ys[j] = step(carry, tuple(t[j] for t in tail))
-    if remainder:
-        head_ys = ops.concatenate([head_ys, ops.stack(tail_ys)], axis=0)
-    return carry, head_ys
-
-
 def _forward_scan(projected, initial_state, recurrent_kernel, activation, keep, state_dropout):
     """States (T, B, H) of h_t = act(p_t + (h_{t-1}*r)·W), kept where keep_t."""
 
@@ -116,15 +67,16 @@ def _forward_scan(projected, initial_state, recurrent_kernel, activation, keep, 
         return new, new
 
     if keep is None:
-        _, states = chunked_scan(lambda h, xs: step(h, (xs[0], None)), initial_state, (projected,))
-    else:
-        _, states = chunked_scan(step, initial_state, (projected, keep))
-    return states
+        return ops.scan(lambda h, p: step(h, (p, None)), initial_state, projected)
+    return ops.scan(step, initial_state, (projected, keep))
 
 
-def _recurrence_with_gradient(activation, with_mask, with_state_dropout):
-    """Builds f(projected, initial_state, recurrent_kernel[, keep][, r]) -> states
-    with the hand-written gradient. `keep` is a float (T, B, 1) 0/1 mask."""
+def _recurrence_with_gradient(activation, with_mask, with_state_dropout, return_all):
+    """Builds f(projected, initial_state, recurrent_kernel[, keep][, r]) with
+    the hand-written gradient; f returns all states (T, B, H) if `return_all`,
+    else only the final state (B, H), which spares the backward pass a
+    (T, B, H) upstream gradient that would be zero but for its last step.
+    `keep` is a float (T, B, 1) 0/1 mask."""
     derivative = _DERIVATIVE_FROM_OUTPUT[activation]
 
     @ops.custom_gradient
@@ -132,7 +84,7 @@ def _recurrence_with_gradient(activation, with_mask, with_state_dropout):
         keep = extra[0] if with_mask else None
         state_dropout = extra[-1] if with_state_dropout else None
         keep_bool = None if keep is None else keep > 0.5
-        states = _forward_scan(
+        final_state, states = _forward_scan(
             projected, initial_state, recurrent_kernel, activation, keep_bool, state_dropout
         )
 
@@ -145,7 +97,7 @@ def _recurrence_with_gradient(activation, with_mask, with_state_dropout):
 
             def back_step(carry, step_inputs):
                 upstream_t, state_t, keep_t = step_inputs
-                total = upstream_t + carry
+                total = carry if upstream_t is None else upstream_t + carry
                 through_step = total if keep_t is None else total * keep_t
                 grad_pre = (
                     through_step
@@ -159,25 +111,31 @@ def _recurrence_with_gradient(activation, with_mask, with_state_dropout):
                     to_previous = to_previous + total * (1.0 - keep_t)
                 return to_previous, grad_pre
 
-            zeros = ops.zeros_like(initial_state)
-            if keep is None:
-                grad_initial, grad_pre = chunked_scan(
-                    lambda c, xs: back_step(c, (xs[0], xs[1], None)),
-                    zeros,
-                    (upstream, states),
-                    reverse=True,
-                )
+            if return_all:
+                # Gradient from every step's output; the carry starts at 0.
+                carry = ops.zeros_like(initial_state)
+                xs = (upstream, states) + ((keep,) if with_mask else ())
+                unpack = lambda xs: (xs[0], xs[1], xs[2] if with_mask else None)  # noqa: E731
             else:
-                grad_initial, grad_pre = chunked_scan(
-                    back_step, zeros, (upstream, states, keep), reverse=True
-                )
+                # Only the final state was used: its gradient starts the carry.
+                carry = upstream
+                xs = (states,) + ((keep,) if with_mask else ())
+                unpack = lambda xs: (None, xs[0], xs[1] if with_mask else None)  # noqa: E731
+            grad_initial, grad_pre = ops.scan(
+                lambda c, step_xs: back_step(c, unpack(step_xs)), carry, xs, reverse=True
+            )
+
             previous_states = ops.concatenate(
                 [ops.expand_dims(initial_state, 0), states[:-1]], axis=0
             )
             if state_dropout is not None:
                 previous_states = previous_states * state_dropout
-            # One (H, T·B)·(T·B, H) product for the whole sequence.
-            grad_kernel = ops.tensordot(previous_states, grad_pre, axes=[[0, 1], [0, 1]])
+            # dW = Σ_t h_{t-1}ᵀ·gz_t: one (H, T·B)·(T·B, H) product.
+            units = recurrent_kernel.shape[0]
+            grad_kernel = ops.matmul(
+                ops.transpose(ops.reshape(previous_states, (-1, units))),
+                ops.reshape(grad_pre, (-1, units)),
+            )
             grads = [grad_pre, grad_initial, grad_kernel]
             if with_mask:
                 grads.append(ops.zeros_like(keep))
@@ -185,7 +143,7 @@ def _recurrence_with_gradient(activation, with_mask, with_state_dropout):
                 grads.append(ops.zeros_like(state_dropout))
             return tuple(grads)
 
-        return states, grad
+        return (states if return_all else final_state), grad
 
     return recurrence
 
@@ -198,6 +156,7 @@ def run_recurrence(
     step_mask=None,
     state_dropout_mask=None,
     unroll=False,
+    return_all=True,
 ):
     """Runs h_t = act(p_t + (h_{t-1} * r)·W) over time; masked steps keep h.
 
@@ -212,9 +171,11 @@ def run_recurrence(
             previous state before the recurrent product.
         unroll: If True, a Python loop over the static time axis instead of
             a symbolic scan (differentiated automatically).
+        return_all: Return the states of all steps, or only the final one.
 
     Returns:
-        `(T, B, H)` states after every step (the last one is the final state).
+        `(T, B, H)` states after every step if `return_all`, else the final
+        state `(B, H)`.
     """
     # A plain tensor, not the variable: TensorFlow's custom gradient would
     # otherwise see a variable read inside the function and ask for its
@@ -231,16 +192,17 @@ def run_recurrence(
                 new = ops.where(step_mask[t], new, state)
             states.append(new)
             state = new
-        return ops.stack(states, axis=0)
+        return ops.stack(states, axis=0) if return_all else state
 
     if not has_fast_gradient(activation):
         # Any other activation: automatic differentiation of the scan.
-        return _forward_scan(
+        final_state, states = _forward_scan(
             projected, initial_state, recurrent_kernel, activation, step_mask, state_dropout_mask
         )
+        return states if return_all else final_state
 
     recurrence = _recurrence_with_gradient(
-        activation, step_mask is not None, state_dropout_mask is not None
+        activation, step_mask is not None, state_dropout_mask is not None, return_all
     )
     extra = []
     if step_mask is not None:

@@ -186,3 +186,35 @@ def test_embedding_mask_zero_upstream():
     # Masked steps repeat the last unmasked output.
     np.testing.assert_array_equal(result[0, 3], result[0, 2])
     np.testing.assert_array_equal(result[1, 4], result[1, 1])
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_dropout_gradients_match_automatic_differentiation(return_sequences):
+    """With dropout active, the hand-written gradient equals automatic
+    differentiation of the unrolled loop (same seed, so the same masks)."""
+    from rnn_grad_utils import max_abs_difference, outputs_and_gradients
+
+    x = np.random.default_rng(0).normal(scale=0.5, size=(3, 5, 4)).astype("float32")
+    mask = np.ones((3, 5), bool)
+    mask[1, 3:] = False
+    layers = []
+    for unroll in (False, True):
+        layer = VanillaRNN(
+            6,
+            dropout=0.3,
+            recurrent_dropout=0.4,
+            seed=5,
+            unroll=unroll,
+            return_sequences=return_sequences,
+            return_state=True,
+        )
+        layer.build(x.shape)
+        layers.append(layer)
+    layers[1].set_weights(layers[0].get_weights())
+    fast = outputs_and_gradients(layers[0], x, mask=mask, training=True)
+    reference = outputs_and_gradients(layers[1], x, mask=mask, training=True)
+    assert max_abs_difference(fast[0], reference[0]) <= 1e-5
+    assert max_abs_difference(fast[1], reference[1]) <= 1e-5
+    # Dropout was really active.
+    plain = outputs_and_gradients(layers[0], x, mask=mask, training=False)
+    assert max_abs_difference(fast[0], plain[0]) > 1e-3

@@ -1,0 +1,1 @@
+"""Benchmarks of the vanilla RNN layers: `python -m benchmarks --help`."""
