@@ -9,6 +9,8 @@ NAME ?=
 PROFILE ?= quick
 ARGS ?=
 EXECUTOR ?= local
+# Two worker processes keep both cores of a small machine busy (each gets half the threads).
+WORKERS ?= 2
 PYTEST_ARGS ?=
 
 # Quiet TensorFlow's C++ start-up chatter; errors still show.
@@ -33,9 +35,9 @@ test: $(STAMP) ## Run the fast test suite (what CI runs).
 test-slow: $(STAMP) ## Run the slow, paper-scale checks (skipped by `make test`).
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
-experiment: $(STAMP) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|full] [ARGS="--workers 2"] [EXECUTOR=local|ray]
+experiment: $(STAMP) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|full] [WORKERS=2] [EXECUTOR=local|ray] [ARGS="--set lr=0.01"]
 	@test -n "$(NAME)" || { echo "Give an experiment name: make experiment NAME=<name>. Known names:"; $(PY) -m experiments list; exit 2; }
-	$(PY) -m experiments run $(NAME) --profile $(PROFILE) --executor $(EXECUTOR) $(ARGS)
+	$(PY) -m experiments run $(NAME) --profile $(PROFILE) --executor $(EXECUTOR) --workers $(WORKERS) $(ARGS)
 
 experiments: $(STAMP) ## List the named experiments.
 	@$(PY) -m experiments list

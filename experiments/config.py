@@ -573,7 +573,7 @@ class GridPoint:
         axes: axis -> value for this point.
         hparams: every hyperparameter of this point (flat; logged as params):
             `task`, `model`, `kind`, `length`, `seed`, the model and training keys,
-            and `task_params` entries as `task.<key>`.
+            and `task_params` entries as `task_params.<key>`.
         config_hash: hash of `hparams` and `task_params` (resume matches on it).
     """
 

@@ -352,7 +352,7 @@ def run_sweep(
                 client.set_tag(parent_id, "sweep.n_failed", str(len(result.failed)))
                 client.log_metric(parent_id, "n_finished", len(result.skipped) + len(result.finished))
                 client.log_metric(parent_id, "n_failed", len(result.failed))
-                result.report, result.report_error = _write_report(client, parent_id, out)
+                result.report, result.report_error = _write_report(client, parent_id, out, tracking_config)
                 tracking.end_run(client, parent_id, "FINISHED")
             except KeyboardInterrupt:
                 signum = signals.signum or signal.SIGINT
@@ -538,17 +538,12 @@ def _run_points(
             finish(run_id, outcome)
 
 
-def _write_report(client, parent_id, out):
+def _write_report(client, parent_id, out, tracking_config):
     """Calls `experiments.report.write_report`; a report error does not lose the runs."""
+    from experiments import report
+
     try:
-        from experiments import report
-    except ModuleNotFoundError as error:
-        if error.name != "experiments.report":
-            raise
-        out("Report: experiments/report.py is not available; skipped (the runs are logged).")
-        return None, None
-    try:
-        summary = report.write_report(parent_id, client=client)
+        summary = report.write_report(parent_id, client=client, tracking_config=tracking_config)
     except Exception as error:
         text = traceback.format_exc()
         line = f"{type(error).__name__}: {error}"

@@ -1,0 +1,133 @@
+"""The smoke profile of every named experiment, end to end, into a temporary store.
+
+One module-scoped fixture runs each experiment's smoke sweep in this process (the runner's
+inline executor: TensorFlow loads once), into a temporary SQLite store and TensorBoard root;
+the tests then read everything back through MLflow's own client.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+
+from experiments import config as experiment_config
+
+# Experiment -> (report kind, artifacts the report must log, artifacts every child must have).
+EXPECTED = {
+    "long_dependency": ("breakdown", [], []),
+    "short_dependency": ("breakdown", [], []),
+    "copy_memory": ("breakdown", [], []),
+    "latch": ("breakdown", [], []),
+    "depth": ("depth", ["report/horizon_vs_depth.png"], []),
+    "depth_adding": ("depth", ["report/horizon_vs_depth.png"], []),
+    "two_weights": (
+        "two_weights",
+        ["report/two_weights.csv", "report/weights.png"],
+        ["probes/loss_surface.png", "probes/loss_surface.json"],
+    ),
+    "gradient_flow": (
+        "gradient_flow",
+        ["report/gradient_flow.csv", "report/gradient_flow.png"],
+        ["probes/gradient_flow.png", "probes/gradient_flow.json"],
+    ),
+}
+COMMON_REPORT_FILES = ["report/results.csv", "report/summary.md", "report/horizons.csv", "report/breakdown.png"]
+# long_dependency's smoke sweep is the runner's own test subject (tests for issue 4); here
+# two of its four models are enough to check that the report draws it.
+OVERRIDES = {"long_dependency": ["grid.model=[vanilla,lstm]"]}
+
+
+def test_every_named_experiment_is_covered_here():
+    assert sorted(experiment_config.experiment_names()) == sorted(EXPECTED)
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    """Runs every smoke sweep once; yields (client, tracking config, {name: SweepResult})."""
+    from experiments import sweep, tracking
+
+    root = tmp_path_factory.mktemp("named")
+    (root / "mlflow.yaml").write_text(
+        "tracking_uri: sqlite:///mlflow.db\nartifact_location: mlartifacts\ntensorboard_root: tb_logs\n"
+    )
+    saved = {key: os.environ.get(key) for key in ("VRL_MLFLOW_CONFIG", "MLFLOW_TRACKING_URI")}
+    os.environ["VRL_MLFLOW_CONFIG"] = str(root / "mlflow.yaml")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    try:
+        tracking_config = tracking.load_tracking_config()
+        results = {}
+        for name in EXPECTED:
+            results[name] = sweep.run_sweep(
+                name, "smoke", OVERRIDES.get(name, ()), tracking_config=tracking_config, out=lambda *_: None
+            )
+        client = tracking.configure_mlflow(tracking_config.tracking_uri)
+        yield client, tracking_config, results
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _children(client, result):
+    from experiments import tracking
+
+    return tracking.child_runs(client, result.experiment_id, result.parent_run_id)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
+    client, tracking_config, results = sweeps
+    result = results[name]
+    kind, report_files, child_files = EXPECTED[name]
+    points = experiment_config.expand_grid(experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ())))
+
+    assert result.ok, (result.failed, result.report_error)
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["report"] == kind
+    children = _children(client, result)
+    assert sorted(run.info.run_name for run in children) == sorted(p.name for p in points)
+    assert {run.info.status for run in children} == {"FINISHED"}
+
+    # The report: its files on the parent run, one horizon metric per curve, TensorBoard images.
+    logged = {artifact.path for artifact in client.list_artifacts(result.parent_run_id, "report")}
+    assert set(COMMON_REPORT_FILES + report_files) <= logged
+    horizons = {key: value for key, value in parent.data.metrics.items() if key.startswith("horizon_")}
+    models = {p.axes["model"] for p in points}
+    assert len(horizons) >= len(models)
+    lengths = {p.axes["length"] for p in points}
+    assert all(value == 0 or value in lengths for value in horizons.values())
+    assert "horizon" in result.report
+    tb_report = os.path.join(tracking_config.tb_experiment_dir(name), "report")
+    assert any(files for _, _, files in os.walk(tb_report))
+
+    # Probes: their artifacts on every child.
+    for run in children:
+        names = {a.path for folder in {os.path.dirname(f) for f in child_files} for a in client.list_artifacts(run.info.run_id, folder)}
+        assert set(child_files) <= names, run.info.run_name
+
+
+def test_two_weights_smoke_logs_u_and_w_every_epoch(sweeps):
+    client, _, results = sweeps
+    epochs = experiment_config.load_config("two_weights", "smoke")["epochs"]
+    for run in _children(client, results["two_weights"]):
+        for key in ("u", "w"):
+            steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, key))
+            assert steps == list(range(epochs)), (run.info.run_name, key)
+        assert {"u_init", "w_init"} <= set(run.data.params)
+
+
+def test_gradient_flow_smoke_logs_decay_beside_sigma_max(sweeps):
+    client, _, results = sweeps
+    for run in _children(client, results["gradient_flow"]):
+        metrics = run.data.metrics
+        for when in ("init", "trained"):
+            assert metrics[f"grad_decay_{when}"] > 0
+            assert metrics[f"sigma_max_W_{when}"] > 0
+            vanilla = run.data.params["kind"] == "vanilla"
+            assert (f"decay_bound_{when}" in metrics) is vanilla
+        if run.data.params["model"] == "vanilla_identity_half":
+            assert metrics["sigma_max_W_init"] == pytest.approx(0.5, rel=1e-5)
