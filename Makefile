@@ -5,12 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
+RAY_STAMP := $(VENV)/.requirements-ray-installed
 NAME ?=
 PROFILE ?= quick
 ARGS ?=
 EXECUTOR ?= local
 # Two worker processes keep both cores of a small machine busy (each gets half the threads).
 WORKERS ?= 2
+# With EXECUTOR=ray the cluster's CPUs/GPUs set how many grid points run at once: the default WORKERS
+# is not passed there (a WORKERS=N given on the command line or in the environment caps it).
+WORKERS_ARG = $(if $(and $(filter ray,$(EXECUTOR)),$(filter file,$(origin WORKERS))),,--workers $(WORKERS))
 PYTEST_ARGS ?=
 
 # Quiet TensorFlow's C++ start-up chatter; errors still show.
@@ -29,15 +33,20 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP) ## Create or update .venv from requirements.txt.
 
-test: $(STAMP) ## Run the fast test suite (what CI runs).
+# The optional Ray executor (requirements-ray.txt), installed on first use.
+$(RAY_STAMP): $(STAMP) requirements-ray.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-ray.txt
+	@touch $(RAY_STAMP)
+
+test: $(STAMP) $(RAY_STAMP) ## Run the fast test suite (what CI runs; installs requirements-ray.txt too, for the Ray tests).
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## Run the slow, paper-scale checks (skipped by `make test`).
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
-experiment: $(STAMP) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|full] [WORKERS=2] [EXECUTOR=local|ray] [ARGS="--set lr=0.01"]
+experiment: $(STAMP) $(if $(filter ray,$(EXECUTOR)),$(RAY_STAMP)) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|full] [WORKERS=2] [EXECUTOR=local|ray] [ARGS="--set lr=0.01"]
 	@test -n "$(NAME)" || { echo "Give an experiment name: make experiment NAME=<name>. Known names:"; $(PY) -m experiments list; exit 2; }
-	$(PY) -m experiments run $(NAME) --profile $(PROFILE) --executor $(EXECUTOR) --workers $(WORKERS) $(ARGS)
+	$(PY) -m experiments run $(NAME) --profile $(PROFILE) --executor $(EXECUTOR) $(WORKERS_ARG) $(ARGS)
 
 experiments: $(STAMP) ## List the named experiments.
 	@$(PY) -m experiments list
@@ -54,6 +63,12 @@ mlflow-ui: $(STAMP) ## Serve the MLflow UI on 127.0.0.1 over the tracking store 
 
 mlflow-server: $(STAMP) ## Start a team MLflow tracking server (SQL store, served artifacts): [ARGS="--host 0.0.0.0 --backend-store-uri postgresql://..."]
 	$(PY) -m experiments mlflow-server $(ARGS)
+
+test-ray: $(RAY_STAMP) ## Run the Ray executor's tests (local Ray instance, a real `mlflow server`).
+	$(PY) -m pytest tests/experiments/test_ray_executor.py $(PYTEST_ARGS)
+
+test-postgres: $(RAY_STAMP) ## The Ray smoke sweep through `mlflow server` on PostgreSQL (apt-get installs it: root; ~6 min).
+	PY=$(PY) bash scripts/postgres_smoke.sh
 
 bench: $(STAMP) ## Benchmark VanillaRNN against keras SimpleRNN (and torch nn.RNN if installed).
 	$(PY) -m benchmarks $(ARGS)

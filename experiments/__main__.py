@@ -50,9 +50,17 @@ def _parser():
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config key, e.g. --set lr=0.01 --set grid.seed=[0,1] (repeatable)",
     )
-    run.add_argument("--workers", type=int, default=1, help="grid points trained in parallel (default 1)")
+    run.add_argument(
+        "--workers", type=int, default=1,
+        help="grid points trained in parallel (default 1; with --executor ray: as many as the cluster fits, "
+        "N > 1 caps it)",
+    )
     run.add_argument("--executor", default="local", help="local (default) or ray")
-    run.add_argument("--address", default=None, help="cluster address for the Ray executor")
+    run.add_argument(
+        "--address", default=None,
+        help="Ray cluster: auto (started on this machine with `ray start --head`), HOST:6379 (from a "
+        "cluster node) or ray://HOST:10001 (Ray Client); default: a local Ray instance",
+    )
     run.add_argument("--force", action="store_true", help="start a new sweep: rerun every grid point")
 
     report = commands.add_parser("report", help="redraw the report of the latest sweep")

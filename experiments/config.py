@@ -379,8 +379,8 @@ class ExperimentConfig:
         return variants
 
     def hashed_values(self):
-        """What identifies a sweep: everything but the description."""
-        values = {k: v for k, v in self.values.items() if k != "description"}
+        """What identifies a sweep: everything but the description and `resources` (where it runs)."""
+        values = {k: v for k, v in self.values.items() if k not in ("description", "resources")}
         return {"experiment": self.name, "profile": self.profile, **values}
 
     @property

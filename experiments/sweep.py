@@ -33,9 +33,13 @@ These rules live in the driver, so every executor behaves the same.
 Executors: an object with `max_in_flight` (int), `submit(job) ->
 concurrent.futures.Future` (of `train.run_job(job)`'s result), `interrupt()`
 (stop running work now) and `close()`. `EXECUTORS` maps `--executor` names
-to factories `factory(workers=, config=, tracking=, address=)`; "local"
-runs in this process (`--workers 1`) or in a pool of spawned processes,
-each limited to `cpu_count // workers` TensorFlow threads.
+to factories `factory(workers=, config=, tracking=, address=)`; a factory
+may carry `factory.preflight(workers=, config=, tracking=, address=)`, input
+checks run before any MLflow run exists (Ray refuses a local SQLite store
+for a remote cluster there). "local" runs in this process (`--workers 1`)
+or in a pool of spawned processes, each limited to `cpu_count // workers`
+TensorFlow threads; "ray" (`experiments/ray_executor.py`) runs each grid
+point as a Ray task.
 """
 
 import collections
@@ -304,6 +308,9 @@ def run_sweep(
     factory = executor_factory(executor)
     tracking_config = tracking_config or tracking.load_tracking_config()
     tracking.check_tracking_uri(tracking_config.tracking_uri)
+    preflight = getattr(factory, "preflight", None)
+    if preflight is not None:  # executor checks that need no cluster (e.g. Ray + a local store)
+        preflight(workers=workers, config=config, tracking=tracking_config, address=address)
 
     import datasets  # loads Keras / TensorFlow
 
