@@ -75,7 +75,7 @@ bench: $(STAMP) ## Benchmark VanillaRNN against keras SimpleRNN (and torch nn.RN
 
 notebooks: $(STAMP) ## Turn the tutorials into Jupyter notebooks under notebooks/.
 	@mkdir -p notebooks
-	$(PY) -m jupytext --to ipynb --output-dir notebooks tutorials/*.py
+	$(PY) -m jupytext --to ../notebooks//ipynb tutorials/*.py
 
 clean: ## Remove runtime output (keeps .venv).
 	rm -rf mlflow.db mlflow.db-* mlruns mlartifacts tb_logs artifacts benchmarks/out notebooks .pytest_cache
