@@ -1,6 +1,6 @@
 """Backend-agnostic helpers of the rnn_layers tests: outputs and gradients of
 a layer, computed through `Layer.stateless_call` so the same test runs under
-TensorFlow and JAX (the backend is fixed per process by KERAS_BACKEND)."""
+TensorFlow, JAX and PyTorch (the backend is fixed per process by KERAS_BACKEND)."""
 
 import keras
 import numpy as np
@@ -54,6 +54,22 @@ def outputs_and_gradients(layer, sequences, initial_state=None, **call_kwargs):
         (loss, outputs), gradients = jax.jit(jax.value_and_grad(
             loss_fn, argnums=(0, 1, 2), has_aux=True
         ))(sequences, initial_state, trainable)
+    elif backend == "torch":
+        import torch
+
+        def leaf(tensor):
+            return tensor.detach().requires_grad_(True)
+
+        sequences = leaf(sequences)
+        trainable = [leaf(w) for w in trainable]
+        if initial_state is not None:
+            initial_state = keras.tree.map_structure(leaf, initial_state)
+        loss, outputs = loss_fn(sequences, initial_state, trainable)
+        targets = [sequences, trainable] if initial_state is None else [sequences, initial_state, trainable]
+        flat_targets = keras.tree.flatten(targets)
+        flat_grads = torch.autograd.grad(loss, flat_targets, allow_unused=True)
+        gradients = [g if g is None else g.detach() for g in flat_grads]
+        outputs = keras.tree.map_structure(lambda o: o.detach(), outputs)
     else:
         raise NotImplementedError(f"no gradient helper for backend {backend!r}")
 

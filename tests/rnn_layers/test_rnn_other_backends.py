@@ -1,8 +1,8 @@
-"""The SimpleRNN parity tests again under KERAS_BACKEND=jax.
+"""The SimpleRNN parity tests again under KERAS_BACKEND=jax and =torch.
 
 The Keras backend is fixed when Keras is first imported, so the parity file
-runs in a child pytest process with the variable set. Skipped when JAX is not
-installed."""
+runs in a child pytest process with the variable set. Each backend is skipped
+when its package is not installed (neither is in requirements.txt)."""
 
 import importlib.util
 import os
@@ -16,11 +16,13 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_parity_under_jax_backend():
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_parity_under_other_backend(backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
     env = {
         **os.environ,
-        "KERAS_BACKEND": "jax",
+        "KERAS_BACKEND": backend,
         "JAX_PLATFORMS": "cpu",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
