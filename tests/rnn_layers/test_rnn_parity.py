@@ -1,6 +1,6 @@
 """VanillaRNN against keras.layers.SimpleRNN with identical weights: forward
 outputs and gradients w.r.t. inputs, initial state and weights agree to 1e-5
-(float32). Backend-agnostic: test_rnn_jax.py reruns this file under JAX."""
+(float32). Backend-agnostic: test_rnn_other_backends.py reruns this file under JAX and PyTorch."""
 
 import keras
 import numpy as np
@@ -211,7 +211,7 @@ def test_stacked_cells_match_deep_vanilla_rnn():
 
 
 def test_runs_on_the_requested_backend():
-    """Guards test_rnn_jax.py: the child process really runs under JAX."""
+    """Guards test_rnn_other_backends.py: the child process really runs on the backend it asked for."""
     import os
 
     requested = os.environ.get("KERAS_BACKEND")
