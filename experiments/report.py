@@ -438,7 +438,48 @@ def loss_table(summary, baselines):
     return "\n".join(lines) + "\n"
 
 
-def terminal_summary(summary, horizons, info, *, title, where=""):
+def budget_text(df):
+    """One sentence stating the training budget the horizons hold for, from the runs' params.
+
+    A horizon is only meaningful with its budget: the same network, trained longer, may
+    solve longer lengths (Le et al. 2015 needed over a million updates for length 150).
+    Returns "" when the table lacks the training params (e.g. a hand-made table).
+    """
+    needed = ("epochs", "steps_per_epoch", "batch_size", "optimizer", "lr")
+    if df.empty or any(column not in df.columns for column in needed):
+        return ""
+
+    def values(column):
+        found = sorted({value for value in df[column].dropna().tolist()}, key=str)
+        return found
+
+    def one_or_range(column, form="{:g}"):
+        found = values(column)
+        numbers = [v for v in found if isinstance(v, (int, float))]
+        if len(numbers) == len(found) and numbers:
+            low, high = min(numbers), max(numbers)
+            return form.format(low) if low == high else f"{form.format(low)}-{form.format(high)}"
+        return "/".join(str(v) for v in found)
+
+    updates = (df["epochs"] * df["steps_per_epoch"]).dropna()
+    if updates.empty:
+        return ""
+    low, high = int(updates.min()), int(updates.max())
+    count = f"{high:,}" if low == high else f"{low:,}-{high:,}"
+    text = (
+        f"Budget: at most {count} {one_or_range('optimizer', '{}')} updates per run "
+        f"({one_or_range('epochs')} epochs x {one_or_range('steps_per_epoch')} batches of "
+        f"{one_or_range('batch_size')} fresh sequences, lr {one_or_range('lr')}"
+    )
+    if "clipnorm" in df.columns and df["clipnorm"].notna().any():
+        text += f", gradient-norm clipping {one_or_range('clipnorm')}"
+    text += ")"
+    if "stop_when_solved" in df.columns and df["stop_when_solved"].astype(str).str.lower().isin(["true", "1"]).any():
+        text += ", stopped early once solved"
+    return text + ". The horizons hold for this budget: a longer training can move them."
+
+
+def terminal_summary(summary, horizons, info, *, title, where="", budget=""):
     """A short plain-text summary: one line per curve with its horizon and the next length."""
     metric = info["metric"]
     lines = [
@@ -446,6 +487,8 @@ def terminal_summary(summary, horizons, info, *, title, where=""):
         f"task {info.get('task', '')}: test {metric}, chance {_fmt(info['chance'])}, solved when "
         f"{'>=' if info['higher_is_better'] else '<='} {_fmt(info['solved_threshold'])} (by >= half of the seeds)",
     ]
+    if budget:
+        lines.append(budget)
     width = max([len(str(c)) for c in horizons["curve"]] + [5]) if len(horizons) else 5
     for _, row in horizons.iterrows():
         group = summary[summary["curve"] == row["curve"]].sort_values("length")
@@ -884,7 +927,10 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
             figures["gradient_flow"] = plot_gradient_flow_curves(
                 _gradient_flow_curves(client, df), title=f"{title}: gradient norm vs distance"
             )
-        markdown = f"## {title}\n\n" + markdown + ("\n" + extra_text if extra_text else "")
+        budget = budget_text(df)
+        markdown = f"## {title}\n\n" + (f"{budget}\n\n" if budget else "") + markdown
+        if extra_text:
+            markdown += "\n" + extra_text
         (out_dir / "summary.md").write_text(markdown)
         for name, figure in figures.items():
             figure.savefig(out_dir / f"{name}.png", dpi=110, bbox_inches="tight")
@@ -901,7 +947,7 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
             tb_dir = os.path.join(tracking_config.tb_experiment_dir(experiment), "report", _tensorboard_safe(info["run_name"]))
             write_tensorboard(tb_dir, figures, summary, horizons, info)
             where += f"; TensorBoard: {tb_dir}"
-        text = terminal_summary(summary, horizons, info, title=title, where=where)
+        text = terminal_summary(summary, horizons, info, title=title, where=where, budget=budget)
         if extra_text and kind == "gradient_flow":
             text += "\n" + extra_text
         print(text)

@@ -101,6 +101,8 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
     lengths = {p.axes["length"] for p in points}
     assert all(value == 0 or value in lengths for value in horizons.values())
     assert "horizon" in result.report
+    config = experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ()))
+    assert f"Budget: at most {config['epochs'] * config['steps_per_epoch']:,} {config['optimizer']} updates" in result.report
     tb_report = os.path.join(tracking_config.tb_experiment_dir(name), "report")
     assert any(files for _, _, files in os.walk(tb_report))
 

@@ -310,3 +310,16 @@ def test_only_grid_axes_split_curves_when_the_sweep_names_them():
     assert df.attrs["axes"] == ["activation"]
     assert sorted(df["curve"].unique()) == ["vanilla, activation=linear", "vanilla, activation=tanh"]
     assert report.results_table(rows, ADDING_INFO).attrs["axes"] == ["activation", "u_init"]  # no grid known
+
+
+def test_budget_text_states_the_updates_optimizer_and_early_stopping():
+    df = table({"vanilla": {10: [0.001, 0.002]}, "lstm": {10: [0.001, 0.001]}})
+    assert report.budget_text(df) == ""  # a hand-made table without training params
+    df = df.assign(epochs=10, steps_per_epoch=150, batch_size=32, optimizer="adam", lr=0.003, clipnorm=1.0,
+                   stop_when_solved=True)
+    text = report.budget_text(df)
+    assert text.startswith("Budget: at most 1,500 adam updates per run (10 epochs x 150 batches of 32 fresh sequences")
+    assert "lr 0.003" in text and "clipping 1" in text and "stopped early once solved" in text
+    # Budgets that differ between runs are given as a range.
+    df.loc[df["model"] == "lstm", "epochs"] = 20
+    assert "at most 1,500-3,000 adam updates" in report.budget_text(df)
