@@ -1,8 +1,12 @@
-"""Streams fresh batches of a task to `model.fit` as a `keras.utils.PyDataset`."""
+"""Streams batches of a task to Keras as `keras.utils.PyDataset`s: fresh
+training batches (`TaskStream`) and fixed validation / test sets
+(`FixedTaskSet`), generated on demand."""
+
+import math
 
 import keras
 
-from datasets.base import STREAM_DOMAIN, check_int, check_seed, generator
+from datasets.base import FIXED_DOMAIN, STREAM_DOMAIN, check_int, check_seed, generator
 
 
 class TaskStream(keras.utils.PyDataset):
@@ -66,3 +70,45 @@ class TaskStream(keras.utils.PyDataset):
         if self._begun:
             self.epoch += 1
         self._begun = True
+
+
+class FixedTaskSet(keras.utils.PyDataset):
+    """A fixed set of `n` sequences of a task, generated batch by batch.
+
+    Batch `index` is drawn from a generator seeded with
+    `(FIXED_DOMAIN, seed, batch_size, index)`, so every read (each epoch's
+    validation, a later `evaluate`) sees the same sequences, in any order of
+    access, while only one batch is in memory. Built by `task.fixed_set`.
+
+    Args:
+        task: a `datasets` task.
+        n: number of sequences (int >= 1).
+        seed: seed of the set (int >= 0).
+        batch_size: sequences per batch (int >= 1); the last batch holds the
+            remainder.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of
+            `keras.utils.PyDataset`.
+    """
+
+    def __init__(self, task, n, seed, batch_size=256, **kwargs):
+        super().__init__(**kwargs)
+        self.task = task
+        self.n = check_int(n, "n")
+        self.seed = check_seed(seed)
+        self.batch_size = check_int(batch_size, "batch_size")
+
+    def __len__(self):
+        return math.ceil(self.n / self.batch_size)
+
+    def batch_sizes(self):
+        """The size of every batch, in order (all `batch_size` but maybe the last)."""
+        full, rest = divmod(self.n, self.batch_size)
+        return [self.batch_size] * full + ([rest] if rest else [])
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch index {index} out of range for a set of {len(self)} batches.")
+        size = min(self.batch_size, self.n - index * self.batch_size)
+        x, y = self.task._generate(generator(FIXED_DOMAIN, self.seed, self.batch_size, index), size)
+        weights = self.task.sample_weight(size)
+        return (x, y) if weights is None else (x, y, weights)

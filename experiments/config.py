@@ -82,6 +82,8 @@ DEFAULTS = {
     "batch_size": 32,  # sequences per batch
     "epochs": 10,  # epochs; every epoch draws fresh sequences
     "steps_per_epoch": 100,  # batches per epoch
+    # Evaluation runs in batches of 256: multiples of 256 spare every grid point the
+    # compilation of one more (smaller) last batch, about half a second each.
     "val_samples": 512,  # fixed validation set (own seed), evaluated after every epoch
     "test_samples": 2048,  # fixed test set (own seed): the final metric and `solved`
     "jit_compile": True,  # XLA; Keras turns it off itself for layers that do not support it

@@ -18,7 +18,9 @@ Reads top to bottom like a training script:
 
 Test-only fault injection: `VRL_FAIL_GRID_POINT=<run name>[,<run name>...]`
 makes those grid points raise before training (the tests use it for the
-FAILED and resume paths). Never set it otherwise.
+FAILED and resume paths), and `VRL_EPOCH_DELAY_S=<seconds>` pauses after
+every epoch (so that the interruption tests signal a sweep that is surely
+still training, however slowly they poll). Never set them otherwise.
 """
 
 import dataclasses
@@ -33,6 +35,7 @@ import numpy as np
 from experiments import tracking
 
 FAIL_ENV = "VRL_FAIL_GRID_POINT"
+EPOCH_DELAY_ENV = "VRL_EPOCH_DELAY_S"
 EVAL_BATCH_SIZE = 256
 
 
@@ -131,6 +134,21 @@ def _epoch_logger(run_logger):
     return EpochMetricsLogger()
 
 
+def _epoch_delay():
+    """The test-only pause after every epoch (`VRL_EPOCH_DELAY_S`), or None."""
+    import keras
+
+    seconds = float(os.environ.get(EPOCH_DELAY_ENV, "0") or 0)
+    if seconds <= 0:
+        return None
+
+    class EpochDelay(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            time.sleep(seconds)
+
+    return EpochDelay()
+
+
 def _stop_when_solved(task):
     import keras
 
@@ -175,14 +193,12 @@ def train_grid_point(job, run_logger):
     hp = job.hparams
     run_logger.set_tags(tracking.system_tags())
 
-    # 1. Data: fixed validation / test sets, fresh training batches every epoch.
+    # 1. Data: fixed validation / test sets, fresh training batches every epoch, all
+    # generated batch by batch (a full-profile test set would be hundreds of MB).
     task = datasets.make(hp["task"], length=hp["length"], seed=hp["seed"], **job.task_params)
     seeds = task.split_seeds
-    x_val, y_val = task.sample(hp["val_samples"], seed=seeds["val"])
-    x_test, y_test = task.sample(hp["test_samples"], seed=seeds["test"])
-    w_val = task.sample_weight(len(x_val))
-    w_test = task.sample_weight(len(x_test))
-    validation = (x_val, y_val) if w_val is None else (x_val, y_val, w_val)
+    validation = task.fixed_set(hp["val_samples"], seed=seeds["val"], batch_size=EVAL_BATCH_SIZE)
+    test_set = task.fixed_set(hp["test_samples"], seed=seeds["test"], batch_size=EVAL_BATCH_SIZE)
     run_logger.set_tags({"task.describe": task.describe(), "metric": task.metric})
     run_logger.log_params({"chance": task.chance, "solved_threshold": task.solved_threshold})
 
@@ -199,6 +215,9 @@ def train_grid_point(job, run_logger):
                 keras.callbacks.TensorBoard(job.tb_dir, write_graph=False, profile_batch=0, update_freq="epoch")
             )
         callbacks += _make_probes(job, task, run_logger)
+        delay = _epoch_delay()
+        if delay is not None:
+            callbacks.append(delay)
         if stopper is not None:
             callbacks.append(stopper)
         train_stream = task.dataset(hp["batch_size"], hp["steps_per_epoch"], seed=seeds["train"])
@@ -208,7 +227,6 @@ def train_grid_point(job, run_logger):
                 train_stream,
                 epochs=hp["epochs"],
                 validation_data=validation,
-                validation_batch_size=min(EVAL_BATCH_SIZE, len(x_val)),
                 callbacks=callbacks,
                 verbose=job.verbose,
             )
@@ -227,10 +245,7 @@ def train_grid_point(job, run_logger):
     losses = np.asarray(history.history.get("loss", [np.nan]), dtype=float)
     weights_finite = all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())
     diverged = not (np.isfinite(losses).all() and weights_finite)
-    test = model.evaluate(
-        x_test, y_test, sample_weight=w_test, batch_size=min(EVAL_BATCH_SIZE, len(x_test)),
-        return_dict=True, verbose=0,
-    )
+    test = model.evaluate(test_set, return_dict=True, verbose=0)
     test_metric = float(test[task.metric])
     solved = (not diverged) and task.is_solved(test_metric)
     epochs_trained = len(losses)

@@ -174,3 +174,49 @@ def test_fit_sees_new_batches_every_epoch():
     model.fit(stream, epochs=3, verbose=0, shuffle=False)
     assert {(e, i) for e in range(3) for i in range(3)} <= set(stream.seen)
     assert max(e for e, _ in stream.seen) == 2
+
+
+def test_fixed_set_is_the_same_on_every_read_and_streamed_by_batch():
+    task = datasets.make("delayed_recall", length=3, sequence_length=8)
+    fixed = task.fixed_set(10, seed=4, batch_size=4)
+    assert len(fixed) == 3 and fixed.batch_sizes() == [4, 4, 2]
+    batches = [fixed[i] for i in range(3)]
+    assert [b[0].shape[0] for b in batches] == [4, 4, 2]
+    assert all(len(b) == 3 and b[2].shape == (b[0].shape[0], 8) for b in batches)  # with step weights
+    # Any order of access, any number of reads, a new object: the same sequences.
+    again = task.fixed_set(10, seed=4, batch_size=4)
+    for i in (2, 0, 1, 2):
+        np.testing.assert_array_equal(again[i][0], batches[i][0])
+        np.testing.assert_array_equal(again[i][1], batches[i][1])
+    fixed.on_epoch_begin()
+    fixed.on_epoch_end()
+    fixed.on_epoch_begin()
+    np.testing.assert_array_equal(fixed[0][0], batches[0][0])
+    # Other seeds, and the other seed domains, give other sequences.
+    assert not np.array_equal(task.fixed_set(10, seed=5, batch_size=4)[0][0], batches[0][0])
+    assert not np.array_equal(task.sample(4, seed=4)[0], batches[0][0])
+    assert not np.array_equal(task.dataset(4, 1, seed=4)[0][0], batches[0][0])
+    with pytest.raises(IndexError):
+        fixed[3]
+    with pytest.raises(ValueError, match="n"):
+        task.fixed_set(0, seed=0)
+    assert len(datasets.make("adding", length=6).fixed_set(3, seed=0)[0]) == 2  # (x, y) without weights
+
+
+def test_fixed_set_evaluates_like_the_same_arrays():
+    # evaluate() over the streamed set equals evaluate() over its batches concatenated,
+    # including the step weights and a smaller last batch.
+    keras.utils.set_random_seed(0)
+    task = datasets.make("delayed_recall", length=2, alphabet_size=3, sequence_length=6)
+    model = keras.Sequential(
+        [keras.Input((task.timesteps, task.input_dim)), keras.layers.SimpleRNN(4, return_sequences=True),
+         keras.layers.Dense(task.output.units)]
+    )
+    model.compile(optimizer="sgd", loss=task.loss, metrics=task.metrics())
+    fixed = task.fixed_set(70, seed=1, batch_size=32)
+    streamed = model.evaluate(fixed, return_dict=True, verbose=0)
+    x, y, w = (np.concatenate([fixed[i][k] for i in range(len(fixed))]) for k in range(3))
+    whole = model.evaluate(x, y, sample_weight=w, batch_size=32, return_dict=True, verbose=0)
+    assert streamed.keys() == whole.keys()
+    for key in whole:
+        assert math.isclose(streamed[key], whole[key], rel_tol=1e-5), key

@@ -110,7 +110,10 @@ def test_logged_model_loads_and_reproduces_the_test_metric(smoke):
 
     hparams = {p.name: p for p in expected_points()}["vanilla-L10-s0"].hparams
     task = datasets.make("adding", length=10, seed=0)
-    x, y = task.sample(hparams["test_samples"], seed=task.split_seeds["test"])
+    test_set = task.fixed_set(hparams["test_samples"], seed=task.split_seeds["test"])
+    x = np.concatenate([test_set[i][0] for i in range(len(test_set))])
+    y = np.concatenate([test_set[i][1] for i in range(len(test_set))])
+    assert len(x) == hparams["test_samples"]
     predictions = model.predict(x, verbose=0)
     assert predictions.shape == (len(x), 1)
     mse = float(np.mean((predictions - y) ** 2))
