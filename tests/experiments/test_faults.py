@@ -107,7 +107,10 @@ class Sweep:
         self.lines = []
         self.process = subprocess.Popen(
             cli("run", EXPERIMENT, "--profile", "smoke", *args),
-            env=cli_env(tracking_dir), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            # A pause after every epoch keeps the runs training (30 epochs: 15 s or more) until the
+            # signal comes, however slowly this test's polling of MLflow gets through on a busy machine.
+            env=cli_env(tracking_dir, VRL_EPOCH_DELAY_S="0.5"), cwd=REPO_ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,  # so we can check that no worker outlives it
         )
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
@@ -147,7 +150,7 @@ def group_alive(pgid):
     return True
 
 
-LONG = ["--set", "epochs=30"]  # a few seconds per point: time to interrupt it
+LONG = ["--set", "epochs=30"]
 
 
 def test_ctrl_c_marks_killed_then_resume_runs_the_rest(tracking_dir):
