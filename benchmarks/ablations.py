@@ -1,0 +1,195 @@
+"""Variants of VanillaRNN's time loop, timed in the benchmark's training step.
+
+Each variant replaces the layer's recurrence (`rnn_layers.recurrence`) while
+a model is traced, for the plain case the benchmark uses (tanh, no mask, no
+dropout, only the last state returned); the models are then timed in
+alternation with Keras SimpleRNN, as in `python -m benchmarks`:
+
+    python -m benchmarks.ablations --size wide [--variants current,while,...] [--no-xla]
+
+Variants that compute the same gradient (checked: the weights after one Adam
+step agree with `current`):
+    current       the layer as shipped: `keras.ops.scan` forward and backward,
+                  dW as one (H, T·B)·(T·B, H) product after the backward loop
+    while         `keras.ops.while_loop` writing each step into a preallocated
+                  (T, B, H) buffer with `slice_update`, instead of scan
+    unroll2/4     k steps per scan iteration
+    dw_chunks4    dW as 4 products over quarters of the time axis, summed
+Diagnostics that compute a wrong gradient on purpose, to price one piece:
+    no_dw         dW replaced by zeros (the cost of computing dW)
+    no_stack      the forward loop stores no states (the cost of storing them)
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SAME_GRADIENT = ("current", "while", "unroll2", "unroll4", "dw_chunks4")
+DIAGNOSTIC = ("no_dw", "no_stack")
+
+
+def _weight_gradient(previous, grad_pre, units, chunks=1):
+    """dW = Σ_t h_{t-1}ᵀ·gz_t, as one product or as `chunks` products over time."""
+    from keras import ops
+
+    if chunks == 1:
+        return ops.matmul(ops.transpose(ops.reshape(previous, (-1, units))), ops.reshape(grad_pre, (-1, units)))
+    previous = ops.reshape(previous, (chunks, -1, units))
+    grad_pre = ops.reshape(grad_pre, (chunks, -1, units))
+    return ops.sum(ops.matmul(ops.transpose(previous, (0, 2, 1)), grad_pre), axis=0)
+
+
+def make_recurrence(variant):
+    """A drop-in for `rnn_layers.recurrence._recurrence_with_gradient`."""
+    from keras import ops
+
+    from rnn_layers import recurrence as shipped
+
+    def factory(activation, with_mask, with_state_dropout, return_all):
+        if with_mask or with_state_dropout or return_all:
+            raise ValueError("the ablations cover the benchmark's case only: no mask, no dropout, last state")
+        derivative = shipped._DERIVATIVE_FROM_OUTPUT[activation]
+        unroll = int(variant[len("unroll"):]) if variant.startswith("unroll") else 1
+
+        @ops.custom_gradient
+        def recurrence(projected, initial_state, kernel):
+            steps, units = projected.shape[0], kernel.shape[0]
+            if variant == "while":
+
+                def forward_body(t, state, states):
+                    state = activation(projected[t] + ops.matmul(state, kernel))
+                    return t + 1, state, ops.slice_update(states, (t, 0, 0), state[None])
+
+                _, final, states = ops.while_loop(
+                    lambda t, *_: t < steps, forward_body, (0, initial_state, ops.zeros_like(projected)),
+                    maximum_iterations=steps,
+                )
+            elif unroll > 1:
+                # Keras's TensorFlow scan wants the step's output shaped like its
+                # carry, so the carry is the last `unroll` states.
+                def forward_chunk(carry, chunk):
+                    state, outputs = carry[-1], []
+                    for i in range(unroll):
+                        state = activation(chunk[i] + ops.matmul(state, kernel))
+                        outputs.append(state)
+                    outputs = ops.stack(outputs)
+                    return outputs, outputs
+
+                start = ops.concatenate([ops.zeros((unroll - 1,) + tuple(initial_state.shape)), initial_state[None]], 0)
+                last, states = ops.scan(forward_chunk, start, ops.reshape(projected, (steps // unroll, unroll, -1, units)))
+                final, states = last[-1], ops.reshape(states, (steps, -1, units))
+            else:
+
+                def forward_step(state, projected_t):
+                    state = activation(projected_t + ops.matmul(state, kernel))
+                    return state, state
+
+                final, states = ops.scan(forward_step, initial_state, projected)
+            if variant == "no_stack":
+                states = ops.tanh(projected)  # wrong values, same shape: prices the stacking only
+
+            def grad(*args, upstream=None):
+                if upstream is None:
+                    (upstream,) = args
+                kernel_t = ops.transpose(kernel)
+                if variant == "while":
+
+                    def backward_body(t, carry, grads):
+                        grad_pre = carry * derivative(states[t])
+                        return t - 1, ops.matmul(grad_pre, kernel_t), ops.slice_update(grads, (t, 0, 0), grad_pre[None])
+
+                    _, grad_initial, grad_pre = ops.while_loop(
+                        lambda t, *_: t >= 0, backward_body, (steps - 1, upstream, ops.zeros_like(states)),
+                        maximum_iterations=steps,
+                    )
+                elif unroll > 1:
+
+                    def backward_chunk(carry, chunk):
+                        flowing, grads = carry[0], [None] * unroll
+                        for i in reversed(range(unroll)):
+                            grads[i] = flowing * derivative(chunk[i])
+                            flowing = ops.matmul(grads[i], kernel_t)
+                        return ops.stack([flowing] + grads[1:]), ops.stack(grads)
+
+                    start = ops.concatenate([upstream[None], ops.zeros((unroll - 1,) + tuple(upstream.shape))], 0)
+                    last, grad_pre = ops.scan(
+                        backward_chunk, start, ops.reshape(states, (steps // unroll, unroll, -1, units)), reverse=True
+                    )
+                    grad_initial, grad_pre = last[0], ops.reshape(grad_pre, (steps, -1, units))
+                else:
+
+                    def backward_step(carry, state):
+                        grad_pre = carry * derivative(state)
+                        return ops.matmul(grad_pre, kernel_t), grad_pre
+
+                    grad_initial, grad_pre = ops.scan(backward_step, upstream, states, reverse=True)
+                previous = ops.concatenate([initial_state[None], states[:-1]], 0)
+                if variant == "no_dw":
+                    grad_kernel = ops.zeros_like(kernel)
+                else:
+                    grad_kernel = _weight_gradient(previous, grad_pre, units, chunks=4 if variant == "dw_chunks4" else 1)
+                return grad_pre, grad_initial, grad_kernel
+
+            return final, grad
+
+        return recurrence
+
+    return factory
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="wide")
+    parser.add_argument("--variants", default=",".join(SAME_GRADIENT + DIAGNOSTIC))
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--no-xla", action="store_true", help="trace the variants without XLA")
+    args = parser.parse_args(argv)
+
+    import keras
+    import numpy as np
+
+    from benchmarks.bench import ALL_SIZES, KerasCandidate, time_alternating
+    from rnn_layers import recurrence as shipped
+
+    if keras.backend.backend() != "tensorflow":
+        parser.error("the ablations use the TensorFlow backend")
+    size = ALL_SIZES[args.size]
+    if size.layers != 1:
+        parser.error("the ablations cover one-layer sizes")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(size.batch, size.timesteps, size.features)).astype("float32")
+    y = rng.normal(size=(size.batch, 1)).astype("float32")
+    keras.utils.set_random_seed(0)
+    simple = KerasCandidate("SimpleRNN", size, "simple", "auto", x, y)
+    weights = simple.model.get_weights()
+    original = shipped._recurrence_with_gradient
+    candidates = []
+    try:
+        for variant in args.variants.split(","):
+            if variant not in SAME_GRADIENT + DIAGNOSTIC:
+                parser.error(f"unknown variant {variant!r}; known: {', '.join(SAME_GRADIENT + DIAGNOSTIC)}")
+            shipped._recurrence_with_gradient = original if variant == "current" else make_recurrence(variant)
+            candidate = KerasCandidate(variant, size, "vanilla", not args.no_xla, x, y)
+            candidate.set_weights(weights)
+            candidate.train_step()  # traced (and compiled) with this variant in place
+            candidates.append(candidate)
+    finally:
+        shipped._recurrence_with_gradient = original
+    reference = next((c for c in candidates if c.name == "current"), None)
+    for candidate in candidates:
+        if reference is not None and candidate is not reference and candidate.name in SAME_GRADIENT:
+            difference = max(
+                float(np.abs(a - b).max()) for a, b in zip(reference.model.get_weights(), candidate.model.get_weights())
+            )
+            print(f"{candidate.name}: weights after one step differ from current by {difference:.1e}")
+    timings = time_alternating(candidates + [simple], "train_step", args.rounds, warmup=2)
+    base = timings["SimpleRNN"]["median_ms"]
+    print(f"\n{size.name}: {size.label()}, XLA: {not args.no_xla}, median of {args.rounds} rounds")
+    print("| variant | train ms | vs SimpleRNN (default) |\n|---|---|---|")
+    for name, timing in timings.items():
+        print(f"| {name} | {timing['median_ms']:.2f} | {timing['median_ms'] / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
