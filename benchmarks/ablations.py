@@ -169,6 +169,9 @@ def main(argv=None):
         for variant in args.variants.split(","):
             if variant not in SAME_GRADIENT + DIAGNOSTIC:
                 parser.error(f"unknown variant {variant!r}; known: {', '.join(SAME_GRADIENT + DIAGNOSTIC)}")
+            parts = int(variant[len("unroll"):]) if variant.startswith("unroll") else 4 if variant == "dw_chunks4" else 1
+            if size.timesteps % parts:
+                parser.error(f"variant {variant} needs a length divisible by {parts}; {size.name} has {size.timesteps}")
             shipped._recurrence_with_gradient = original if variant == "current" else make_recurrence(variant)
             candidate = KerasCandidate(variant, size, "vanilla", not args.no_xla, x, y)
             candidate.set_weights(weights)

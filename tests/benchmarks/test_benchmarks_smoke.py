@@ -1,0 +1,74 @@
+"""The benchmark scripts run end to end on tiny sizes (their figures are not checked here:
+timings belong in `make bench`, not in tests), and their guards work."""
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+
+from benchmarks import bench
+
+TINY = bench.Size("tiny", batch=4, timesteps=4, features=2, units=3)
+
+
+def test_bench_run_writes_json_with_medians_and_ratios(tmp_path):
+    lines = []
+    results, path = bench.run([TINY], rounds=2, warmup=1, include_torch=False, torch_device="cpu",
+                              out_dir=tmp_path, log=lines.append)
+    saved = json.loads(path.read_text())
+    assert saved["sizes"][0]["label"] == TINY.label()
+    names = [c["name"] for c in saved["sizes"][0]["candidates"]]
+    assert names[0].startswith("VanillaRNN") and any(n.startswith("SimpleRNN") for n in names)
+    simple = next(c for c in saved["sizes"][0]["candidates"] if c["name"] == "SimpleRNN")
+    assert simple["train_vs_simple_default"] == pytest.approx(1.0)
+    for candidate in saved["sizes"][0]["candidates"]:
+        assert candidate["train"]["median_ms"] > 0 and candidate["inference"]["median_ms"] > 0
+        assert candidate["train_vs_fastest_peer"] > 0
+    assert any("| candidate |" in line for line in lines)
+
+
+def test_check_same_outputs_refuses_candidates_that_differ():
+    class Fixed:
+        def __init__(self, name, value):
+            self.name, self.value, self.info = name, value, {}
+
+        def output(self):
+            return np.full((2, 1), self.value)
+
+    bench.check_same_outputs([Fixed("a", 0.0), Fixed("b", 1e-4)])
+    with pytest.raises(RuntimeError, match="b differs from a"):
+        bench.check_same_outputs([Fixed("a", 0.0), Fixed("b", 0.1)])
+
+
+def test_train_flop_counts_the_products():
+    # One layer: forward x·U and h·W, backward g·Wᵀ, dW, dU.
+    size = bench.Size("s", batch=2, timesteps=3, features=5, units=7)
+    assert size.train_flop() == 6 * 2 * 3 * 7 * 7 + 4 * 2 * 3 * 7 * 5
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the ablations use the TensorFlow backend")
+def test_ablation_variants_give_the_same_weights(monkeypatch, capsys):
+    from benchmarks import ablations
+
+    monkeypatch.setitem(bench.ALL_SIZES, "tiny", TINY)
+    ablations.main(["--size", "tiny", "--variants", "current,while,unroll2,dw_chunks4,no_dw", "--rounds", "1"])
+    out = capsys.readouterr().out
+    differences = [float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if "differ from current by" in line]
+    assert len(differences) == 3 and max(differences) < 1e-5, out  # no_dw is diagnostic: not compared
+    assert "| no_dw |" in out and "| SimpleRNN |" in out
+    with pytest.raises(SystemExit):  # 5 steps cannot be unrolled two at a time
+        monkeypatch.setitem(bench.ALL_SIZES, "odd", bench.Size("odd", 4, 5, 2, 3))
+        ablations.main(["--size", "odd", "--variants", "unroll2", "--rounds", "1"])
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the overlap check uses TensorFlow")
+def test_overlap_script_prints_both_executors(capsys):
+    from benchmarks import overlap
+
+    overlap.main(["--steps", "3", "--batch", "4", "--units", "4", "--rounds", "1"])
+    out = capsys.readouterr().out
+    assert "| chain + independent |" in out and out.count("\n|") >= 4
