@@ -100,11 +100,6 @@ class FixedTaskSet(keras.utils.PyDataset):
     def __len__(self):
         return math.ceil(self.n / self.batch_size)
 
-    def batch_sizes(self):
-        """The size of every batch, in order (all `batch_size` but maybe the last)."""
-        full, rest = divmod(self.n, self.batch_size)
-        return [self.batch_size] * full + ([rest] if rest else [])
-
     def __getitem__(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"Batch index {index} out of range for a set of {len(self)} batches.")

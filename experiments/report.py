@@ -449,12 +449,8 @@ def budget_text(df):
     if df.empty or any(column not in df.columns for column in needed):
         return ""
 
-    def values(column):
-        found = sorted({value for value in df[column].dropna().tolist()}, key=str)
-        return found
-
     def one_or_range(column, form="{:g}"):
-        found = values(column)
+        found = sorted(set(df[column].dropna().tolist()), key=str)
         numbers = [v for v in found if isinstance(v, (int, float))]
         if len(numbers) == len(found) and numbers:
             low, high = min(numbers), max(numbers)
