@@ -27,12 +27,30 @@ def parse_args(argv=None):
         default=",".join(size.name for size in CPU_SIZES),
         help=f"comma-separated names among {', '.join(ALL_SIZES)} (default: the CPU sizes)",
     )
-    parser.add_argument("--quick", action="store_true", help="a short run: 5 rounds, 1 warm-up call")
-    parser.add_argument("--rounds", type=int, default=None, help="timing rounds per candidate (default 21, quick 5)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed calls after compiling (default 3, quick 1)")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when installed")
-    parser.add_argument("--torch-device", default="cpu", choices=["cpu", "cuda"], help="device of the PyTorch peer")
-    parser.add_argument("--torch-threads", type=int, default=None, help="threads of the PyTorch peer (default: its own)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run: 5 rounds, 1 warm-up call"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="timing rounds per candidate (default 21, quick 5)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed calls after compiling (default 3, quick 1)",
+    )
+    parser.add_argument(
+        "--no-torch", action="store_true", help="leave PyTorch out even when installed"
+    )
+    parser.add_argument(
+        "--torch-device", default="cpu", choices=["cpu", "cuda"], help="device of the PyTorch peer"
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="threads of the PyTorch peer (default: its own)",
+    )
     parser.add_argument("--out", default="benchmarks/out", help="folder of the JSON result")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.sizes.split(",") if name.strip()]

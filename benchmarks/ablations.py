@@ -34,7 +34,9 @@ def _weight_gradient(previous, grad_pre, units, chunks=1):
     from keras import ops
 
     if chunks == 1:
-        return ops.matmul(ops.transpose(ops.reshape(previous, (-1, units))), ops.reshape(grad_pre, (-1, units)))
+        return ops.matmul(
+            ops.transpose(ops.reshape(previous, (-1, units))), ops.reshape(grad_pre, (-1, units))
+        )
     previous = ops.reshape(previous, (chunks, -1, units))
     grad_pre = ops.reshape(grad_pre, (chunks, -1, units))
     return ops.sum(ops.matmul(ops.transpose(previous, (0, 2, 1)), grad_pre), axis=0)
@@ -48,9 +50,11 @@ def make_recurrence(variant):
 
     def factory(activation, with_mask, with_state_dropout, return_all):
         if with_mask or with_state_dropout or return_all:
-            raise ValueError("the ablations cover the benchmark's case only: no mask, no dropout, last state")
+            raise ValueError(
+                "the ablations cover the benchmark's case only: no mask, no dropout, last state"
+            )
         derivative = shipped._DERIVATIVE_FROM_OUTPUT[activation]
-        unroll = int(variant[len("unroll"):]) if variant.startswith("unroll") else 1
+        unroll = int(variant[len("unroll") :]) if variant.startswith("unroll") else 1
 
         @ops.custom_gradient
         def recurrence(projected, initial_state, kernel):
@@ -62,7 +66,9 @@ def make_recurrence(variant):
                     return t + 1, state, ops.slice_update(states, (t, 0, 0), state[None])
 
                 _, final, states = ops.while_loop(
-                    lambda t, *_: t < steps, forward_body, (0, initial_state, ops.zeros_like(projected)),
+                    lambda t, *_: t < steps,
+                    forward_body,
+                    (0, initial_state, ops.zeros_like(projected)),
                     maximum_iterations=steps,
                 )
             elif unroll > 1:
@@ -76,8 +82,14 @@ def make_recurrence(variant):
                     outputs = ops.stack(outputs)
                     return outputs, outputs
 
-                start = ops.concatenate([ops.zeros((unroll - 1,) + tuple(initial_state.shape)), initial_state[None]], 0)
-                last, states = ops.scan(forward_chunk, start, ops.reshape(projected, (steps // unroll, unroll, -1, units)))
+                start = ops.concatenate(
+                    [ops.zeros((unroll - 1,) + tuple(initial_state.shape)), initial_state[None]], 0
+                )
+                last, states = ops.scan(
+                    forward_chunk,
+                    start,
+                    ops.reshape(projected, (steps // unroll, unroll, -1, units)),
+                )
                 final, states = last[-1], ops.reshape(states, (steps, -1, units))
             else:
 
@@ -97,10 +109,16 @@ def make_recurrence(variant):
 
                     def backward_body(t, carry, grads):
                         grad_pre = carry * derivative(states[t])
-                        return t - 1, ops.matmul(grad_pre, kernel_t), ops.slice_update(grads, (t, 0, 0), grad_pre[None])
+                        return (
+                            t - 1,
+                            ops.matmul(grad_pre, kernel_t),
+                            ops.slice_update(grads, (t, 0, 0), grad_pre[None]),
+                        )
 
                     _, grad_initial, grad_pre = ops.while_loop(
-                        lambda t, *_: t >= 0, backward_body, (steps - 1, upstream, ops.zeros_like(states)),
+                        lambda t, *_: t >= 0,
+                        backward_body,
+                        (steps - 1, upstream, ops.zeros_like(states)),
                         maximum_iterations=steps,
                     )
                 elif unroll > 1:
@@ -112,9 +130,14 @@ def make_recurrence(variant):
                             flowing = ops.matmul(grads[i], kernel_t)
                         return ops.stack([flowing] + grads[1:]), ops.stack(grads)
 
-                    start = ops.concatenate([upstream[None], ops.zeros((unroll - 1,) + tuple(upstream.shape))], 0)
+                    start = ops.concatenate(
+                        [upstream[None], ops.zeros((unroll - 1,) + tuple(upstream.shape))], 0
+                    )
                     last, grad_pre = ops.scan(
-                        backward_chunk, start, ops.reshape(states, (steps // unroll, unroll, -1, units)), reverse=True
+                        backward_chunk,
+                        start,
+                        ops.reshape(states, (steps // unroll, unroll, -1, units)),
+                        reverse=True,
                     )
                     grad_initial, grad_pre = last[0], ops.reshape(grad_pre, (steps, -1, units))
                 else:
@@ -128,7 +151,9 @@ def make_recurrence(variant):
                 if variant == "no_dw":
                     grad_kernel = ops.zeros_like(kernel)
                 else:
-                    grad_kernel = _weight_gradient(previous, grad_pre, units, chunks=4 if variant == "dw_chunks4" else 1)
+                    grad_kernel = _weight_gradient(
+                        previous, grad_pre, units, chunks=4 if variant == "dw_chunks4" else 1
+                    )
                 return grad_pre, grad_initial, grad_kernel
 
             return final, grad
@@ -139,7 +164,9 @@ def make_recurrence(variant):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ablations", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.ablations", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--size", default="wide")
     parser.add_argument("--variants", default=",".join(SAME_GRADIENT + DIAGNOSTIC))
     parser.add_argument("--rounds", type=int, default=11)
@@ -168,11 +195,24 @@ def main(argv=None):
     try:
         for variant in args.variants.split(","):
             if variant not in SAME_GRADIENT + DIAGNOSTIC:
-                parser.error(f"unknown variant {variant!r}; known: {', '.join(SAME_GRADIENT + DIAGNOSTIC)}")
-            parts = int(variant[len("unroll"):]) if variant.startswith("unroll") else 4 if variant == "dw_chunks4" else 1
+                parser.error(
+                    f"unknown variant {variant!r}; known: {', '.join(SAME_GRADIENT + DIAGNOSTIC)}"
+                )
+            parts = (
+                int(variant[len("unroll") :])
+                if variant.startswith("unroll")
+                else 4
+                if variant == "dw_chunks4"
+                else 1
+            )
             if size.timesteps % parts:
-                parser.error(f"variant {variant} needs a length divisible by {parts}; {size.name} has {size.timesteps}")
-            shipped._recurrence_with_gradient = original if variant == "current" else make_recurrence(variant)
+                parser.error(
+                    f"variant {variant} needs a length divisible by {parts}; "
+                    f"{size.name} has {size.timesteps}"
+                )
+            shipped._recurrence_with_gradient = (
+                original if variant == "current" else make_recurrence(variant)
+            )
             candidate = KerasCandidate(variant, size, "vanilla", not args.no_xla, x, y)
             candidate.set_weights(weights)
             candidate.train_step()  # traced (and compiled) with this variant in place
@@ -183,9 +223,12 @@ def main(argv=None):
     for candidate in candidates:
         if reference is not None and candidate is not reference and candidate.name in SAME_GRADIENT:
             difference = max(
-                float(np.abs(a - b).max()) for a, b in zip(reference.model.get_weights(), candidate.model.get_weights())
+                float(np.abs(a - b).max())
+                for a, b in zip(reference.model.get_weights(), candidate.model.get_weights())
             )
-            print(f"{candidate.name}: weights after one step differ from current by {difference:.1e}")
+            print(
+                f"{candidate.name}: weights after one step differ from current by {difference:.1e}"
+            )
     timings = time_alternating(candidates + [simple], "train_step", args.rounds, warmup=2)
     base = timings["SimpleRNN"]["median_ms"]
     print(f"\n{size.name}: {size.label()}, XLA: {not args.no_xla}, median of {args.rounds} rounds")

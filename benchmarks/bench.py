@@ -149,8 +149,7 @@ def make_candidates(size, include_torch, torch_device, torch_threads=None, seed=
     # random bias too (its default is zeros) for the check to mean anything.
     weights = candidates[0].model.get_weights()
     weights = [
-        w if w.ndim > 1 else rng.normal(scale=0.1, size=w.shape).astype("float32")
-        for w in weights
+        w if w.ndim > 1 else rng.normal(scale=0.1, size=w.shape).astype("float32") for w in weights
     ]
     for candidate in candidates:
         candidate.set_weights(weights)
@@ -236,7 +235,11 @@ def machine_info():
                 break
     except OSError:
         pass
-    versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -264,10 +267,15 @@ def machine_info():
 
 # ---------------------------------------------------------------- driver
 def run(sizes, rounds, warmup, include_torch, torch_device, out_dir, torch_threads=None, log=print):
-    results = {"machine": machine_info(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results = {
+        "machine": machine_info(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     results["matmul_gflops"] = matmul_rate()
-    log(f"{results['machine']['cpu']} | backend {results['machine']['backend']} | "
-        f"{results['machine']['versions']} | load {results['machine']['load_average']}")
+    log(
+        f"{results['machine']['cpu']} | backend {results['machine']['backend']} | "
+        f"{results['machine']['versions']} | load {results['machine']['load_average']}"
+    )
     log(f"float32 2048x2048 matmul: {results['matmul_gflops']:.1f} GFLOP/s")
     results["sizes"] = []
     for size in sizes:
@@ -295,7 +303,8 @@ def run(sizes, rounds, warmup, include_torch, torch_device, out_dir, torch_threa
                     "train": train[name],
                     "inference": inference[name],
                     "train_gflops": size.train_flop() / (train[name]["median_ms"] * 1e6),
-                    "inference_gflops": size.inference_flop() / (inference[name]["median_ms"] * 1e6),
+                    "inference_gflops": size.inference_flop()
+                    / (inference[name]["median_ms"] * 1e6),
                 }
             )
         add_ratios(entry)
@@ -316,7 +325,11 @@ def run(sizes, rounds, warmup, include_torch, torch_device, out_dir, torch_threa
 def add_ratios(entry):
     """Ratios of each candidate to SimpleRNN default and to the fastest peer."""
     by_name = {c["name"]: c for c in entry["candidates"]}
-    simple_default = next(c for c in entry["candidates"] if c["name"].startswith("SimpleRNN") and "XLA" not in c["name"])
+    simple_default = next(
+        c
+        for c in entry["candidates"]
+        if c["name"].startswith("SimpleRNN") and "XLA" not in c["name"]
+    )
     peers = [c for c in entry["candidates"] if "Vanilla" not in c["name"]]
     for phase in ("train", "inference"):
         fastest = min(peers, key=lambda c: c[phase]["median_ms"])
@@ -327,22 +340,30 @@ def add_ratios(entry):
             candidate[f"{phase}_vs_simple_default"] = ms / simple_default[phase]["median_ms"]
             candidate[f"{phase}_vs_fastest_peer"] = ms / fastest[phase]["median_ms"]
             cpu_ms = candidate[phase]["cpu_median_ms"]
-            candidate[f"{phase}_cpu_vs_simple_default"] = cpu_ms / simple_default[phase]["cpu_median_ms"]
+            candidate[f"{phase}_cpu_vs_simple_default"] = (
+                cpu_ms / simple_default[phase]["cpu_median_ms"]
+            )
             candidate[f"{phase}_cpu_vs_fastest_peer"] = cpu_ms / fastest_cpu[phase]["cpu_median_ms"]
 
 
 def format_size_table(entry, matmul_gflops):
     lines = [
-        "| candidate | train ms (median) | vs SimpleRNN | vs fastest peer | train GFLOP/s (% of matmul) "
+        "| candidate | train ms (median) | vs SimpleRNN | vs fastest peer "
+        "| train GFLOP/s (% of matmul) "
         "| train CPU ms (vs SimpleRNN, vs fastest) | inference ms | vs fastest peer |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for c in entry["candidates"]:
         lines.append(
             f"| {c['name']} | {c['train']['median_ms']:.2f} | {c['train_vs_simple_default']:.2f}x "
-            f"| {c['train_vs_fastest_peer']:.2f}x | {c['train_gflops']:.1f} ({100 * c['train_gflops'] / matmul_gflops:.0f}%) "
-            f"| {c['train']['cpu_median_ms']:.1f} ({c['train_cpu_vs_simple_default']:.2f}x, {c['train_cpu_vs_fastest_peer']:.2f}x) "
+            f"| {c['train_vs_fastest_peer']:.2f}x | {c['train_gflops']:.1f} "
+            f"({100 * c['train_gflops'] / matmul_gflops:.0f}%) "
+            f"| {c['train']['cpu_median_ms']:.1f} ({c['train_cpu_vs_simple_default']:.2f}x, "
+            f"{c['train_cpu_vs_fastest_peer']:.2f}x) "
             f"| {c['inference']['median_ms']:.2f} | {c['inference_vs_fastest_peer']:.2f}x |"
         )
-    lines.append(f"fastest peer: train {entry['fastest_peer_train']}, inference {entry['fastest_peer_inference']}")
+    lines.append(
+        f"fastest peer: train {entry['fastest_peer_train']}, "
+        f"inference {entry['fastest_peer_inference']}"
+    )
     return "\n".join(lines)

@@ -20,10 +20,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.breakdown", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.breakdown", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--size", default="wide")
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--no-xla", action="store_true", help="plain TensorFlow graphs instead of XLA")
+    parser.add_argument(
+        "--no-xla", action="store_true", help="plain TensorFlow graphs instead of XLA"
+    )
     args = parser.parse_args(argv)
 
     import keras

@@ -50,9 +50,7 @@ def measure(task, n, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="10,000 sequences instead of 100,000"
-    )
+    parser.add_argument("--quick", action="store_true", help="10,000 sequences instead of 100,000")
     parser.add_argument("--chunk", type=int, default=10_000, help="sequences per chunk")
     parser.add_argument("--stream-batches", type=int, default=200)
     args = parser.parse_args()
@@ -82,9 +80,7 @@ def main():
         else:
             one_piece = "- | -"
 
-        stream = task.dataset(
-            batch_size=64, steps_per_epoch=args.stream_batches, seed=0
-        )
+        stream = task.dataset(batch_size=64, steps_per_epoch=args.stream_batches, seed=0)
         stream[0]  # warm up
         start = time.perf_counter()
         for index in range(len(stream)):

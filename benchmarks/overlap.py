@@ -21,7 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.overlap", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.overlap", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--units", type=int, default=256)
@@ -47,7 +49,10 @@ def main(argv=None):
             return t + 1, state, accumulator
 
         return tf.while_loop(
-            lambda t, *_: t < steps, body, (0, start_state, tf.zeros((units, units))), maximum_iterations=steps
+            lambda t, *_: t < steps,
+            body,
+            (0, start_state, tf.zeros((units, units))),
+            maximum_iterations=steps,
         )[1:]
 
     cases = {

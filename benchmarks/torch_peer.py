@@ -28,7 +28,9 @@ def _serve(connection, size, x, y, weights, device, threads):
 
     if threads:
         torch.set_num_threads(threads)
-    rnn = torch.nn.RNN(size["features"], size["units"], num_layers=size["layers"], batch_first=True).to(device)
+    rnn = torch.nn.RNN(
+        size["features"], size["units"], num_layers=size["layers"], batch_first=True
+    ).to(device)
     head = torch.nn.Linear(size["units"], 1).to(device)
     with torch.no_grad():
         # Keras order per layer: kernel (D, H), recurrent_kernel (H, H), bias; then Dense.

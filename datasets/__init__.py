@@ -35,8 +35,7 @@ from datasets.first_symbol import FirstSymbol
 from datasets.temporal_order import TemporalOrder
 
 _TASK_CLASSES = {
-    cls.name: cls
-    for cls in (DelayedRecall, Adding, CopyMemory, FirstSymbol, EWMA, TemporalOrder)
+    cls.name: cls for cls in (DelayedRecall, Adding, CopyMemory, FirstSymbol, EWMA, TemporalOrder)
 }
 TASKS = tuple(_TASK_CLASSES)
 
@@ -65,15 +64,14 @@ def make(name, *, length, seed=0, **params):
         raise ValueError(f"Unknown task {name!r}. Known tasks: {', '.join(TASKS)}.")
     cls = _TASK_CLASSES[name]
     allowed = [
-        p
-        for p in inspect.signature(cls.__init__).parameters
-        if p not in ("self", "length", "seed")
+        p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "length", "seed")
     ]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValueError(
             f"Unknown parameter(s) {', '.join(unknown)} for task {name!r}. "
-            f"Its parameters are: {', '.join(allowed) if allowed else 'none besides length and seed'}."
+            "Its parameters are: "
+            f"{', '.join(allowed) if allowed else 'none besides length and seed'}."
         )
     return cls(length, seed, **params)
 

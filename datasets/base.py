@@ -100,9 +100,9 @@ def split_seed(seed, split):
     seed = check_seed(seed)
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}. Known splits: {', '.join(SPLITS)}.")
-    state = np.random.SeedSequence(
-        [SPLIT_DOMAIN, seed, SPLITS.index(split)]
-    ).generate_state(1, np.uint64)[0]
+    state = np.random.SeedSequence([SPLIT_DOMAIN, seed, SPLITS.index(split)]).generate_state(
+        1, np.uint64
+    )[0]
     return int(state >> np.uint64(1))
 
 

@@ -66,16 +66,14 @@ class CopyMemory(Task):
         self.delimiter_step = self.length + self.copy_length - 1
         self.input_dim = self.num_categories
         self.output = Output("classification", per_step=True, units=self.num_categories)
-        self.recall_steps = (
-            np.arange(self.timesteps) >= self.timesteps - self.copy_length
-        ).astype(np.float32)
+        self.recall_steps = (np.arange(self.timesteps) >= self.timesteps - self.copy_length).astype(
+            np.float32
+        )
         self.metric = "accuracy"
         self.higher_is_better = True
         self.chance = 1.0 / self.alphabet_size
         self.solved_threshold = 0.99
-        self.baseline_loss = (
-            self.copy_length * math.log(self.alphabet_size) / self.timesteps
-        )
+        self.baseline_loss = self.copy_length * math.log(self.alphabet_size) / self.timesteps
 
     def _generate(self, rng, n):
         c = self.copy_length

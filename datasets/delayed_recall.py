@@ -72,9 +72,7 @@ class DelayedRecall(Task):
         self.baseline_loss = math.log(self.alphabet_size)
 
     def _generate(self, rng, n):
-        symbols = rng.integers(
-            0, self.alphabet_size, size=(n, self.timesteps), dtype=np.int32
-        )
+        symbols = rng.integers(0, self.alphabet_size, size=(n, self.timesteps), dtype=np.int32)
         targets = np.zeros_like(symbols)
         targets[:, self.lag :] = symbols[:, : self.timesteps - self.lag]
         return one_hot(symbols, self.alphabet_size), targets

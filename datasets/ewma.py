@@ -39,11 +39,7 @@ class EWMA(Task):
 
     def __init__(self, length, seed=0, alpha=0.1):
         super().__init__(length, seed)
-        if (
-            isinstance(alpha, bool)
-            or not isinstance(alpha, numbers.Real)
-            or not 0.0 < alpha <= 1.0
-        ):
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 < alpha <= 1.0:
             raise ValueError(
                 f"ewma: `alpha` must be a number in (0, 1]; received {alpha!r}. "
                 f"alpha = 1 copies the input, small alpha averages over ~1/alpha steps."
@@ -61,9 +57,7 @@ class EWMA(Task):
         else:
             self.chance = (self.alpha / (2.0 - self.alpha)) * (
                 1.0
-                - decay_sq
-                * (1.0 - decay_sq**self.timesteps)
-                / (self.timesteps * (1.0 - decay_sq))
+                - decay_sq * (1.0 - decay_sq**self.timesteps) / (self.timesteps * (1.0 - decay_sq))
             )
         self.solved_threshold = 0.01 * self.chance
         self.baseline_loss = self.chance

@@ -48,9 +48,7 @@ class FirstSymbol(Task):
         self.baseline_loss = math.log(self.alphabet_size)
 
     def _generate(self, rng, n):
-        symbols = rng.integers(
-            0, self.alphabet_size, size=(n, self.timesteps), dtype=np.int32
-        )
+        symbols = rng.integers(0, self.alphabet_size, size=(n, self.timesteps), dtype=np.int32)
         return one_hot(symbols, self.alphabet_size), symbols[:, 0].copy()
 
     def _summary(self):

@@ -72,9 +72,7 @@ class TemporalOrder(Task):
         second_is_y = rng.integers(0, 2, size=n, dtype=np.int32)
         sequence[rows, first] = X + first_is_y
         sequence[rows, second] = X + second_is_y
-        return one_hot(sequence, NUM_SYMBOLS), (2 * first_is_y + second_is_y).astype(
-            np.int32
-        )
+        return one_hot(sequence, NUM_SYMBOLS), (2 * first_is_y + second_is_y).astype(np.int32)
 
     def _summary(self):
         return "classify by the order of X/Y at two distant steps (4 classes)"

@@ -45,27 +45,42 @@ def _parser():
 
     run = commands.add_parser("run", help="run (or resume) a named experiment's sweep")
     run.add_argument("name", help="a named experiment (see `list`)")
-    run.add_argument("--profile", default=config_module.DEFAULT_PROFILE, help="smoke | quick | full (default quick)")
     run.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--profile",
+        default=config_module.DEFAULT_PROFILE,
+        help="smoke | quick | full (default quick)",
+    )
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config key, e.g. --set lr=0.01 --set grid.seed=[0,1] (repeatable)",
     )
     run.add_argument(
-        "--workers", type=int, default=1,
+        "--workers",
+        type=int,
+        default=1,
         help="grid points trained in parallel (default 1; with --executor ray: as many as the cluster fits, "
         "N > 1 caps it)",
     )
     run.add_argument("--executor", default="local", help="local (default) or ray")
     run.add_argument(
-        "--address", default=None,
+        "--address",
+        default=None,
         help="Ray cluster: auto (started on this machine with `ray start --head`), HOST:6379 (from a "
         "cluster node) or ray://HOST:10001 (Ray Client); default: a local Ray instance",
     )
-    run.add_argument("--force", action="store_true", help="start a new sweep: rerun every grid point")
+    run.add_argument(
+        "--force", action="store_true", help="start a new sweep: rerun every grid point"
+    )
 
     report = commands.add_parser("report", help="redraw the report of the latest sweep")
     report.add_argument("name")
-    report.add_argument("--run-id", default=None, help="a parent run id (default: the latest sweep)")
+    report.add_argument(
+        "--run-id", default=None, help="a parent run id (default: the latest sweep)"
+    )
 
     board = commands.add_parser("tensorboard", help="serve TensorBoard on 127.0.0.1")
     board.add_argument("--port", type=int, default=6006)
@@ -79,14 +94,18 @@ def _parser():
         "mlflow-server",
         help="start a team MLflow tracking server (extra arguments go to `mlflow server`)",
     )
-    server.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 for a team)")
+    server.add_argument(
+        "--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 for a team)"
+    )
     server.add_argument("--port", type=int, default=5000)
     server.add_argument(
-        "--backend-store-uri", default=None,
+        "--backend-store-uri",
+        default=None,
         help="SQL store: sqlite:///path.db (default: the SQLite file of mlflow.yaml) or postgresql://user:pw@host/db",
     )
     server.add_argument(
-        "--artifacts-destination", default=None,
+        "--artifacts-destination",
+        default=None,
         help="where the server stores artifacts it serves (default: artifact_location of mlflow.yaml)",
     )
     return parser
@@ -128,7 +147,11 @@ def _report(args):
     experiment = client.get_experiment_by_name(tracking_config.experiment_name(args.name))
     run_id = args.run_id
     if run_id is None:
-        parent = None if experiment is None else tracking.latest_parent_run(client, experiment.experiment_id)
+        parent = (
+            None
+            if experiment is None
+            else tracking.latest_parent_run(client, experiment.experiment_id)
+        )
         if parent is None:
             raise ValueError(
                 f"No sweep of {args.name!r} in {tracking_config.tracking_uri}. "
@@ -151,9 +174,15 @@ def _tensorboard(args):
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     os.makedirs(tracking_config.tensorboard_root, exist_ok=True)
     command = [
-        sys.executable, "-m", "tensorboard.main",
-        "--logdir", tracking_config.tensorboard_root,
-        "--host", args.host, "--port", str(args.port),
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        tracking_config.tensorboard_root,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
     ]
     print(f"TensorBoard over {tracking_config.tensorboard_root}")
     return _serve(command, f"http://{args.host}:{args.port}/")
@@ -162,12 +191,21 @@ def _tensorboard(args):
 def _mlflow_ui(args):
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     if tracking_config.is_remote:
-        print(f"The tracking store is a server: open {tracking_config.tracking_uri} (its UI is served there).")
+        print(
+            f"The tracking store is a server: open {tracking_config.tracking_uri} (its UI is served there)."
+        )
         return 0
     command = [
-        sys.executable, "-m", "mlflow", "ui",
-        "--backend-store-uri", tracking_config.tracking_uri,
-        "--host", args.host, "--port", str(args.port),
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        tracking_config.tracking_uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
     ]
     if tracking_config.artifact_root:
         command += ["--default-artifact-root", tracking_config.artifact_root]
@@ -180,11 +218,19 @@ def _mlflow_server(args, extra):
     backend = args.backend_store_uri or tracking_config.tracking_uri
     artifacts = args.artifacts_destination or tracking_config.artifact_root or "mlartifacts"
     command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", backend,
-        "--artifacts-destination", os.path.abspath(artifacts),
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        backend,
+        "--artifacts-destination",
+        os.path.abspath(artifacts),
         "--serve-artifacts",
-        "--host", args.host, "--port", str(args.port),
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
         *extra,
     ]
     print(f"MLflow tracking server: store {backend}, artifacts {os.path.abspath(artifacts)}")

@@ -271,6 +271,8 @@ VALIDATORS = {
     "jit_compile": _bool,
     "stop_when_solved": _bool,
 }
+
+
 def _non_negative_float(source, path, value):
     if not _is_number(value) or value < 0:
         raise _type_error(source, path, value, "a number >= 0")
@@ -313,7 +315,9 @@ def _check_section_keys(section, source, path, *, allow_profiles):
         if key == "resources" and isinstance(value, dict):
             for sub in value:
                 if sub not in RESOURCE_VALIDATORS:
-                    raise _unknown_key(source, f"{path + '.' if path else ''}resources", sub, RESOURCE_VALIDATORS)
+                    raise _unknown_key(
+                        source, f"{path + '.' if path else ''}resources", sub, RESOURCE_VALIDATORS
+                    )
 
 
 # --------------------------------------------------------------- --set parsing
@@ -392,7 +396,11 @@ class ExperimentConfig:
 
     def to_yaml(self):
         """The resolved config (after profile and `--set`) as YAML text."""
-        header = {"experiment": self.name, "profile": self.profile, "overrides": list(self.overrides)}
+        header = {
+            "experiment": self.name,
+            "profile": self.profile,
+            "overrides": list(self.overrides),
+        }
         return yaml.safe_dump({**header, **self.values}, sort_keys=False)
 
 
@@ -431,7 +439,9 @@ def read_yaml(path):
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping (key: value); got {type(data).__name__}.")
+        raise ConfigError(
+            f"{path}: the top level must be a mapping (key: value); got {type(data).__name__}."
+        )
     return data
 
 
@@ -479,7 +489,10 @@ def load_config(name, profile=DEFAULT_PROFILE, overrides=(), config_dir=CONFIG_D
     for profile_name, section in profiles.items():
         _check_section_keys(section or {}, source, f"profiles.{profile_name}", allow_profiles=False)
 
-    values = _merge({k: v for k, v in DEFAULTS.items() if k != "profiles"}, {k: v for k, v in data.items() if k != "profiles"})
+    values = _merge(
+        {k: v for k, v in DEFAULTS.items() if k != "profiles"},
+        {k: v for k, v in data.items() if k != "profiles"},
+    )
     # A file's `grid` replaces the default grid's axes it names, keeps the others.
     values = _merge(values, profiles[profile] or {})
     _validate(values, source, profile)
@@ -491,7 +504,9 @@ def load_config(name, profile=DEFAULT_PROFILE, overrides=(), config_dir=CONFIG_D
         try:
             _check_section_keys(section, f"--set {text}", "", allow_profiles=False)
         except ConfigError as error:
-            raise ConfigError(str(error).replace(f"--set {text}: unknown key", f"--set {text!r}: unknown key")) from None
+            raise ConfigError(
+                str(error).replace(f"--set {text}: unknown key", f"--set {text!r}: unknown key")
+            ) from None
         values = _merge(values, section)
         _validate(values, f"--set {text!r}", profile)
     return ExperimentConfig(
@@ -523,7 +538,9 @@ def _validate(values, source, profile):
     for variant, spec in models.items():
         path = f"models.{variant}"
         if not isinstance(variant, str) or not variant.replace("_", "").isalnum():
-            raise ConfigError(f"{where}: model variant name {variant!r} must be letters, digits and `_`.")
+            raise ConfigError(
+                f"{where}: model variant name {variant!r} must be letters, digits and `_`."
+            )
         spec = _mapping(where, path, spec if spec is not None else {})
         for key, value in spec.items():
             if key == "kind":
@@ -549,7 +566,9 @@ def _validate(values, source, profile):
         if axis not in AXIS_VALIDATORS and axis not in HYPERPARAMETER_KEYS:
             raise _unknown_key(where, "grid", axis, REQUIRED_AXES + HYPERPARAMETER_KEYS)
         if not isinstance(axis_values, list) or not axis_values:
-            raise _type_error(where, path, axis_values, "a non-empty list", f"Example: `{path}: [1, 2]`.")
+            raise _type_error(
+                where, path, axis_values, "a non-empty list", f"Example: `{path}: [1, 2]`."
+            )
         check = AXIS_VALIDATORS.get(axis) or VALIDATORS[axis]
         checked = [check(where, f"{path}[{i}]", v) for i, v in enumerate(axis_values)]
         if len({json.dumps(v, sort_keys=True) for v in checked}) != len(checked):
@@ -641,5 +660,7 @@ def expand_grid(config):
         )
     names = [p.name for p in points]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{config.path}: two grid points share a run name; axis values collide: {names}")
+        raise ConfigError(
+            f"{config.path}: two grid points share a run name; axis values collide: {names}"
+        )
     return points

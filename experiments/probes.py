@@ -271,9 +271,7 @@ def find_recurrent_layers(model):
 def _recurrent_sublayers(layer):
     if hasattr(layer, "rnn_layers"):
         return list(layer.rnn_layers)
-    if hasattr(layer, "cell") or (
-        hasattr(layer, "recurrent_kernel") and hasattr(layer, "kernel")
-    ):
+    if hasattr(layer, "cell") or (hasattr(layer, "recurrent_kernel") and hasattr(layer, "kernel")):
         return [layer]
     return []
 
@@ -309,7 +307,9 @@ def _step(layer, inputs, states):
         output, new_states = cell(inputs, states, training=False)
     else:
         # A layer that only exposes its weights: h_t = act(x_t K + h_{t-1} R + b).
-        z = keras.ops.matmul(inputs, cell.kernel) + keras.ops.matmul(states[0], cell.recurrent_kernel)
+        z = keras.ops.matmul(inputs, cell.kernel) + keras.ops.matmul(
+            states[0], cell.recurrent_kernel
+        )
         if getattr(cell, "bias", None) is not None:
             z = z + cell.bias
         activation = getattr(cell, "activation", None)
@@ -367,7 +367,8 @@ def state_gradient_norms(model, inputs, targets, loss, *, per_step):
     # cell's output is its first state, so the perturbed first state is passed upward.
     initial = [[tf.convert_to_tensor(s) for s in _initial_states(l, batch_size)] for l in recurrent]
     perturbations = [
-        [[tf.zeros_like(s) for s in layer_states] for layer_states in initial] for _ in range(steps + 1)
+        [[tf.zeros_like(s) for s in layer_states] for layer_states in initial]
+        for _ in range(steps + 1)
     ]
     with tf.GradientTape() as tape:
         tape.watch(perturbations)
@@ -375,7 +376,9 @@ def state_gradient_norms(model, inputs, targets, loss, *, per_step):
         for t in range(steps):
             output = x[:, t]
             new_states = []
-            for layer, layer_states, layer_perturbations in zip(recurrent, states, perturbations[t + 1]):
+            for layer, layer_states, layer_perturbations in zip(
+                recurrent, states, perturbations[t + 1]
+            ):
                 _, layer_new = _step(layer, output, layer_states)
                 layer_new = [s + p for s, p in zip(layer_new, layer_perturbations)]
                 output = layer_new[0]
@@ -447,15 +450,31 @@ def plot_loss_surface(u_values, w_values, surface, trajectory, *, optimum=None, 
     # Cap the colour scale at the 75th percentile: the exploding corners (|w| > 1) are
     # orders of magnitude above the rest and would flatten the valley into one colour.
     cap = np.percentile(np.log10(np.clip(finite, floor, None)), 75) if finite.size else 1.0
-    log_surface = np.clip(np.log10(np.clip(np.nan_to_num(surface, posinf=1e300), floor, None)), None, cap)
+    log_surface = np.clip(
+        np.log10(np.clip(np.nan_to_num(surface, posinf=1e300), floor, None)), None, cap
+    )
     figure, axes = plt.subplots(figsize=(6.4, 5.2))
     contour = axes.contourf(u_values, w_values, log_surface, levels=30, cmap="viridis")
     figure.colorbar(contour, ax=axes, label="log10 loss (capped)")
     trajectory = np.asarray(trajectory, dtype=np.float64).reshape(-1, 2)
     if optimum is not None:
-        axes.plot(*optimum, "*", markerfacecolor="none", markeredgecolor="magenta", markersize=18,
-                  markeredgewidth=1.5, label="(alpha, 1 - alpha)")
-    axes.plot(trajectory[:, 0], trajectory[:, 1], "-o", color="white", markersize=3, label="after each epoch")
+        axes.plot(
+            *optimum,
+            "*",
+            markerfacecolor="none",
+            markeredgecolor="magenta",
+            markersize=18,
+            markeredgewidth=1.5,
+            label="(alpha, 1 - alpha)",
+        )
+    axes.plot(
+        trajectory[:, 0],
+        trajectory[:, 1],
+        "-o",
+        color="white",
+        markersize=3,
+        label="after each epoch",
+    )
     axes.plot(*trajectory[0], "s", color="orange", markersize=8, label="initial")
     axes.plot(*trajectory[-1], "o", color="red", markersize=6, label="trained")
     axes.set_xlabel("u (input weight)")
@@ -548,10 +567,14 @@ class WeightsProbe(keras.callbacks.Callback):
     def _weights(self):
         _, recurrent, after = find_recurrent_layers(self.model)
         if len(recurrent) != 1:
-            raise ValueError(f"The 'weights' probe needs one recurrent layer; got {len(recurrent)}.")
+            raise ValueError(
+                f"The 'weights' probe needs one recurrent layer; got {len(recurrent)}."
+            )
         cell = _cell_of(recurrent[0])
         kernel = np.asarray(keras.ops.convert_to_numpy(cell.kernel), dtype=np.float64)
-        recurrent_kernel = np.asarray(keras.ops.convert_to_numpy(cell.recurrent_kernel), dtype=np.float64)
+        recurrent_kernel = np.asarray(
+            keras.ops.convert_to_numpy(cell.recurrent_kernel), dtype=np.float64
+        )
         if kernel.shape != (1, 1) or recurrent_kernel.shape != (1, 1):
             raise ValueError(
                 "The 'weights' probe needs a one-unit RNN on one input feature (kernel and "
@@ -563,7 +586,9 @@ class WeightsProbe(keras.callbacks.Callback):
         head_scale, head_bias = 1.0, 0.0
         dense = [l for l in after if l.weights]
         if len(dense) > 1:
-            raise ValueError("The 'weights' probe supports at most one Dense read-out after the RNN.")
+            raise ValueError(
+                "The 'weights' probe supports at most one Dense read-out after the RNN."
+            )
         if dense:
             head_scale = float(keras.ops.convert_to_numpy(dense[0].kernel).reshape(-1)[0])
             if getattr(dense[0], "bias", None) is not None:
@@ -615,7 +640,9 @@ class WeightsProbe(keras.callbacks.Callback):
                 "activation": weights["activation"],
                 "u_values": u_values.tolist(),
                 "w_values": w_values.tolist(),
-                "loss": [[v if math.isfinite(v) else None for v in row] for row in surface.tolist()],
+                "loss": [
+                    [v if math.isfinite(v) else None for v in row] for row in surface.tolist()
+                ],
                 "trajectory": trajectory.tolist(),
                 "optimum": optimum,
             },
@@ -686,7 +713,10 @@ class GradientFlowProbe(keras.callbacks.Callback):
         sigma = max(largest_singular_value(m) for m in recurrent_matrices(self.model))
         is_vanilla = all(_is_vanilla(layer) for layer in recurrent)
         derivative_bound = (
-            max(activation_derivative_bound(getattr(_cell_of(l), "activation", None)) for l in recurrent)
+            max(
+                activation_derivative_bound(getattr(_cell_of(l), "activation", None))
+                for l in recurrent
+            )
             if is_vanilla
             else math.nan
         )
@@ -738,7 +768,9 @@ class GradientFlowProbe(keras.callbacks.Callback):
             for when, r in self.results.items()
         }
         kind = self.model_spec.get("model", self.model_spec.get("kind", "model"))
-        figure = plot_gradient_flow(curves, title=f"{kind} on {self.task.name}, T={self.task.timesteps}")
+        figure = plot_gradient_flow(
+            curves, title=f"{kind} on {self.task.name}, T={self.task.timesteps}"
+        )
         _log_figure(self.run_logger, figure, "probes/gradient_flow.png", "probes/gradient_flow")
 
 
@@ -757,7 +789,9 @@ def _spread(count, limit):
 
 _PROBES = {
     "weights": lambda task, model_spec, run_logger: WeightsProbe(task, run_logger),
-    "gradient_flow": lambda task, model_spec, run_logger: GradientFlowProbe(task, model_spec, run_logger),
+    "gradient_flow": lambda task, model_spec, run_logger: GradientFlowProbe(
+        task, model_spec, run_logger
+    ),
 }
 
 
@@ -780,7 +814,9 @@ def make_probes(names, task, model_spec, run_logger):
     >>> model.fit(dataset, callbacks=callbacks + other_callbacks)
     """
     if isinstance(names, str):
-        raise TypeError(f"probes must be a list of names, e.g. ['{names}']; got the string {names!r}.")
+        raise TypeError(
+            f"probes must be a list of names, e.g. ['{names}']; got the string {names!r}."
+        )
     unknown = [name for name in names or () if name not in _PROBES]
     if unknown:
         raise ValueError(f"Unknown probe(s) {unknown}; known probes: {list(PROBE_NAMES)}.")

@@ -77,8 +77,20 @@ FORWARDED_ENV_NAMES = ("KERAS_BACKEND",)
 NOT_FORWARDED_ENV = ("MLFLOW_TRACKING_URI",)  # the job carries the driver's resolved URI
 # What Ray must not upload with the repository to a cluster (on top of .gitignore).
 WORKING_DIR_EXCLUDES = [
-    ".venv", ".git", ".pytest_cache", "mlruns", "mlartifacts", "mlflow.db", "mlflow.db-*",
-    "tb_logs", "artifacts", "runs", "notebooks", "benchmarks/out", "tutorials/out", "**/__pycache__",
+    ".venv",
+    ".git",
+    ".pytest_cache",
+    "mlruns",
+    "mlartifacts",
+    "mlflow.db",
+    "mlflow.db-*",
+    "tb_logs",
+    "artifacts",
+    "runs",
+    "notebooks",
+    "benchmarks/out",
+    "tutorials/out",
+    "**/__pycache__",
 ]
 CAPACITY_REFRESH_S = 5.0  # how often max_in_flight re-reads the cluster's resources
 TENSORBOARD_ARCHIVE_KEY = "_tensorboard_tar"
@@ -127,7 +139,7 @@ def check_tracking_for_cluster(tracking_uri, address):
             f"--executor ray --address {address}: the tracking store is {tracking_uri}, a file on this "
             f"machine. Ray workers on other nodes cannot log there (and SQLite must not be shared over a "
             f"network file system). Start a tracking server every node can reach, e.g. "
-            f"`make mlflow-server ARGS=\"--host 0.0.0.0\"` on this machine, and point the sweep at it: "
+            f'`make mlflow-server ARGS="--host 0.0.0.0"` on this machine, and point the sweep at it: '
             f"MLFLOW_TRACKING_URI=http://<this host's name or IP>:5000. "
             f"(Without --address the sweep runs on a local Ray instance and may use the SQLite store.)"
         )
@@ -141,7 +153,7 @@ def _check_reachable(address, timeout=5.0):
     """
     if not _wants_cluster(address) or address == "auto":
         return
-    target = address[len("ray://"):] if address.startswith("ray://") else address
+    target = address[len("ray://") :] if address.startswith("ray://") else address
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(
@@ -193,8 +205,10 @@ def _tensorboard_mode(address):
 
 def _forwarded_env():
     names = [
-        name for name in os.environ
-        if (name.startswith(FORWARDED_ENV_PREFIXES) or name in FORWARDED_ENV_NAMES) and name not in NOT_FORWARDED_ENV
+        name
+        for name in os.environ
+        if (name.startswith(FORWARDED_ENV_PREFIXES) or name in FORWARDED_ENV_NAMES)
+        and name not in NOT_FORWARDED_ENV
     ]
     return {name: os.environ[name] for name in sorted(names)}
 
@@ -332,11 +346,18 @@ class RayExecutor:
                 ) from None
             self._owns_ray = True
         else:
-            ray.init(address="local", num_cpus=local_num_cpus, include_dashboard=False, log_to_driver=True)
+            ray.init(
+                address="local",
+                num_cpus=local_num_cpus,
+                include_dashboard=False,
+                log_to_driver=True,
+            )
             self._owns_ray = True
         if not _wants_cluster(address):
             # Workers on this machine import the repository from its folder, whatever their cwd.
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+            )
         self._task_options = {
             "num_cpus": num_cpus,
             "num_gpus": num_gpus,
@@ -377,7 +398,7 @@ class RayExecutor:
             raise ValueError(
                 f"The Ray cluster has nodes on other machines ({', '.join(remote_hosts)}), but the tracking "
                 f"server {tracking_uri} is a loopback address they cannot reach. Start the server bound to an "
-                f"address they reach (`make mlflow-server ARGS=\"--host 0.0.0.0\"`) and set "
+                f'address they reach (`make mlflow-server ARGS="--host 0.0.0.0"`) and set '
                 f"MLFLOW_TRACKING_URI=http://<this host's name or IP>:<port>."
             )
         request = f"{self._num_cpus} CPU" + (f", {self._num_gpus:g} GPU" if self._num_gpus else "")
@@ -393,7 +414,9 @@ class RayExecutor:
                 f"Ray: no node fits a grid point ({request}; the cluster has {have}): tasks wait for a node "
                 f"to join (an autoscaler) or run forever. Ctrl-C stops the sweep."
             )
-        tensorboard = "sent back to the driver" if self._sync_tensorboard else "written by the workers"
+        tensorboard = (
+            "sent back to the driver" if self._sync_tensorboard else "written by the workers"
+        )
         self._out(
             f"Ray: {len(hosts)} node(s), {capacity} grid point(s) at once ({request} each); "
             f"TensorBoard logs {tensorboard}."
@@ -426,9 +449,13 @@ class RayExecutor:
             if archive is not None and target_tb_dir:
                 try:
                     _unpack_dir(archive, target_tb_dir)
-                except Exception as error:  # the run itself is logged: only its TensorBoard copy is lost
-                    print(f"Ray: could not write {job.run_name}'s TensorBoard logs to {target_tb_dir}: {error}",
-                          file=sys.stderr)
+                except (
+                    Exception
+                ) as error:  # the run itself is logged: only its TensorBoard copy is lost
+                    print(
+                        f"Ray: could not write {job.run_name}'s TensorBoard logs to {target_tb_dir}: {error}",
+                        file=sys.stderr,
+                    )
             result.set_result(outcome)
 
         ref.future().add_done_callback(relay)

@@ -43,7 +43,16 @@ import pandas as pd
 REPORT_KINDS = ("breakdown", "two_weights", "gradient_flow", "depth")
 
 # Child-run params that describe the run but are never curve axes.
-_NOT_AXES = {"task", "length", "seed", "grid_point", "config_hash", "attempt", "chance", "solved_threshold"}
+_NOT_AXES = {
+    "task",
+    "length",
+    "seed",
+    "grid_point",
+    "config_hash",
+    "attempt",
+    "chance",
+    "solved_threshold",
+}
 _RESULT_METRICS = ("test_loss", "solved", "diverged", "train_time_s")
 
 
@@ -87,7 +96,8 @@ def sweep_info(parent_run):
     report = _parent_value(parent_run, "report", "breakdown") or "breakdown"
     return {
         "metric": _parent_value(parent_run, "metric", "mse"),
-        "higher_is_better": str(_parent_value(parent_run, "higher_is_better", "False")).lower() in ("true", "1"),
+        "higher_is_better": str(_parent_value(parent_run, "higher_is_better", "False")).lower()
+        in ("true", "1"),
         "chance": as_float("chance"),
         "solved_threshold": as_float("solved_threshold"),
         "task": _parent_value(parent_run, "task", ""),
@@ -95,7 +105,9 @@ def sweep_info(parent_run):
         "run_name": parent_run.info.run_name or parent_run.info.run_id[:8],
         "profile": _parent_value(parent_run, "sweep.profile", ""),
         # The sweep's grid axes (the runner logs the grid as params `grid.<axis>`).
-        "grid_axes": sorted(key[len("grid."):] for key in parent_run.data.params if key.startswith("grid.")),
+        "grid_axes": sorted(
+            key[len("grid.") :] for key in parent_run.data.params if key.startswith("grid.")
+        ),
     }
 
 
@@ -148,14 +160,18 @@ def results_table(rows, info):
     base = ["run_id", "run_name", "model", "length", "seed", "test_metric", *_RESULT_METRICS]
     for column in base:
         if column not in df:
-            df[column] = pd.Series(dtype=float if column not in ("run_id", "run_name", "model") else object)
+            df[column] = pd.Series(
+                dtype=float if column not in ("run_id", "run_name", "model") else object
+            )
     if len(df):
         threshold, higher = info["solved_threshold"], info["higher_is_better"]
         # A run without a `solved` metric (older logs) is judged from its test metric.
         missing = df["solved"].isna()
         if missing.any() and not math.isnan(threshold):
             values = df.loc[missing, "test_metric"]
-            df.loc[missing, "solved"] = (values >= threshold if higher else values <= threshold).astype(float)
+            df.loc[missing, "solved"] = (
+                values >= threshold if higher else values <= threshold
+            ).astype(float)
         df["solved"] = df["solved"].fillna(0.0)
         df["diverged"] = df["diverged"].fillna(0.0)
         df = df.sort_values(["model", "length", "seed"], kind="stable").reset_index(drop=True)
@@ -204,7 +220,14 @@ def curve_axes(df, candidates=None):
     """
     if df.empty or "model" not in df:
         return []
-    skip = set(_NOT_AXES) | {"model", "run_id", "run_name", "test_metric", "curve", *_RESULT_METRICS}
+    skip = set(_NOT_AXES) | {
+        "model",
+        "run_id",
+        "run_name",
+        "test_metric",
+        "curve",
+        *_RESULT_METRICS,
+    }
     axes = []
     for column in df.columns:
         if column in skip or (candidates is not None and column not in candidates):
@@ -242,7 +265,19 @@ def summarize(df):
     """
     if df.empty:
         return pd.DataFrame(
-            columns=["curve", "length", "n_seeds", "mean", "std", "min", "max", "n_solved", "solved_fraction", "n_diverged", "mean_test_loss"]
+            columns=[
+                "curve",
+                "length",
+                "n_seeds",
+                "mean",
+                "std",
+                "min",
+                "max",
+                "n_solved",
+                "solved_fraction",
+                "n_diverged",
+                "mean_test_loss",
+            ]
         )
     grouped = df.groupby(["curve", "length"], sort=True)
     summary = grouped.agg(
@@ -256,7 +291,19 @@ def summarize(df):
         mean_test_loss=("test_loss", "mean"),
     ).reset_index()
     summary["solved_fraction"] = summary["n_solved"] / summary["n_seeds"]
-    columns = ["curve", "length", "n_seeds", "mean", "std", "min", "max", "n_solved", "solved_fraction", "n_diverged", "mean_test_loss"]
+    columns = [
+        "curve",
+        "length",
+        "n_seeds",
+        "mean",
+        "std",
+        "min",
+        "max",
+        "n_solved",
+        "solved_fraction",
+        "n_diverged",
+        "mean_test_loss",
+    ]
     return summary[columns]
 
 
@@ -408,12 +455,14 @@ def baseline_losses(df, info):
         import datasets
 
         params = {
-            column[len("task_params."):]: _number(str(df[column].dropna().iloc[0]))
+            column[len("task_params.") :]: _number(str(df[column].dropna().iloc[0]))
             for column in df.columns
             if column.startswith("task_params.") and df[column].notna().any()
         }
         return {
-            int(length): float(datasets.make(info["task"], length=int(length), **params).baseline_loss)
+            int(length): float(
+                datasets.make(info["task"], length=int(length), **params).baseline_loss
+            )
             for length in sorted(df["length"].unique())
         }
     except Exception:  # an unknown or changed task: the table is optional
@@ -430,11 +479,17 @@ def loss_table(summary, baselines):
         "",
         "| curve | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
         "|---|" + "---|" * len(lengths),
-        "| baseline | " + " | ".join(_fmt(baselines.get(int(length)), 3) for length in lengths) + " |",
+        "| baseline | "
+        + " | ".join(_fmt(baselines.get(int(length)), 3) for length in lengths)
+        + " |",
     ]
     for curve, group in summary.groupby("curve", sort=True):
         by_length = dict(zip(group["length"], group["mean_test_loss"]))
-        lines.append(f"| {curve} | " + " | ".join(_fmt(by_length.get(length), 3) for length in lengths) + " |")
+        lines.append(
+            f"| {curve} | "
+            + " | ".join(_fmt(by_length.get(length), 3) for length in lengths)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -470,7 +525,10 @@ def budget_text(df):
     if "clipnorm" in df.columns and df["clipnorm"].notna().any():
         text += f", gradient-norm clipping {one_or_range('clipnorm')}"
     text += ")"
-    if "stop_when_solved" in df.columns and df["stop_when_solved"].astype(str).str.lower().isin(["true", "1"]).any():
+    if (
+        "stop_when_solved" in df.columns
+        and df["stop_when_solved"].astype(str).str.lower().isin(["true", "1"]).any()
+    ):
         text += ", stopped early once solved"
     return text + ". The horizons hold for this budget: a longer training can move them."
 
@@ -490,7 +548,9 @@ def terminal_summary(summary, horizons, info, *, title, where="", budget=""):
         group = summary[summary["curve"] == row["curve"]].sort_values("length")
         curve_text = "  ".join(
             f"L{length:g}:{_fmt(mean, 3)}({int(k)}/{int(n)})"
-            for length, mean, k, n in zip(group["length"], group["mean"], group["n_solved"], group["n_seeds"])
+            for length, mean, k, n in zip(
+                group["length"], group["mean"], group["n_solved"], group["n_seeds"]
+            )
         )
         following = (
             ""
@@ -498,7 +558,9 @@ def terminal_summary(summary, horizons, info, *, title, where="", budget=""):
             else f"; at L={row['next_length']:g}: {row['next_solved']} solved, {metric} {_fmt(row['next_mean'], 3)}"
         )
         flag = " (non-monotone)" if row["non_monotone"] else ""
-        lines.append(f"  {str(row['curve']):<{width}}  horizon {format_horizon(row):>8}{following}{flag}")
+        lines.append(
+            f"  {str(row['curve']):<{width}}  horizon {format_horizon(row):>8}{following}{flag}"
+        )
         lines.append(f"  {'':<{width}}  {curve_text}")
     if where:
         lines.append(where)
@@ -546,14 +608,23 @@ def plot_breakdown(summary, df, info, *, title=""):
         color = colors[index % len(colors)]
         group = group.sort_values("length")
         top.plot(group["length"], group["mean"], "-o", color=color, label=str(curve), markersize=4)
-        top.fill_between(group["length"], group["min"], group["max"], color=color, alpha=0.18, linewidth=0)
+        top.fill_between(
+            group["length"], group["min"], group["max"], color=color, alpha=0.18, linewidth=0
+        )
         seeds = df[df["curve"] == curve]
         top.scatter(seeds["length"], seeds["test_metric"], color=color, s=8, alpha=0.5)
         bottom.plot(group["length"], group["solved_fraction"], "-o", color=color, markersize=4)
     if not math.isnan(info["chance"]):
-        top.axhline(info["chance"], color="gray", linestyle="--", label=f"chance ({info['chance']:.3g})")
+        top.axhline(
+            info["chance"], color="gray", linestyle="--", label=f"chance ({info['chance']:.3g})"
+        )
     if not math.isnan(info["solved_threshold"]):
-        top.axhline(info["solved_threshold"], color="black", linestyle=":", label=f"solved ({info['solved_threshold']:.3g})")
+        top.axhline(
+            info["solved_threshold"],
+            color="black",
+            linestyle=":",
+            label=f"solved ({info['solved_threshold']:.3g})",
+        )
     top.set_xscale("log")
     values = df["test_metric"].to_numpy(dtype=float)
     if not info["higher_is_better"] and values.size and np.all(values[np.isfinite(values)] > 0):
@@ -580,11 +651,17 @@ def plot_horizon_vs_depth(horizons, depth_by_curve, *, title=""):
     """Memory horizon against the number of layers (the `depth` report)."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6.0, 4.0))
-    points = sorted((depth_by_curve[c], h, c) for c, h in zip(horizons["curve"], horizons["horizon"]) if c in depth_by_curve)
+    points = sorted(
+        (depth_by_curve[c], h, c)
+        for c, h in zip(horizons["curve"], horizons["horizon"])
+        if c in depth_by_curve
+    )
     if points:
         axes.plot([p[0] for p in points], [p[1] for p in points], "-o")
         for depth, horizon, curve in points:
-            axes.annotate(str(curve), (depth, horizon), fontsize=7, textcoords="offset points", xytext=(3, 3))
+            axes.annotate(
+                str(curve), (depth, horizon), fontsize=7, textcoords="offset points", xytext=(3, 3)
+            )
     axes.set_xlabel("number of recurrent layers")
     axes.set_ylabel("memory horizon (0: nothing solved)")
     axes.set_title(title)
@@ -632,8 +709,12 @@ def write_tensorboard(report_dir, figures, summary, horizons, info):
             for _, row in group.sort_values("length").iterrows():
                 step = int(row["length"])
                 if math.isfinite(row["mean"]):
-                    tf.summary.scalar(f"breakdown/test_{info['metric']}", float(row["mean"]), step=step)
-                tf.summary.scalar("breakdown/solved_fraction", float(row["solved_fraction"]), step=step)
+                    tf.summary.scalar(
+                        f"breakdown/test_{info['metric']}", float(row["mean"]), step=step
+                    )
+                tf.summary.scalar(
+                    "breakdown/solved_fraction", float(row["solved_fraction"]), step=step
+                )
             if curve in horizon_of:
                 tf.summary.scalar("breakdown/horizon", float(horizon_of[curve]), step=0)
         writer.close()
@@ -723,7 +804,9 @@ def two_weights_tables(df, histories, alpha):
                 "u": u[-1][1] if u else math.nan,
                 "w": w[-1][1] if w else math.nan,
                 "u_minus_alpha": (u[-1][1] - alpha) if (u and alpha is not None) else math.nan,
-                "w_minus_1_minus_alpha": (w[-1][1] - (1 - alpha)) if (w and alpha is not None) else math.nan,
+                "w_minus_1_minus_alpha": (w[-1][1] - (1 - alpha))
+                if (w and alpha is not None)
+                else math.nan,
                 "test_metric": run["test_metric"],
                 "solved": run["solved"],
             }
@@ -743,8 +826,13 @@ def plot_two_weights(df, histories, alpha, *, title=""):
             for axes, key in ((left, "u"), (right, "w")):
                 points = history.get(key, [])
                 if points:
-                    axes.plot([p[0] for p in points], [p[1] for p in points], color=color, alpha=0.8,
-                              label=str(curve) if n == 0 else None)
+                    axes.plot(
+                        [p[0] for p in points],
+                        [p[1] for p in points],
+                        color=color,
+                        alpha=0.8,
+                        label=str(curve) if n == 0 else None,
+                    )
     if alpha is not None:
         left.axhline(alpha, color="black", linestyle=":", label=f"alpha = {alpha:g}")
         right.axhline(1 - alpha, color="black", linestyle=":", label=f"1 - alpha = {1 - alpha:g}")
@@ -761,8 +849,13 @@ def plot_two_weights(df, histories, alpha, *, title=""):
 def gradient_flow_table(df):
     """Per curve: mean over seeds of the probe's decay factors, sigma_max(W) and bounds (pure)."""
     columns = [
-        "grad_decay_init", "sigma_max_W_init", "decay_bound_init",
-        "grad_decay_trained", "sigma_max_W_trained", "decay_bound_trained", "test_metric",
+        "grad_decay_init",
+        "sigma_max_W_init",
+        "decay_bound_init",
+        "grad_decay_trained",
+        "sigma_max_W_trained",
+        "decay_bound_trained",
+        "test_metric",
     ]
     present = [c for c in columns if c in df]
     table = df.groupby("curve", sort=True)[present].mean().reset_index()
@@ -785,8 +878,13 @@ def plot_gradient_flow_curves(curves, *, title=""):
             if points:
                 distances, norms = zip(*points)
                 norms = np.asarray(norms, dtype=float)
-                axes.plot(distances, np.where(norms > 0, norms, np.nan), style, color=color,
-                          label=f"{curve} ({when})")
+                axes.plot(
+                    distances,
+                    np.where(norms > 0, norms, np.nan),
+                    style,
+                    color=color,
+                    label=f"{curve} ({when})",
+                )
     axes.set_yscale("log")
     axes.set_xlabel("distance T - t between the state and the loss step")
     axes.set_ylabel("|d loss / d h_t| (geometric mean over seeds)")
@@ -802,14 +900,18 @@ def _gradient_flow_curves(client, df):
     for curve, group in df.groupby("curve", sort=True):
         by_when = {}
         for when in ("init", "trained"):
-            per_seed = [dict(_metric_history(client, run_id, f"grad_norm_{when}")) for run_id in group["run_id"]]
+            per_seed = [
+                dict(_metric_history(client, run_id, f"grad_norm_{when}"))
+                for run_id in group["run_id"]
+            ]
             per_seed = [h for h in per_seed if h]
             if not per_seed:
                 continue
             distances = sorted(set.intersection(*(set(h) for h in per_seed)))
             with np.errstate(divide="ignore"):
                 by_when[when] = [
-                    (d, float(np.exp(np.mean(np.log([max(h[d], 1e-300) for h in per_seed]))))) for d in distances
+                    (d, float(np.exp(np.mean(np.log([max(h[d], 1e-300) for h in per_seed])))))
+                    for d in distances
                 ]
         curves[curve] = by_when
     return curves
@@ -819,7 +921,10 @@ def _df_to_markdown(table, digits=4):
     header = "| " + " | ".join(map(str, table.columns)) + " |"
     lines = [header, "|" + "---|" * len(table.columns)]
     for _, row in table.iterrows():
-        cells = [(_fmt(v, digits) if isinstance(v, (float, np.floating)) else str(v)) for v in row.tolist()]
+        cells = [
+            (_fmt(v, digits) if isinstance(v, (float, np.floating)) else str(v))
+            for v in row.tolist()
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -827,7 +932,9 @@ def _df_to_markdown(table, digits=4):
 def _attach_final_metrics(client, df, keys):
     # The probes' final metrics (grad_decay_init, ...) are on the runs; add them as columns.
     for key in keys:
-        df[key] = [client.get_run(run_id).data.metrics.get(key, math.nan) for run_id in df["run_id"]]
+        df[key] = [
+            client.get_run(run_id).data.metrics.get(key, math.nan) for run_id in df["run_id"]
+        ]
     return df
 
 
@@ -842,7 +949,7 @@ def _experiment_name(client, parent, tracking_config):
         return name
     name = client.get_experiment(parent.info.experiment_id).name
     prefix = getattr(tracking_config, "experiment_prefix", "") if tracking_config else ""
-    return name[len(prefix):] if prefix and name.startswith(prefix) else name
+    return name[len(prefix) :] if prefix and name.startswith(prefix) else name
 
 
 def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=None):
@@ -871,14 +978,18 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
     info = sweep_info(parent)
     kind = info["report"]
     if kind not in REPORT_KINDS:
-        raise ValueError(f"Parent run {parent_run_id} asks for report kind {kind!r}; known kinds: {', '.join(REPORT_KINDS)}.")
+        raise ValueError(
+            f"Parent run {parent_run_id} asks for report kind {kind!r}; known kinds: {', '.join(REPORT_KINDS)}."
+        )
     if tracking_config is None:
         try:
             tracking_config = tracking.load_tracking_config()
         except tracking.TrackingError:
             tracking_config = None
     experiment = _experiment_name(client, parent, tracking_config)
-    df = results_from_runs(tracking.child_runs(client, parent.info.experiment_id, parent_run_id), info)
+    df = results_from_runs(
+        tracking.child_runs(client, parent.info.experiment_id, parent_run_id), info
+    )
     title = f"{experiment} ({info['run_name']}): {info['task']}"
 
     temporary = out_dir is None
@@ -895,11 +1006,14 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
         extra_text = ""
         if kind == "depth":
             depths = _depth_of(df)
-            figures["horizon_vs_depth"] = plot_horizon_vs_depth(horizons, depths, title=f"{title}: horizon vs depth")
+            figures["horizon_vs_depth"] = plot_horizon_vs_depth(
+                horizons, depths, title=f"{title}: horizon vs depth"
+            )
         elif kind == "two_weights":
             alpha = _ewma_alpha(df, info)
             histories = {
-                run_id: {key: _metric_history(client, run_id, key) for key in ("u", "w")} for run_id in df["run_id"]
+                run_id: {key: _metric_history(client, run_id, key) for key in ("u", "w")}
+                for run_id in df["run_id"]
             }
             # The probe logs the weights at initialization as params: draw them at epoch -1.
             for _, run in df.iterrows():
@@ -910,9 +1024,15 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
             table = two_weights_tables(df, histories, alpha)
             table.to_csv(out_dir / "two_weights.csv", index=False)
             extra_text = "### Final weights (alpha = %s)\n\n" % _fmt(alpha) + _df_to_markdown(table)
-            figures["weights"] = plot_two_weights(df, histories, alpha, title=f"{title}: u and w during training")
+            figures["weights"] = plot_two_weights(
+                df, histories, alpha, title=f"{title}: u and w during training"
+            )
         elif kind == "gradient_flow":
-            keys = [f"{name}_{when}" for name in ("grad_decay", "sigma_max_W", "decay_bound") for when in ("init", "trained")]
+            keys = [
+                f"{name}_{when}"
+                for name in ("grad_decay", "sigma_max_W", "decay_bound")
+                for when in ("init", "trained")
+            ]
             df = _attach_final_metrics(client, df, keys)
             table = gradient_flow_table(df)
             table.to_csv(out_dir / "gradient_flow.csv", index=False)
@@ -933,14 +1053,20 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
 
         # Metrics on the parent: the horizon per curve, so MLflow compares sweeps at a glance.
         for _, row in horizons.iterrows():
-            client.log_metric(parent_run_id, horizon_metric_name(row["curve"]), float(row["horizon"]))
+            client.log_metric(
+                parent_run_id, horizon_metric_name(row["curve"]), float(row["horizon"])
+            )
         client.log_artifacts(parent_run_id, str(out_dir), "report")
 
         where = f"report files: MLflow run {parent_run_id} artifacts report/"
         if not temporary:
             where += f" and {out_dir}"
         if tracking_config is not None:
-            tb_dir = os.path.join(tracking_config.tb_experiment_dir(experiment), "report", _tensorboard_safe(info["run_name"]))
+            tb_dir = os.path.join(
+                tracking_config.tb_experiment_dir(experiment),
+                "report",
+                _tensorboard_safe(info["run_name"]),
+            )
             write_tensorboard(tb_dir, figures, summary, horizons, info)
             where += f"; TensorBoard: {tb_dir}"
         text = terminal_summary(summary, horizons, info, title=title, where=where, budget=budget)

@@ -187,7 +187,9 @@ class ProcessExecutor:
 def make_local_executor(workers=1, config=None, tracking=None, address=None):
     """The default executor: in this process for 1 worker, else a process pool."""
     if address is not None:
-        raise ValueError("--address is for the Ray executor; the local executor runs on this machine.")
+        raise ValueError(
+            "--address is for the Ray executor; the local executor runs on this machine."
+        )
     if workers == 1:
         return InlineExecutor()
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -203,7 +205,9 @@ def executor_factory(name):
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name == module_name:
-            raise ValueError(f"The {name!r} executor is not available ({module_name} is missing).") from None
+            raise ValueError(
+                f"The {name!r} executor is not available ({module_name} is missing)."
+            ) from None
         raise ValueError(
             f"The {name!r} executor needs the package {error.name!r}; install it "
             f"(e.g. `pip install -r requirements-{name}.txt`)."
@@ -316,7 +320,9 @@ def run_sweep(
 
     try:
         first = points[0]
-        probe_task = datasets.make(config["task"], length=first.hparams["length"], seed=0, **config["task_params"])
+        probe_task = datasets.make(
+            config["task"], length=first.hparams["length"], seed=0, **config["task_params"]
+        )
     except ValueError as error:
         raise ConfigError(f"{config.path}: {error}") from None
 
@@ -329,37 +335,65 @@ def run_sweep(
     try:
         with _SignalsAsInterrupt() as signals:
             try:
-                parent = None if force else tracking.find_parent_run(client, experiment_id, config.config_hash)
+                parent = (
+                    None
+                    if force
+                    else tracking.find_parent_run(client, experiment_id, config.config_hash)
+                )
                 if parent is not None:
                     parent_id = parent.info.run_id
                     client.update_run(parent_id, status="RUNNING")
                     out(f"Resuming sweep {parent.info.run_name} (parent run {parent_id}).")
                 else:
-                    parent_id, parent_name = _create_parent(client, experiment_id, config, probe_task, points)
+                    parent_id, parent_name = _create_parent(
+                        client, experiment_id, config, probe_task, points
+                    )
                     out(f"New sweep {parent_name} (parent run {parent_id}).")
-                out(f"Tracking: {tracking_config.tracking_uri}   TensorBoard: {tracking_config.tb_experiment_dir(name)}")
+                out(
+                    f"Tracking: {tracking_config.tracking_uri}   TensorBoard: {tracking_config.tb_experiment_dir(name)}"
+                )
 
                 # 3. Plan: skip the points already FINISHED with the same config.
                 finished, earlier = _existing_children(client, experiment_id, parent_id, points)
                 todo = [p for p in points if p.name not in finished]
                 if finished:
-                    out(f"Skipping {len(finished)} grid point(s) already FINISHED; {len(todo)} to run "
-                        f"(--force reruns all).")
-                hparam_names = list(points[0].hparams) + [f"task_params.{k}" for k in points[0].task_params]
-                tracking.write_hparams_config(tracking_config.tb_experiment_dir(name), hparam_names, probe_task.metric)
+                    out(
+                        f"Skipping {len(finished)} grid point(s) already FINISHED; {len(todo)} to run "
+                        f"(--force reruns all)."
+                    )
+                hparam_names = list(points[0].hparams) + [
+                    f"task_params.{k}" for k in points[0].task_params
+                ]
+                tracking.write_hparams_config(
+                    tracking_config.tb_experiment_dir(name), hparam_names, probe_task.metric
+                )
 
                 # 4. Run.
                 result = SweepResult(parent_id, experiment_id, [], [], sorted(finished))
                 _run_points(
-                    client, pool, config, tracking_config, experiment_id, parent_id,
-                    points, todo, earlier, result, in_flight, out,
+                    client,
+                    pool,
+                    config,
+                    tracking_config,
+                    experiment_id,
+                    parent_id,
+                    points,
+                    todo,
+                    earlier,
+                    result,
+                    in_flight,
+                    out,
                 )
 
                 # 5. Report and close the parent.
                 client.set_tag(parent_id, "sweep.n_failed", str(len(result.failed)))
-                client.log_metric(parent_id, "n_finished", len(result.skipped) + len(result.finished))
+                client.log_metric(
+                    parent_id, "n_finished", len(result.skipped) + len(result.finished)
+                )
                 client.log_metric(parent_id, "n_failed", len(result.failed))
-                result.report, result.report_error = _write_report(client, parent_id, out, tracking_config)
+                result.report, result.report_error = _write_report(
+                    client, parent_id, out, tracking_config
+                )
                 tracking.end_run(client, parent_id, "FINISHED")
             except KeyboardInterrupt:
                 signum = signals.signum or signal.SIGINT
@@ -413,7 +447,13 @@ def _create_parent(client, experiment_id, config, task, points):
     parent_id = parent.info.run_id
     logger = tracking.RunLogger(client, parent_id)
     logger.set_tags(tracking.system_tags())
-    logger.log_params({**_flat_params(config.values), "chance": task.chance, "solved_threshold": task.solved_threshold})
+    logger.log_params(
+        {
+            **_flat_params(config.values),
+            "chance": task.chance,
+            "solved_threshold": task.solved_threshold,
+        }
+    )
     logger.log_artifact(config.path, "config")
     logger.log_text(config.to_yaml(), "config/resolved.yaml")
     return parent_id, name
@@ -427,7 +467,9 @@ def _existing_children(client, experiment_id, parent_id, points):
     for run in tracking.child_runs(client, experiment_id, parent_id):
         name = run.data.tags.get(tracking.TAG_GRID_POINT)
         point = by_name.get(name)
-        same = point is not None and run.data.tags.get(tracking.TAG_CONFIG_HASH) == point.config_hash
+        same = (
+            point is not None and run.data.tags.get(tracking.TAG_CONFIG_HASH) == point.config_hash
+        )
         if same and run.info.status == "FINISHED" and name not in finished:
             finished[name] = run
         else:
@@ -478,7 +520,18 @@ def _mark_in_flight_killed(client, in_flight, status="KILLED"):
 
 
 def _run_points(
-    client, executor, config, tracking_config, experiment_id, parent_id, points, todo, earlier, result, in_flight, out
+    client,
+    executor,
+    config,
+    tracking_config,
+    experiment_id,
+    parent_id,
+    points,
+    todo,
+    earlier,
+    result,
+    in_flight,
+    out,
 ):
     total = len(points)
     offset = total - len(todo)
@@ -504,7 +557,11 @@ def _run_points(
         durations.append(time.monotonic() - began)
         if outcome.get("status") == "FINISHED":
             result.finished.append(point.name)
-            verdict = "diverged" if outcome["diverged"] else ("solved" if outcome["solved"] else "not solved")
+            verdict = (
+                "diverged"
+                if outcome["diverged"]
+                else ("solved" if outcome["solved"] else "not solved")
+            )
             out(
                 f"  {point.name}: test {outcome['metric']} {outcome['test_metric']:.4g}, {verdict}, "
                 f"{outcome['train_time_s']:.1f}s training"
@@ -518,7 +575,9 @@ def _run_points(
             point = queue.popleft()
             launched += 1
             out(progress(point))
-            run_id = _create_child(client, config, experiment_id, parent_id, point, earlier.get(point.name, []))
+            run_id = _create_child(
+                client, config, experiment_id, parent_id, point, earlier.get(point.name, [])
+            )
             in_flight[run_id] = (point, time.monotonic())
             job = GridPointJob(
                 experiment=config.name,
@@ -532,7 +591,9 @@ def _run_points(
                 verbose=verbose,
             )
             futures[executor.submit(job)] = run_id
-        done, _ = concurrent.futures.wait(list(futures), return_when=concurrent.futures.FIRST_COMPLETED)
+        done, _ = concurrent.futures.wait(
+            list(futures), return_when=concurrent.futures.FIRST_COMPLETED
+        )
         for future in done:
             run_id = futures.pop(future)
             try:
@@ -541,7 +602,10 @@ def _run_points(
                 text = "".join(traceback.format_exception(error))
                 tracking.log_traceback(client, run_id, text)
                 tracking.end_run(client, run_id, "FAILED")
-                outcome = {"status": "FAILED", "error": f"worker failed: {type(error).__name__}: {error}"}
+                outcome = {
+                    "status": "FAILED",
+                    "error": f"worker failed: {type(error).__name__}: {error}",
+                }
             finish(run_id, outcome)
 
 
@@ -554,7 +618,9 @@ def _write_report(client, parent_id, out, tracking_config):
     except Exception as error:
         text = traceback.format_exc()
         line = f"{type(error).__name__}: {error}"
-        out(f"Report failed ({line}); the runs are logged. Redraw with `python -m experiments report`.")
+        out(
+            f"Report failed ({line}); the runs are logged. Redraw with `python -m experiments report`."
+        )
         out(text)
         client.set_tag(parent_id, "report_error", line[:4000])
         return None, line

@@ -98,7 +98,7 @@ def _resolve_sqlite(uri, base):
     # sqlite:////abs/path.db is absolute already.
     prefix = "sqlite:///"
     if uri.startswith(prefix):
-        path = uri[len(prefix):]
+        path = uri[len(prefix) :]
         if path and not path.startswith("/") and path != ":memory:":
             return prefix + str((base / path).resolve())
     return uri
@@ -122,24 +122,33 @@ def load_tracking_config(path=None, environ=None):
     environ = os.environ if environ is None else environ
     path = pathlib.Path(path or environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE).resolve()
     if not path.is_file():
-        raise TrackingError(f"Tracking config {path} does not exist. Create it (see the repo's mlflow.yaml).")
+        raise TrackingError(
+            f"Tracking config {path} does not exist. Create it (see the repo's mlflow.yaml)."
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise TrackingError(f"{path}: not valid YAML, fix the file: {error}") from None
     if not isinstance(data, dict):
-        raise TrackingError(f"{path}: the top level must be a mapping (key: value); got {type(data).__name__}.")
+        raise TrackingError(
+            f"{path}: the top level must be a mapping (key: value); got {type(data).__name__}."
+        )
     unknown = sorted(set(data) - set(TRACKING_KEYS))
     if unknown:
         raise TrackingError(
             f"{path}: unknown key(s) {', '.join(map(repr, unknown))}. Known keys: {', '.join(TRACKING_KEYS)}."
         )
-    values = {**TRACKING_KEYS, **{k: v for k, v in data.items() if v is not None or k == "experiment_prefix"}}
+    values = {
+        **TRACKING_KEYS,
+        **{k: v for k, v in data.items() if v is not None or k == "experiment_prefix"},
+    }
     for key, value in values.items():
         if key == "experiment_prefix" and value is None:
             values[key] = ""
         elif not isinstance(value, str):
-            raise TrackingError(f"{path}: `{key}` must be a string; got {value!r} ({type(value).__name__}).")
+            raise TrackingError(
+                f"{path}: `{key}` must be a string; got {value!r} ({type(value).__name__})."
+            )
     base = path.parent
     tracking_uri = environ.get("MLFLOW_TRACKING_URI") or values["tracking_uri"]
     tracking_uri = _resolve_sqlite(tracking_uri, base)
@@ -172,7 +181,7 @@ def check_tracking_uri(tracking_uri, timeout=3.0):
                 return
         except urllib.error.HTTPError:
             return  # something answered (auth, proxy, an older server without /health)
-        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as error:
+        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise TrackingError(
                 f"Cannot reach the MLflow tracking server at {tracking_uri} ({reason}). "
@@ -180,11 +189,13 @@ def check_tracking_uri(tracking_uri, timeout=3.0):
                 f"the local SQLite store named in mlflow.yaml."
             ) from None
     elif tracking_uri.startswith("sqlite:///"):
-        path = pathlib.Path(tracking_uri[len("sqlite:///"):])
+        path = pathlib.Path(tracking_uri[len("sqlite:///") :])
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise TrackingError(f"Cannot create the folder of the SQLite store {tracking_uri}: {error}") from None
+            raise TrackingError(
+                f"Cannot create the folder of the SQLite store {tracking_uri}: {error}"
+            ) from None
 
 
 def configure_mlflow(tracking_uri):
@@ -305,7 +316,7 @@ class RunLogger:
             if isinstance(value, numbers.Real) or hasattr(value, "__float__")
         ]
         for start in range(0, len(entries), 1000):  # MLflow's batch limit
-            self.client.log_batch(self.run_id, metrics=entries[start:start + 1000])
+            self.client.log_batch(self.run_id, metrics=entries[start : start + 1000])
 
     def log_params(self, params):
         """Logs `{name: value}` as params (lists/dicts as JSON)."""
@@ -313,7 +324,7 @@ class RunLogger:
 
         entries = [Param(key, param_value(value)) for key, value in params.items()]
         for start in range(0, len(entries), 100):
-            self.client.log_batch(self.run_id, params=entries[start:start + 100])
+            self.client.log_batch(self.run_id, params=entries[start : start + 100])
 
     def set_tags(self, tags):
         """Sets `{name: value}` as tags."""

@@ -86,7 +86,11 @@ def run_job(job):
         text = traceback.format_exc()
         tracking.log_traceback(client, job.run_id, text)
         client.set_terminated(job.run_id, "FAILED")
-        return {"status": "FAILED", "run_name": job.run_name, "error": text.strip().splitlines()[-1]}
+        return {
+            "status": "FAILED",
+            "run_name": job.run_name,
+            "error": text.strip().splitlines()[-1],
+        }
     client.set_terminated(job.run_id, "FINISHED")
     return {"status": "FINISHED", "run_name": job.run_name, **result}
 
@@ -107,7 +111,9 @@ def _quiet_retracing_warning():
 def _inject_failure(run_name):
     names = [n.strip() for n in os.environ.get(FAIL_ENV, "").split(",") if n.strip()]
     if run_name in names:
-        raise RuntimeError(f"Injected failure for grid point {run_name} ({FAIL_ENV} is set; test-only).")
+        raise RuntimeError(
+            f"Injected failure for grid point {run_name} ({FAIL_ENV} is set; test-only)."
+        )
 
 
 def _epoch_logger(run_logger):
@@ -212,7 +218,9 @@ def train_grid_point(job, run_logger):
         callbacks = [keras.callbacks.TerminateOnNaN(), epoch_logger]
         if job.tb_dir:
             callbacks.append(
-                keras.callbacks.TensorBoard(job.tb_dir, write_graph=False, profile_batch=0, update_freq="epoch")
+                keras.callbacks.TensorBoard(
+                    job.tb_dir, write_graph=False, profile_batch=0, update_freq="epoch"
+                )
             )
         callbacks += _make_probes(job, task, run_logger)
         delay = _epoch_delay()
@@ -232,7 +240,11 @@ def train_grid_point(job, run_logger):
             )
         except Exception as error:
             if jit_compile and epoch_logger.epochs_logged == 0 and _is_xla_compile_error(error):
-                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                first_line = (
+                    str(error).strip().splitlines()[0]
+                    if str(error).strip()
+                    else type(error).__name__
+                )
                 run_logger.set_tags({"jit_compile_fallback": first_line[:500]})
                 return fit(jit_compile=False)
             raise

@@ -23,9 +23,7 @@ def check_units(units):
 def check_rate(name, rate):
     """Returns a dropout `rate` as a float, or raises a ValueError."""
     if isinstance(rate, bool) or not isinstance(rate, (int, float)):
-        raise ValueError(
-            f"`{name}` must be a float in [0, 1); received {name}={rate!r}."
-        )
+        raise ValueError(f"`{name}` must be a float in [0, 1); received {name}={rate!r}.")
     if not 0.0 <= rate < 1.0:
         raise ValueError(
             f"`{name}` must be in [0, 1) (the fraction of units to drop); "
@@ -202,19 +200,13 @@ class VanillaRNNCell(keras.layers.Layer, DropoutRNNCell):
             "activation": keras.activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(
-                self.recurrent_initializer
-            ),
+            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": keras.regularizers.serialize(
-                self.recurrent_regularizer
-            ),
+            "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": keras.constraints.serialize(
-                self.recurrent_constraint
-            ),
+            "recurrent_constraint": keras.constraints.serialize(self.recurrent_constraint),
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,

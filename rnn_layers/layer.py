@@ -246,11 +246,7 @@ class VanillaRNN(keras.layers.Layer):
         if (
             len(shape) != 2
             or (shape[1] is not None and shape[1] != self.units)
-            or (
-                shape[0] is not None
-                and isinstance(batch_size, int)
-                and shape[0] != batch_size
-            )
+            or (shape[0] is not None and isinstance(batch_size, int) and shape[0] != batch_size)
         ):
             raise ValueError(
                 f"Layer '{self.name}' expects `initial_state` of shape {expected} "

@@ -100,9 +100,7 @@ def _recurrence_with_gradient(activation, with_mask, with_state_dropout, return_
                 total = carry if upstream_t is None else upstream_t + carry
                 through_step = total if keep_t is None else total * keep_t
                 grad_pre = (
-                    through_step
-                    if derivative is None
-                    else through_step * derivative(state_t)
+                    through_step if derivative is None else through_step * derivative(state_t)
                 )
                 to_previous = ops.matmul(grad_pre, kernel_transposed)
                 if state_dropout is not None:

@@ -197,7 +197,10 @@ class DeepVanillaRNN(keras.layers.Layer):
     def call(self, sequences, initial_state=None, mask=None, training=False):
         check_sequences_shape(sequences.shape, self.name)
         if initial_state is not None:
-            if not isinstance(initial_state, (list, tuple)) or len(initial_state) != self.num_layers:
+            if (
+                not isinstance(initial_state, (list, tuple))
+                or len(initial_state) != self.num_layers
+            ):
                 raise ValueError(
                     f"Layer '{self.name}' has {self.num_layers} layers and expects "
                     f"`initial_state` as a list of {self.num_layers} tensors, one "
@@ -208,9 +211,7 @@ class DeepVanillaRNN(keras.layers.Layer):
             if i > 0 and self.dropout_between > 0:
                 outputs = self.dropout_layers[i - 1](outputs, training=training)
             state = None if initial_state is None else initial_state[i]
-            outputs, final_state = layer(
-                outputs, initial_state=state, mask=mask, training=training
-            )
+            outputs, final_state = layer(outputs, initial_state=state, mask=mask, training=training)
             final_states.append(final_state)
         if self.return_all_states:
             return (outputs, *final_states)

@@ -60,16 +60,10 @@ import pathlib
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
-here = (
-    pathlib.Path(__file__).resolve().parent
-    if "__file__" in globals()
-    else pathlib.Path.cwd()
-)
+here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
 REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
 sys.path.insert(0, str(REPO_ROOT))
-OUT_DIR = pathlib.Path(
-    os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out")
-)
+OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 
 # %%
@@ -167,9 +161,7 @@ for t in range(steps):
     loop_states[:, t] = h
 
 difference = float(np.max(np.abs(layer_states - loop_states)))
-print(
-    f"max |layer - NumPy loop| over {batch}x{steps}x{units} values = {difference:.2e}"
-)
+print(f"max |layer - NumPy loop| over {batch}x{steps}x{units} values = {difference:.2e}")
 results["matrix_max_abs_diff"] = difference
 assert difference < 1e-5
 
@@ -223,9 +215,7 @@ impulse = np.zeros((1, 30, 1), "float32")
 impulse[0, 0, 0] = 1.0
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharex=True)
 for ax, activation in zip(axes, [None, "tanh"]):
-    layer_1d = VanillaRNN(
-        1, use_bias=False, activation=activation, return_sequences=True
-    )
+    layer_1d = VanillaRNN(1, use_bias=False, activation=activation, return_sequences=True)
     layer_1d.build((None, None, 1))
     for w_value in (0.5, 0.9, 1.0, 1.1):
         layer_1d.set_weights([np.array([[1.0]]), np.array([[w_value]])])
@@ -340,9 +330,7 @@ with tf.GradientTape() as tape:
 gradient_shared = tape.gradient(loss_shared, shared.recurrent_kernel)
 
 difference = float(tf.reduce_max(tf.abs(tf.add_n(gradient_per_copy) - gradient_shared)))
-print(
-    f"max |sum of the per-step gradients - gradient of the shared W| = {difference:.2e}"
-)
+print(f"max |sum of the per-step gradients - gradient of the shared W| = {difference:.2e}")
 results["gradient_sum_max_abs_diff"] = difference
 assert difference < 1e-5
 

@@ -56,16 +56,10 @@ import pathlib
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-here = (
-    pathlib.Path(__file__).resolve().parent
-    if "__file__" in globals()
-    else pathlib.Path.cwd()
-)
+here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
 REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
 sys.path.insert(0, str(REPO_ROOT))
-OUT_DIR = pathlib.Path(
-    os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out")
-)
+OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 # VRL_TUTORIAL_FAST=1 (the tests set it) shrinks the budgets; the claims hold in both.
 FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
@@ -103,9 +97,7 @@ print("inputs", x_train.shape, "targets", y_train.shape)
 
 fig, ax = plt.subplots(figsize=(8, 3))
 ax.plot(x_test[0, :, 0], color="0.7", label="input x_t (noise)")
-ax.plot(
-    y_test[0, :, 0], color="C0", linewidth=2, label=f"target y_t (EWMA, α = {alpha})"
-)
+ax.plot(y_test[0, :, 0], color="C0", linewidth=2, label=f"target y_t (EWMA, α = {alpha})")
 ax.set_xlabel("step t")
 ax.legend()
 fig.tight_layout()
@@ -177,9 +169,7 @@ class RecordWeights(keras.callbacks.Callback):
 
     def current(self):
         rnn = self.model.layers[0]
-        return float(rnn.kernel.numpy()[0, 0]), float(
-            rnn.recurrent_kernel.numpy()[0, 0]
-        )
+        return float(rnn.kernel.numpy()[0, 0]), float(rnn.recurrent_kernel.numpy()[0, 0])
 
 
 u_start, w_start = 0.8, 0.0
@@ -191,19 +181,14 @@ def train(activation):
     model = two_weight_model(activation, u_start, w_start)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.02), loss="mse")
     recorder = RecordWeights()
-    model.fit(
-        x_train, y_train, batch_size=32, epochs=epochs, callbacks=[recorder], verbose=0
-    )
+    model.fit(x_train, y_train, batch_size=32, epochs=epochs, callbacks=[recorder], verbose=0)
     test_mse = model.evaluate(x_test, y_test, verbose=0)
     return np.array(recorder.path), test_mse
 
 
 linear_path, linear_mse = train(None)
 u_learned, w_learned = linear_path[-1]
-print(
-    f"learned u = {u_learned:.4f} (α = {alpha}), "
-    f"w = {w_learned:.4f} (1 − α = {1 - alpha})"
-)
+print(f"learned u = {u_learned:.4f} (α = {alpha}), w = {w_learned:.4f} (1 − α = {1 - alpha})")
 print(f"test MSE {linear_mse:.2e}; predicting 0 everywhere gives {task.chance:.4f}")
 results.update(
     alpha=alpha,
@@ -303,9 +288,7 @@ for ax, surface, path, title in panels:
     log_loss = np.log10(np.clip(surface, 10**-4.5, 10.0))
     contours = ax.contourf(u_values, w_values, log_loss, levels=levels, cmap="viridis")
     ax.plot(u_values, 1 - u_values, "w--", linewidth=1, label="u + w = 1 (every EWMA)")
-    ax.plot(
-        path[:, 0], path[:, 1], "r.-", markersize=2, linewidth=1, label="training path"
-    )
+    ax.plot(path[:, 0], path[:, 1], "r.-", markersize=2, linewidth=1, label="training path")
     ax.plot(*path[0], "rs", label="start")
     ax.plot(alpha, 1 - alpha, "w*", markersize=14, label="(α, 1 − α)")
     ax.set_xlim(u_values[0], u_values[-1])
@@ -315,9 +298,7 @@ for ax, surface, path, title in panels:
 axes[0].set_ylabel("w (recurrent weight)")
 axes[0].legend(loc="lower left", fontsize=8)
 fig.colorbar(contours, ax=axes, label="log10(test MSE)")
-fig.suptitle(
-    f"Loss over the (u, w) plane on the ewma task (α = {alpha}, {task.timesteps} steps)"
-)
+fig.suptitle(f"Loss over the (u, w) plane on the ewma task (α = {alpha}, {task.timesteps} steps)")
 fig.savefig(OUT_DIR / "02_loss_surface.png", dpi=100)
 plt.show()
 
@@ -346,9 +327,7 @@ weights can do, without training:
 
 # %%
 for scale in (1.0, 10.0):
-    surface = loss_surface(
-        scale * x_grid, scale * y_grid, u_values, w_values, activation="tanh"
-    )
+    surface = loss_surface(scale * x_grid, scale * y_grid, u_values, w_values, activation="tanh")
     relative = surface.min() / np.mean((scale * y_grid) ** 2)
     print(f"signal x{scale:4.0f}: best tanh MSE / MSE of predicting 0 = {relative:.3f}")
     results[f"tanh_best_relative_mse_scale_{scale:g}"] = float(relative)

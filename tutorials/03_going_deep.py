@@ -54,16 +54,10 @@ import pathlib
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-here = (
-    pathlib.Path(__file__).resolve().parent
-    if "__file__" in globals()
-    else pathlib.Path.cwd()
-)
+here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
 REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
 sys.path.insert(0, str(REPO_ROOT))
-OUT_DIR = pathlib.Path(
-    os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out")
-)
+OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
 
@@ -107,9 +101,7 @@ for layer in deep.rnn_layers:
 
 by_hand = x
 for layer in deep.rnn_layers:
-    by_hand, _ = layer(
-        by_hand
-    )  # inside the stack each layer also returns its final state
+    by_hand, _ = layer(by_hand)  # inside the stack each layer also returns its final state
 difference = float(np.max(np.abs(keras.ops.convert_to_numpy(deep_output - by_hand))))
 print(f"max |DeepVanillaRNN - its layers applied one after another| = {difference:.2e}")
 results["stack_max_abs_diff"] = difference
@@ -129,10 +121,7 @@ compare depths fairly, we shrink the width so that the total stays about the sam
 for num_layers, units in [(1, 64), (2, 40), (3, 32), (4, 28)]:
     stack = DeepVanillaRNN(units, num_layers=num_layers)
     stack.build((None, None, features))
-    print(
-        f"{num_layers} layer(s) of {units:2d} units: "
-        f"{stack.count_params():5d} parameters"
-    )
+    print(f"{num_layers} layer(s) of {units:2d} units: {stack.count_params():5d} parameters")
 
 # %% [markdown]
 """
@@ -183,8 +172,7 @@ for num_layers, norms in sensitivity.items():
         label=f"{num_layers} layer(s): × {decay_factor[num_layers]:.3f} per step",
     )
     print(
-        f"{num_layers} layer(s): the influence shrinks by "
-        f"× {decay_factor[num_layers]:.3f} per step"
+        f"{num_layers} layer(s): the influence shrinks by × {decay_factor[num_layers]:.3f} per step"
     )
 ax.set_xlabel("distance T − t between the input and the output")
 ax.set_ylabel("mean ||∂y_T / ∂x_t||")
@@ -258,9 +246,7 @@ for lag in (short_lag, long_lag):
             f"lag {lag:2d}, {name:20s} ({model.count_params()} parameters): "
             f"validation accuracy {value:.3f} (chance {task.chance:.3f})"
         )
-results["accuracy"] = {
-    f"lag{lag} {name}": value for (lag, name), value in accuracy.items()
-}
+results["accuracy"] = {f"lag{lag} {name}": value for (lag, name), value in accuracy.items()}
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.5))

@@ -69,16 +69,10 @@ import pathlib
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-here = (
-    pathlib.Path(__file__).resolve().parent
-    if "__file__" in globals()
-    else pathlib.Path.cwd()
-)
+here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
 REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
 sys.path.insert(0, str(REPO_ROOT))
-OUT_DIR = pathlib.Path(
-    os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out")
-)
+OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
 PROFILE = "smoke" if FAST else os.environ.get("VRL_TUTORIAL_PROFILE", "quick")
@@ -150,9 +144,7 @@ flight. Pass `force=True` (`--force` on the command line) to train everything ag
 # %%
 sweeps = {}
 for name in ("short_dependency", "long_dependency"):
-    sweeps[name] = sweep.run_sweep(
-        name, PROFILE, OVERRIDES, tracking_config=tracking_config
-    )
+    sweeps[name] = sweep.run_sweep(name, PROFILE, OVERRIDES, tracking_config=tracking_config)
     print(f"\n{name}: parent run {sweeps[name].parent_run_id}\n")
 
 # %% [markdown]
@@ -173,9 +165,7 @@ for name, outcome in sweeps.items():
     )
     # The task's main metric is logged as test_<metric> (test_accuracy or test_mse).
     metric_column = next(
-        c
-        for c in runs.columns
-        if c.startswith("metrics.test_") and c != "metrics.test_loss"
+        c for c in runs.columns if c.startswith("metrics.test_") and c != "metrics.test_loss"
     )
     metric = metric_column.removeprefix("metrics.test_")
     runs["length"] = runs["params.length"].astype(int)
@@ -322,9 +312,7 @@ plain files, so you can also list them:
 # %%
 for name in sweeps:
     tb_dir = pathlib.Path(tracking_config.tb_experiment_dir(name))
-    run_dirs = sorted(
-        p.name for p in tb_dir.iterdir() if p.is_dir() and p.name != "report"
-    )
+    run_dirs = sorted(p.name for p in tb_dir.iterdir() if p.is_dir() and p.name != "report")
     print(f"{tb_dir}: {len(run_dirs)} run folders, e.g. {run_dirs[:3]}")
     results[name]["tensorboard_runs"] = len(run_dirs)
 

@@ -67,16 +67,10 @@ import pathlib
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-here = (
-    pathlib.Path(__file__).resolve().parent
-    if "__file__" in globals()
-    else pathlib.Path.cwd()
-)
+here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
 REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
 sys.path.insert(0, str(REPO_ROOT))
-OUT_DIR = pathlib.Path(
-    os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out")
-)
+OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
 PROFILE = "smoke" if FAST else os.environ.get("VRL_TUTORIAL_PROFILE", "quick")
@@ -140,9 +134,7 @@ def state_gradient_norms(model, x, y):
         for t in range(x.shape[1]):
             tape.watch(h)
             states.append(h)  # h_{t-1}, the state this step reads
-            h = rnn.activation(
-                x[:, t] @ rnn.kernel + h @ rnn.recurrent_kernel + rnn.bias
-            )
+            h = rnn.activation(x[:, t] @ rnn.kernel + h @ rnn.recurrent_kernel + rnn.bias)
         tape.watch(h)
         states.append(h)  # h_T
         loss = tf.reduce_sum((head(h) - y) ** 2)
@@ -264,9 +256,7 @@ local = mlflow.artifacts.download_artifacts(
     dst_path=str(OUT_DIR / "05_gradient_flow_report"),
 )
 print("report files:", sorted(p.name for p in pathlib.Path(local).iterdir()))
-shutil.copyfile(
-    pathlib.Path(local) / "gradient_flow.png", OUT_DIR / "05_gradient_flow_report.png"
-)
+shutil.copyfile(pathlib.Path(local) / "gradient_flow.png", OUT_DIR / "05_gradient_flow_report.png")
 results["gradient_flow_parent_run_id"] = outcome.parent_run_id
 
 fig, ax = plt.subplots(figsize=(9, 6))
@@ -345,9 +335,7 @@ def gradient_and_clipping(model, x, y, clip=1.0):
     """The state-gradient curve, the weights' gradient norm, and the clipping factor."""
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean((model(x) - y) ** 2)
-    gradient_norm = float(
-        tf.linalg.global_norm(tape.gradient(loss, model.trainable_weights))
-    )
+    gradient_norm = float(tf.linalg.global_norm(tape.gradient(loss, model.trainable_weights)))
     factor = min(1.0, clip / gradient_norm)
     return state_gradient_norms(model, x, y), gradient_norm, factor
 

@@ -44,16 +44,10 @@ import pathlib
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-here = (
-    pathlib.Path(__file__).resolve().parent
-    if "__file__" in globals()
-    else pathlib.Path.cwd()
-)
+here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
 REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
 sys.path.insert(0, str(REPO_ROOT))
-OUT_DIR = pathlib.Path(
-    os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out")
-)
+OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
 
@@ -65,7 +59,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import datasets
-from rnn_layers import DeepVanillaRNN, VanillaRNN, VanillaRNNCell
+from rnn_layers import VanillaRNN, VanillaRNNCell
 
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
@@ -73,9 +67,7 @@ results = {}
 
 
 def max_abs_diff(a, b):
-    return float(
-        np.max(np.abs(keras.ops.convert_to_numpy(a) - keras.ops.convert_to_numpy(b)))
-    )
+    return float(np.max(np.abs(keras.ops.convert_to_numpy(a) - keras.ops.convert_to_numpy(b))))
 
 
 # %% [markdown]
@@ -132,9 +124,7 @@ every_step, final_state = VanillaRNN(16, return_sequences=True, return_state=Tru
 )
 per_step_prediction = keras.layers.Dense(1, name="per_step")(every_step)
 summary_prediction = keras.layers.Dense(1, name="summary")(final_state)
-functional = keras.Model(
-    [sequence_in, context_in], [per_step_prediction, summary_prediction]
-)
+functional = keras.Model([sequence_in, context_in], [per_step_prediction, summary_prediction])
 
 per_step, summary = functional([x_val[:4], rng.normal(size=(4, 5)).astype("float32")])
 print("per-step output", tuple(per_step.shape), " summary output", tuple(summary.shape))
@@ -163,9 +153,7 @@ masked = keras.Sequential(
 )
 
 real_steps = rng.normal(size=(1, 7, 2)).astype("float32")
-padded = np.concatenate(
-    [real_steps, np.zeros((1, 5, 2), "float32")], axis=1
-)  # 12 steps
+padded = np.concatenate([real_steps, np.zeros((1, 5, 2), "float32")], axis=1)  # 12 steps
 difference = max_abs_diff(masked(padded), masked_rnn(real_steps))
 print(f"max |padded with mask - unpadded| = {difference:.2e}")
 unmasked_difference = max_abs_diff(masked_rnn(padded), masked_rnn(real_steps))
@@ -220,16 +208,11 @@ works because nothing in the file is a Python lambda.
 path = OUT_DIR / "06_model.keras"
 model.save(path)
 restored = keras.saving.load_model(path)
-difference = max_abs_diff(
-    model.predict(x_val, verbose=0), restored.predict(x_val, verbose=0)
-)
+difference = max_abs_diff(model.predict(x_val, verbose=0), restored.predict(x_val, verbose=0))
 print(
-    f"saved {path.name} ({path.stat().st_size} bytes); "
-    f"max |original - loaded| = {difference:.2e}"
+    f"saved {path.name} ({path.stat().st_size} bytes); max |original - loaded| = {difference:.2e}"
 )
-print(
-    "layer classes after loading:", [type(layer).__name__ for layer in restored.layers]
-)
+print("layer classes after loading:", [type(layer).__name__ for layer in restored.layers])
 results["save_load_max_abs_diff"] = difference
 assert difference < 1e-5
 
@@ -294,9 +277,7 @@ ax.plot(
     alpha=0.5,
     label="keras SimpleRNN",
 )
-ax.plot(
-    range(1, epochs + 1), curves["VanillaRNN"], "k.--", label="rnn_layers VanillaRNN"
-)
+ax.plot(range(1, epochs + 1), curves["VanillaRNN"], "k.--", label="rnn_layers VanillaRNN")
 ax.axhline(task.chance, color="gray", linestyle=":", label="predict the mean (1/6)")
 ax.set_xlabel("epoch")
 ax.set_ylabel("validation MSE")

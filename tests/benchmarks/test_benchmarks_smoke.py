@@ -17,8 +17,15 @@ TINY = bench.Size("tiny", batch=4, timesteps=4, features=2, units=3)
 
 def test_bench_run_writes_json_with_medians_and_ratios(tmp_path):
     lines = []
-    results, path = bench.run([TINY], rounds=2, warmup=1, include_torch=False, torch_device="cpu",
-                              out_dir=tmp_path, log=lines.append)
+    results, path = bench.run(
+        [TINY],
+        rounds=2,
+        warmup=1,
+        include_torch=False,
+        torch_device="cpu",
+        out_dir=tmp_path,
+        log=lines.append,
+    )
     saved = json.loads(path.read_text())
     assert saved["sizes"][0]["label"] == TINY.label()
     names = [c["name"] for c in saved["sizes"][0]["candidates"]]
@@ -50,22 +57,34 @@ def test_train_flop_counts_the_products():
     assert size.train_flop() == 6 * 2 * 3 * 7 * 7 + 4 * 2 * 3 * 7 * 5
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the ablations use the TensorFlow backend")
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the ablations use the TensorFlow backend"
+)
 def test_ablation_variants_give_the_same_weights(monkeypatch, capsys):
     from benchmarks import ablations
 
     monkeypatch.setitem(bench.ALL_SIZES, "tiny", TINY)
-    ablations.main(["--size", "tiny", "--variants", "current,while,unroll2,dw_chunks4,no_dw", "--rounds", "1"])
+    ablations.main(
+        ["--size", "tiny", "--variants", "current,while,unroll2,dw_chunks4,no_dw", "--rounds", "1"]
+    )
     out = capsys.readouterr().out
-    differences = [float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if "differ from current by" in line]
-    assert len(differences) == 3 and max(differences) < 1e-5, out  # no_dw is diagnostic: not compared
+    differences = [
+        float(line.rsplit(" ", 1)[1])
+        for line in out.splitlines()
+        if "differ from current by" in line
+    ]
+    assert len(differences) == 3 and max(differences) < 1e-5, (
+        out
+    )  # no_dw is diagnostic: not compared
     assert "| no_dw |" in out and "| SimpleRNN |" in out
     with pytest.raises(SystemExit):  # 5 steps cannot be unrolled two at a time
         monkeypatch.setitem(bench.ALL_SIZES, "odd", bench.Size("odd", 4, 5, 2, 3))
         ablations.main(["--size", "odd", "--variants", "unroll2", "--rounds", "1"])
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the overlap check uses TensorFlow")
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the overlap check uses TensorFlow"
+)
 def test_overlap_script_prints_both_executors(capsys):
     from benchmarks import overlap
 

@@ -20,7 +20,6 @@ import mlflow  # noqa: E402
 import mlflow.data  # noqa: E402
 import mlflow.keras  # noqa: E402
 import mlflow.tensorflow  # noqa: E402
-import numpy as np  # noqa: E402
 from mlflow.data.dataset_source_registry import resolve_dataset_source  # noqa: E402
 
 mlflow.set_tracking_uri(f"sqlite:///{tmp}/m.db")
@@ -43,9 +42,7 @@ with mlflow.start_run(run_name="plain") as run:
     summary["plain_run"] = run.info.run_id
 
 # Keras callback logging.
-model = keras.Sequential(
-    [keras.Input((8, 2)), keras.layers.SimpleRNN(3), keras.layers.Dense(1)]
-)
+model = keras.Sequential([keras.Input((8, 2)), keras.layers.SimpleRNN(3), keras.layers.Dense(1)])
 model.compile(optimizer="adam", loss=task.loss, metrics=task.metrics())
 with mlflow.start_run(run_name="callback"):
     model.fit(
@@ -72,18 +69,12 @@ summary["run_names"] = sorted(r.info.run_name for r in runs)
 plain = client.get_run(summary["plain_run"])
 summary["params"] = plain.data.params
 summary["plain_inputs"] = len(plain.inputs.dataset_inputs)
-summary["artifacts"] = sorted(
-    a.path for a in client.list_artifacts(summary["plain_run"])
-)
-summary["autolog_numpy_metrics"] = sorted(
-    client.get_run(summary["autolog_numpy"]).data.metrics
-)
+summary["artifacts"] = sorted(a.path for a in client.list_artifacts(summary["plain_run"]))
+summary["autolog_numpy_metrics"] = sorted(client.get_run(summary["autolog_numpy"]).data.metrics)
 summary["autolog_numpy_inputs"] = len(
     client.get_run(summary["autolog_numpy"]).inputs.dataset_inputs
 )
-summary["autolog_stream_metrics"] = sorted(
-    client.get_run(summary["autolog_stream"]).data.metrics
-)
+summary["autolog_stream_metrics"] = sorted(client.get_run(summary["autolog_stream"]).data.metrics)
 
 # The only MLflow code that imports `datasets` is the Hugging Face support:
 try:
@@ -91,8 +82,6 @@ try:
     summary["from_huggingface"] = "no error"
 except Exception as error:  # noqa: BLE001 — we report the kind and message
     summary["from_huggingface"] = f"{type(error).__name__}: {error}"
-summary["resolve_source"] = type(
-    resolve_dataset_source("https://example.com/x.csv")
-).__name__
+summary["resolve_source"] = type(resolve_dataset_source("https://example.com/x.csv")).__name__
 summary["datasets_is_ours"] = sys.modules["datasets"].__file__ == ours
 print("SUMMARY " + json.dumps(summary))

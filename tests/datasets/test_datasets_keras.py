@@ -29,9 +29,7 @@ def test_fresh_losses_and_metrics(name):
 
 
 def test_delayed_recall_metric_scores_only_lagged_steps():
-    task = datasets.make(
-        "delayed_recall", length=4, alphabet_size=3, sequence_length=10
-    )
+    task = datasets.make("delayed_recall", length=4, alphabet_size=3, sequence_length=10)
     _, y = task.sample(32, seed=1)
     wrong_early = y.copy()
     wrong_early[:, :4] = (y[:, :4] + 1) % 3  # errors only on masked steps
@@ -61,9 +59,7 @@ def test_copy_memory_metric_and_baseline_loss():
     memoryless = np.full((64, 25, 10), -30.0, dtype=np.float32)
     memoryless[:, :15, 0] = 0.0
     memoryless[:, 15:, 1:9] = 0.0
-    assert float(task.loss(y, memoryless)) == pytest.approx(
-        10 * math.log(8) / 25, rel=1e-4
-    )
+    assert float(task.loss(y, memoryless)) == pytest.approx(10 * math.log(8) / 25, rel=1e-4)
     # Blanks right and symbols right -> 1; only blanks right -> 0 (blanks are not scored).
     metric = task.metrics()[0]
     metric.update_state(y, logits_for(y, 10))
@@ -77,9 +73,7 @@ def test_ewma_is_solved_by_linear_simple_rnn():
     alpha = 0.2
     task = datasets.make("ewma", length=30, alpha=alpha)
     x, y = task.sample(8, seed=4)
-    rnn = keras.layers.SimpleRNN(
-        1, activation=None, use_bias=False, return_sequences=True
-    )
+    rnn = keras.layers.SimpleRNN(1, activation=None, use_bias=False, return_sequences=True)
     rnn.build((None, 30, 1))
     rnn.set_weights([np.array([[alpha]]), np.array([[1 - alpha]])])
     np.testing.assert_allclose(np.asarray(rnn(x)), y, atol=1e-5)
@@ -128,9 +122,7 @@ def test_stream_trains_with_model_fit():
             keras.layers.Dense(task.output.units),
         ]
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.02), loss=task.loss, metrics=task.metrics()
-    )
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss=task.loss, metrics=task.metrics())
     stream = task.dataset(batch_size=32, steps_per_epoch=20, seed=1, workers=1)
     x_val, y_val = task.sample(256, seed=task.split_seeds["val"])
     history = model.fit(
@@ -182,7 +174,9 @@ def test_fixed_set_is_the_same_on_every_read_and_streamed_by_batch():
     assert len(fixed) == 3
     batches = [fixed[i] for i in range(3)]
     assert [b[0].shape[0] for b in batches] == [4, 4, 2]
-    assert all(len(b) == 3 and b[2].shape == (b[0].shape[0], 8) for b in batches)  # with step weights
+    assert all(
+        len(b) == 3 and b[2].shape == (b[0].shape[0], 8) for b in batches
+    )  # with step weights
     # Any order of access, any number of reads, a new object: the same sequences.
     again = task.fixed_set(10, seed=4, batch_size=4)
     for i in (2, 0, 1, 2):
@@ -200,7 +194,9 @@ def test_fixed_set_is_the_same_on_every_read_and_streamed_by_batch():
         fixed[3]
     with pytest.raises(ValueError, match="n"):
         task.fixed_set(0, seed=0)
-    assert len(datasets.make("adding", length=6).fixed_set(3, seed=0)[0]) == 2  # (x, y) without weights
+    assert (
+        len(datasets.make("adding", length=6).fixed_set(3, seed=0)[0]) == 2
+    )  # (x, y) without weights
 
 
 def test_fixed_set_evaluates_like_the_same_arrays():
@@ -209,8 +205,11 @@ def test_fixed_set_evaluates_like_the_same_arrays():
     keras.utils.set_random_seed(0)
     task = datasets.make("delayed_recall", length=2, alphabet_size=3, sequence_length=6)
     model = keras.Sequential(
-        [keras.Input((task.timesteps, task.input_dim)), keras.layers.SimpleRNN(4, return_sequences=True),
-         keras.layers.Dense(task.output.units)]
+        [
+            keras.Input((task.timesteps, task.input_dim)),
+            keras.layers.SimpleRNN(4, return_sequences=True),
+            keras.layers.Dense(task.output.units),
+        ]
     )
     model.compile(optimizer="sgd", loss=task.loss, metrics=task.metrics())
     fixed = task.fixed_set(70, seed=1, batch_size=32)

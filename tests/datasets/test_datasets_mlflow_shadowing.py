@@ -44,9 +44,7 @@ def test_mlflow_logging_works_with_our_datasets_package(tmp_path):
     assert summary["params"] == {"task": "adding", "length": "8"}
     assert summary["plain_inputs"] == 1
     assert summary["artifacts"] == ["note.txt", "task.json"]
-    assert {"loss", "mse", "val_loss", "val_mse"} <= set(
-        summary["autolog_numpy_metrics"]
-    )
+    assert {"loss", "mse", "val_loss", "val_mse"} <= set(summary["autolog_numpy_metrics"])
     assert summary["autolog_numpy_inputs"] >= 1
     assert {"loss", "mse"} <= set(summary["autolog_stream_metrics"])
     assert summary["resolve_source"] == "HTTPDatasetSource"

@@ -20,9 +20,7 @@ def best_constant_accuracy(targets, scored):
     """Accuracy of the per-step majority class over the scored steps (targets (n, T) or (n,))."""
     targets = targets.reshape(len(targets), -1)[:, scored]
     num_classes = targets.max() + 1
-    counts = np.stack(
-        [(targets == c).sum(axis=0) for c in range(num_classes)]
-    )  # (K, steps)
+    counts = np.stack([(targets == c).sum(axis=0) for c in range(num_classes)])  # (K, steps)
     return counts.max(axis=0).sum() / targets.size
 
 
@@ -72,9 +70,7 @@ def test_classification_chance_matches_majority_predictor(name, length, params):
 def test_per_step_cross_entropy_baseline(name, length, params):
     task = datasets.make(name, length=length, **params)
     _, targets = task.sample(N, seed=2)
-    weights = (
-        task.step_weights if task.step_weights is not None else np.ones(task.timesteps)
-    )
+    weights = task.step_weights if task.step_weights is not None else np.ones(task.timesteps)
     assert best_constant_cross_entropy(targets, weights) == pytest.approx(
         task.baseline_loss, rel=0.02
     )
@@ -99,9 +95,7 @@ def test_adding_constant_predictor_mse(length):
     assert np.mean((targets - 1.0) ** 2) == pytest.approx(1 / 6, rel=0.04)
 
 
-@pytest.mark.parametrize(
-    "length, alpha", [(1, 0.1), (7, 0.5), (60, 0.1), (40, 1.0), (300, 0.02)]
-)
+@pytest.mark.parametrize("length, alpha", [(1, 0.1), (7, 0.5), (60, 0.1), (40, 1.0), (300, 0.02)])
 def test_ewma_constant_predictor_mse(length, alpha):
     task = datasets.make("ewma", length=length, alpha=alpha)
     x, y = task.sample(N, seed=4)
@@ -123,9 +117,7 @@ def test_input_distributions():
     assert values.mean() == pytest.approx(0.5, abs=0.01)
     assert values.var() == pytest.approx(1 / 12, rel=0.03)
     # Symbol frequencies of delayed_recall are uniform.
-    x, _ = datasets.make("delayed_recall", length=3, alphabet_size=5).sample(
-        2000, seed=6
-    )
+    x, _ = datasets.make("delayed_recall", length=3, alphabet_size=5).sample(2000, seed=6)
     np.testing.assert_allclose(x.mean(axis=(0, 1)), np.full(5, 0.2), atol=0.01)
     # Classes of the sequence tasks are uniform.
     _, y = datasets.make("temporal_order", length=20).sample(N, seed=7)

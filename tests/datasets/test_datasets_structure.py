@@ -33,9 +33,7 @@ def test_contract_shapes_and_dtypes(name, length):
     assert x.dtype == np.float32 and x.shape == (7, task.timesteps, task.input_dim)
     per_sequence = (7,) if task.output.kind == "classification" else (7, 1)
     per_step = (
-        (7, task.timesteps)
-        if task.output.kind == "classification"
-        else (7, task.timesteps, 1)
+        (7, task.timesteps) if task.output.kind == "classification" else (7, task.timesteps, 1)
     )
     assert y.shape == (per_step if task.output.per_step else per_sequence)
     assert y.dtype == (np.int32 if task.output.kind == "classification" else np.float32)
@@ -71,15 +69,12 @@ def test_determinism(name, length):
 
 
 def test_split_seeds_are_distinct_and_stable():
-    seeds = {
-        datasets.split_seed(s, split) for s in range(50) for split in datasets.SPLITS
-    }
+    seeds = {datasets.split_seed(s, split) for s in range(50) for split in datasets.SPLITS}
     assert len(seeds) == 150
     task = datasets.make("adding", length=10, seed=3)
-    assert task.split_seeds == {
-        s: datasets.split_seed(3, s) for s in ("train", "val", "test")
-    }
-    # Pinned: SeedSequence hashing is stable across NumPy versions, so stored runs stay reproducible.
+    assert task.split_seeds == {s: datasets.split_seed(3, s) for s in ("train", "val", "test")}
+    # Pinned: SeedSequence hashing is stable across NumPy versions, so stored runs stay
+    # reproducible.
     assert datasets.split_seed(0, "train") == 4528172881567797369
     assert all(0 <= v < 2**63 for v in task.split_seeds.values())
     with pytest.raises(ValueError, match="train, val, test"):
@@ -87,20 +82,14 @@ def test_split_seeds_are_distinct_and_stable():
 
 
 def test_delayed_recall_lag():
-    task = datasets.make(
-        "delayed_recall", length=7, alphabet_size=5, sequence_length=30
-    )
+    task = datasets.make("delayed_recall", length=7, alphabet_size=5, sequence_length=30)
     x, y = task.sample(200, seed=1)
     symbols = x.argmax(axis=-1)
     np.testing.assert_array_equal(x.sum(axis=-1), 1.0)
     np.testing.assert_array_equal(y[:, 7:], symbols[:, :-7])
     np.testing.assert_array_equal(y[:, :7], 0)
-    np.testing.assert_array_equal(
-        task.step_weights, (np.arange(30) >= 7).astype(np.float32)
-    )
-    assert (
-        datasets.make("delayed_recall", length=10).timesteps == 60
-    )  # default lag + 50
+    np.testing.assert_array_equal(task.step_weights, (np.arange(30) >= 7).astype(np.float32))
+    assert datasets.make("delayed_recall", length=10).timesteps == 60  # default lag + 50
 
 
 def test_adding_markers():
@@ -112,9 +101,7 @@ def test_adding_markers():
         half = length // 2
         np.testing.assert_array_equal(markers[:, :half].sum(axis=1), 1)
         np.testing.assert_array_equal(markers[:, half:].sum(axis=1), 1)
-        np.testing.assert_allclose(
-            y[:, 0], (x[:, :, 0] * markers).sum(axis=1), rtol=1e-6
-        )
+        np.testing.assert_allclose(y[:, 0], (x[:, :, 0] * markers).sum(axis=1), rtol=1e-6)
     # Both marker positions cover their whole half.
     x, _ = datasets.make("adding", length=10).sample(2000, seed=3)
     positions = np.nonzero(x[:, :, 1])[1]

@@ -69,13 +69,21 @@ class MlflowServer:
         # MLflow 3 servers also start seven job-runner processes (GenAI jobs): not needed here.
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
         command = [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", self.backend_store_uri,
-            "--artifacts-destination", str(self.artifacts),
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            self.backend_store_uri,
+            "--artifacts-destination",
+            str(self.artifacts),
             "--serve-artifacts",
-            "--host", self.host,
-            "--port", str(self.port),
-            "--workers", "1",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
         ]
         self._log = open(self.log_path, "wb")
         # Own process group: stopping it stops the web server's workers too.
@@ -124,4 +132,3 @@ class MlflowServer:
     def __exit__(self, *exc):
         self.stop()
         return False
-

@@ -23,7 +23,11 @@ def write_tracking_yaml(folder, tracking_uri="sqlite:///mlflow.db", prefix="test
 
 def cli_env(tracking_folder=None, **extra):
     """Environment for `python -m experiments` in a subprocess."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "VRL_FAIL_GRID_POINT", "VRL_EPOCH_DELAY_S")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "VRL_FAIL_GRID_POINT", "VRL_EPOCH_DELAY_S")
+    }
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = str(REPO_ROOT)

@@ -17,7 +17,9 @@ HANG_GUARD_S = 60
 
 
 def run_cli(*args, env):
-    return subprocess.run(cli(*args), env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
+    return subprocess.run(
+        cli(*args), env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S
+    )
 
 
 def closed_port():
@@ -43,11 +45,17 @@ def test_unknown_name_prints_known_names(tmp_path):
 
 @pytest.mark.parametrize(
     "override, expected",
-    [("lr=fast", "`lr` must be a number > 0"), ("epochz=2", "unknown key `epochz`"), ("units", "expected key=value")],
+    [
+        ("lr=fast", "`lr` must be a number > 0"),
+        ("epochz=2", "unknown key `epochz`"),
+        ("units", "expected key=value"),
+    ],
 )
 def test_bad_set(tmp_path, override, expected):
     write_tracking_yaml(tmp_path)
-    result = run_cli("run", "long_dependency", "--profile", "smoke", "--set", override, env=cli_env(tmp_path))
+    result = run_cli(
+        "run", "long_dependency", "--profile", "smoke", "--set", override, env=cli_env(tmp_path)
+    )
     assert result.returncode == 2
     assert expected in result.stderr and "Traceback" not in result.stderr
 
@@ -65,7 +73,13 @@ def test_broken_mlflow_yaml(tmp_path):
 def test_unreachable_tracking_server_fails_fast(tmp_path):
     write_tracking_yaml(tmp_path)
     uri = f"http://127.0.0.1:{closed_port()}"
-    result = run_cli("run", "long_dependency", "--profile", "smoke", env=cli_env(tmp_path, MLFLOW_TRACKING_URI=uri))
+    result = run_cli(
+        "run",
+        "long_dependency",
+        "--profile",
+        "smoke",
+        env=cli_env(tmp_path, MLFLOW_TRACKING_URI=uri),
+    )
     assert result.returncode == 2
     assert f"Cannot reach the MLflow tracking server at {uri}" in result.stderr
     assert "make mlflow-server" in result.stderr
@@ -73,9 +87,13 @@ def test_unreachable_tracking_server_fails_fast(tmp_path):
 
 def test_bad_workers_and_executor(tmp_path):
     write_tracking_yaml(tmp_path)
-    result = run_cli("run", "long_dependency", "--profile", "smoke", "--workers", "0", env=cli_env(tmp_path))
+    result = run_cli(
+        "run", "long_dependency", "--profile", "smoke", "--workers", "0", env=cli_env(tmp_path)
+    )
     assert result.returncode == 2 and "--workers must be an integer >= 1" in result.stderr
-    result = run_cli("run", "long_dependency", "--profile", "smoke", "--executor", "slurm", env=cli_env(tmp_path))
+    result = run_cli(
+        "run", "long_dependency", "--profile", "smoke", "--executor", "slurm", env=cli_env(tmp_path)
+    )
     assert result.returncode == 2 and "Unknown executor 'slurm'" in result.stderr
 
 
@@ -87,7 +105,9 @@ def test_tracking_config_paths_are_relative_to_the_file(tmp_path):
     assert settings.artifact_root == str(tmp_path / "cfg" / "mlartifacts")
     assert settings.tensorboard_root == str(tmp_path / "cfg" / "tb_logs")
     assert settings.experiment_name("long_dependency") == "test-long_dependency"
-    assert settings.tb_run_dir("exp", "vanilla-L5-s0") == str(tmp_path / "cfg" / "tb_logs" / "exp" / "vanilla-L5-s0")
+    assert settings.tb_run_dir("exp", "vanilla-L5-s0") == str(
+        tmp_path / "cfg" / "tb_logs" / "exp" / "vanilla-L5-s0"
+    )
 
 
 def test_repo_mlflow_yaml_and_env_override():
@@ -96,7 +116,11 @@ def test_repo_mlflow_yaml_and_env_override():
     assert settings.tensorboard_root == str(REPO_ROOT / "tb_logs")
     assert settings.experiment_name("x") == "x"
     remote = tracking.load_tracking_config(environ={"MLFLOW_TRACKING_URI": "http://10.0.0.1:5000"})
-    assert remote.tracking_uri == "http://10.0.0.1:5000" and remote.is_remote and remote.artifact_root is None
+    assert (
+        remote.tracking_uri == "http://10.0.0.1:5000"
+        and remote.is_remote
+        and remote.artifact_root is None
+    )
 
 
 def test_check_tracking_uri_refuses_closed_port():

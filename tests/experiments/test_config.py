@@ -62,7 +62,9 @@ def test_shipped_configs_load(name, profile):
 
 def test_unknown_key_names_key_file_and_suggestion(config_dir):
     write(config_dir, "typo", BASE.replace("units: 16", "epoch: 3"))
-    with pytest.raises(ConfigError, match=r"typo\.yaml.*unknown key `epoch`.*Did you mean `epochs`"):
+    with pytest.raises(
+        ConfigError, match=r"typo\.yaml.*unknown key `epoch`.*Did you mean `epochs`"
+    ):
         load_config("typo", "smoke", config_dir=config_dir)
 
 
@@ -74,8 +76,14 @@ def test_unknown_key_in_profile_names_the_profile(config_dir):
 
 @pytest.mark.parametrize(
     "line, key",
-    [("units: sixteen", "units"), ("epochs: 2.5", "epochs"), ("jit_compile: yes please", "jit_compile"),
-     ("optimizer: adagrad", "optimizer"), ("lr: -1", "lr"), ("report: pie", "report")],
+    [
+        ("units: sixteen", "units"),
+        ("epochs: 2.5", "epochs"),
+        ("jit_compile: yes please", "jit_compile"),
+        ("optimizer: adagrad", "optimizer"),
+        ("lr: -1", "lr"),
+        ("report: pie", "report"),
+    ],
 )
 def test_wrong_type_names_key_and_file(config_dir, line, key):
     write(config_dir, "bad", BASE.replace("units: 16", line))
@@ -92,15 +100,26 @@ def test_missing_profile_and_unknown_profile(config_dir):
 
 
 def test_unknown_name_lists_known_names(config_dir):
-    with pytest.raises(ConfigError, match=r"Unknown experiment 'tinny'.*Did you mean `tiny`.*Known experiments: tiny"):
+    with pytest.raises(
+        ConfigError,
+        match=r"Unknown experiment 'tinny'.*Did you mean `tiny`.*Known experiments: tiny",
+    ):
         load_config("tinny", config_dir=config_dir)
 
 
 def test_set_overrides_with_types(config_dir):
     cfg = load_config(
-        "tiny", "smoke",
-        ["lr=1e-2", "grid.seed=[3,4]", "clipnorm=null", "jit_compile=false", "models.deep3.kind=deep",
-         "models.deep3.num_layers=3", "grid.model=[vanilla,deep3]"],
+        "tiny",
+        "smoke",
+        [
+            "lr=1e-2",
+            "grid.seed=[3,4]",
+            "clipnorm=null",
+            "jit_compile=false",
+            "models.deep3.kind=deep",
+            "models.deep3.num_layers=3",
+            "grid.model=[vanilla,deep3]",
+        ],
         config_dir=config_dir,
     )
     assert cfg["lr"] == 0.01 and isinstance(cfg["lr"], float)  # YAML reads "1e-2" as text
@@ -114,10 +133,17 @@ def test_set_overrides_with_types(config_dir):
 
 @pytest.mark.parametrize(
     "override, message",
-    [("lr", "expected key=value"), ("lr=abc", r"--set 'lr=abc'.*`lr` must be a number"),
-     ("epochz=3", r"unknown key `epochz`.*Did you mean `epochs`"), ("grid.seed=[-1]", r"`grid\.seed\[0\]`"),
-     ("grid.model=[rnn]", "unknown model 'rnn'"), ("grid.length=[]", "non-empty list"),
-     ("units=[1, 2]", None), ("=3", "key before `=`"), ("lr=[1", "not valid YAML")],
+    [
+        ("lr", "expected key=value"),
+        ("lr=abc", r"--set 'lr=abc'.*`lr` must be a number"),
+        ("epochz=3", r"unknown key `epochz`.*Did you mean `epochs`"),
+        ("grid.seed=[-1]", r"`grid\.seed\[0\]`"),
+        ("grid.model=[rnn]", "unknown model 'rnn'"),
+        ("grid.length=[]", "non-empty list"),
+        ("units=[1, 2]", None),
+        ("=3", "key before `=`"),
+        ("lr=[1", "not valid YAML"),
+    ],
 )
 def test_bad_set_is_a_clear_error(config_dir, override, message):
     if message is None:  # a per-layer list is fine for the config, refused by vanilla at build time
@@ -131,7 +157,9 @@ def test_parse_override():
     assert parse_override("grid.length=[10, 20]") == ("grid.length", [10, 20])
     assert parse_override("activation=linear") == ("activation", "linear")
     assert parse_override("recurrent_initializer={class_name: Identity, config: {gain: 0.5}}") == (
-        "recurrent_initializer", {"class_name": "Identity", "config": {"gain": 0.5}})
+        "recurrent_initializer",
+        {"class_name": "Identity", "config": {"gain": 0.5}},
+    )
 
 
 def test_grid_order_names_extra_axes_and_hash(config_dir):
@@ -139,16 +167,28 @@ def test_grid_order_names_extra_axes_and_hash(config_dir):
     points = expand_grid(cfg)
     assert len(points) == 2 * 2 * 2 * 2
     assert points[0].name == "vanilla-L5-s0-units8" and points[1].name == "vanilla-L5-s0-units32"
-    assert points[1].hparams["units"] == 32 and points[1].axes == {"model": "vanilla", "length": 5, "seed": 0, "units": 32}
+    assert points[1].hparams["units"] == 32 and points[1].axes == {
+        "model": "vanilla",
+        "length": 5,
+        "seed": 0,
+        "units": 32,
+    }
     assert points[1].label() == "vanilla L=5 seed 0 units=32"
     assert len({p.config_hash for p in points}) == len(points)
     # The same config hashes the same; any change in a value changes the sweep's hash.
     again = load_config("tiny", "quick", ["grid.units=[8,32]"], config_dir=config_dir)
     assert again.config_hash == cfg.config_hash
     assert [p.config_hash for p in expand_grid(again)] == [p.config_hash for p in points]
-    assert load_config("tiny", "quick", ["grid.units=[8,32]", "lr=0.002"], config_dir=config_dir).config_hash != cfg.config_hash
-    assert load_config("tiny", "smoke", config_dir=config_dir).config_hash != load_config(
-        "tiny", "quick", config_dir=config_dir).config_hash
+    assert (
+        load_config(
+            "tiny", "quick", ["grid.units=[8,32]", "lr=0.002"], config_dir=config_dir
+        ).config_hash
+        != cfg.config_hash
+    )
+    assert (
+        load_config("tiny", "smoke", config_dir=config_dir).config_hash
+        != load_config("tiny", "quick", config_dir=config_dir).config_hash
+    )
 
 
 def test_variant_needs_kind(config_dir):

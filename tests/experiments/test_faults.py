@@ -10,8 +10,6 @@ import subprocess
 import threading
 import time
 
-import pytest
-
 from experiments import sweep, tracking
 from tests.experiments.runner_helpers import REPO_ROOT, cli, cli_env
 
@@ -45,7 +43,9 @@ def by_point(runs):
 def test_failing_grid_point_then_resume(tracking_dir, monkeypatch):
     monkeypatch.setenv("VRL_FAIL_GRID_POINT", "vanilla-L5-s0")
     first = sweep.run_sweep(EXPERIMENT, "smoke", TWO_VANILLA, out=lambda line: None)
-    assert first.failed == ["vanilla-L5-s0"] and first.finished == ["vanilla-L10-s0"]  # the sweep went on
+    assert first.failed == ["vanilla-L5-s0"] and first.finished == [
+        "vanilla-L10-s0"
+    ]  # the sweep went on
 
     client, runs = client_and_runs()
     points = by_point(children(runs, first.parent_run_id))
@@ -62,29 +62,47 @@ def test_failing_grid_point_then_resume(tracking_dir, monkeypatch):
     monkeypatch.delenv("VRL_FAIL_GRID_POINT")
     second = sweep.run_sweep(EXPERIMENT, "smoke", TWO_VANILLA, out=lambda line: None)
     assert second.parent_run_id == first.parent_run_id
-    assert second.skipped == ["vanilla-L10-s0"] and second.finished == ["vanilla-L5-s0"] and second.ok
+    assert (
+        second.skipped == ["vanilla-L10-s0"] and second.finished == ["vanilla-L5-s0"] and second.ok
+    )
 
     client, runs = client_and_runs()
     points = by_point(children(runs, first.parent_run_id))
     assert {name: [r.info.status for r in rs] for name, rs in points.items()} == {
-        "vanilla-L5-s0": ["FINISHED"], "vanilla-L10-s0": ["FINISHED"]}
+        "vanilla-L5-s0": ["FINISHED"],
+        "vanilla-L10-s0": ["FINISHED"],
+    }
     assert points["vanilla-L10-s0"][0].info.run_id == first_finished_id(first, client)
     rerun = points["vanilla-L5-s0"][0]
-    assert rerun.data.tags["attempt"] == "2" and rerun.data.tags["previous_attempts"] == failed.info.run_id
-    assert client.get_run(failed.info.run_id).info.lifecycle_stage == "deleted"  # soft-deleted, recoverable
+    assert (
+        rerun.data.tags["attempt"] == "2"
+        and rerun.data.tags["previous_attempts"] == failed.info.run_id
+    )
+    assert (
+        client.get_run(failed.info.run_id).info.lifecycle_stage == "deleted"
+    )  # soft-deleted, recoverable
     assert len([r for r in runs if "mlflow.parentRunId" not in r.data.tags]) == 1  # one parent
 
 
 def first_finished_id(result, client):
     _, runs = client_and_runs(view="all")
-    return [r.info.run_id for r in children(runs, result.parent_run_id)
-            if r.data.tags["grid_point"] == "vanilla-L10-s0" and r.info.status == "FINISHED"][0]
+    return [
+        r.info.run_id
+        for r in children(runs, result.parent_run_id)
+        if r.data.tags["grid_point"] == "vanilla-L10-s0" and r.info.status == "FINISHED"
+    ][0]
 
 
 def test_nan_loss_stops_early_and_counts_as_diverged(tracking_dir):
     # Adam's step is about lr whatever the gradient: lr=1e30 overflows float32 in one step.
     # jit_compile=true (the default outside smoke): XLA must work with the project's layer.
-    overrides = ["grid.model=[vanilla]", "grid.length=[5]", "lr=1e30", "epochs=3", "jit_compile=true"]
+    overrides = [
+        "grid.model=[vanilla]",
+        "grid.length=[5]",
+        "lr=1e30",
+        "epochs=3",
+        "jit_compile=true",
+    ]
     result = sweep.run_sweep(EXPERIMENT, "smoke", overrides, out=lambda line: None)
     assert result.finished == ["vanilla-L5-s0"] and result.ok
     client, runs = client_and_runs()
@@ -93,7 +111,10 @@ def test_nan_loss_stops_early_and_counts_as_diverged(tracking_dir):
     metrics = run.data.metrics
     assert metrics["diverged"] == 1 and metrics["solved"] == 0
     assert metrics["epochs_trained"] == 1  # TerminateOnNaN stopped it in the first epoch of 3
-    assert run.data.tags["jit_compile_effective"] == "True" and "jit_compile_fallback" not in run.data.tags
+    assert (
+        run.data.tags["jit_compile_effective"] == "True"
+        and "jit_compile_fallback" not in run.data.tags
+    )
 
     # --force: a new parent, the grid point trained again.
     forced = sweep.run_sweep(EXPERIMENT, "smoke", overrides, force=True, out=lambda line: None)
@@ -107,13 +128,19 @@ class Sweep:
         self.lines = []
         self.process = subprocess.Popen(
             cli("run", EXPERIMENT, "--profile", "smoke", *args),
-            # A pause after every epoch keeps the runs training (30 epochs: 15 s or more) until the
-            # signal comes, however slowly this test's polling of MLflow gets through on a busy machine.
-            env=cli_env(tracking_dir, VRL_EPOCH_DELAY_S="0.5"), cwd=REPO_ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            # A pause after every epoch keeps the runs training (30 epochs: 15 s or more) until
+            # the signal comes, however slowly this test's polling of MLflow gets through on a
+            # busy machine.
+            env=cli_env(tracking_dir, VRL_EPOCH_DELAY_S="0.5"),
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             start_new_session=True,  # so we can check that no worker outlives it
         )
-        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self.reader = threading.Thread(
+            target=lambda: self.lines.extend(self.process.stdout), daemon=True
+        )
         self.reader.start()
 
     def output(self):
@@ -128,8 +155,13 @@ class Sweep:
             # creating a fresh SQLite store at the same time can corrupt it).
             if any(line.startswith("run ") for line in self.lines):
                 _, runs = client_and_runs()
-                running = [r for r in runs if r.info.status == "RUNNING" and "mlflow.parentRunId" in r.data.tags
-                           and "loss" in r.data.metrics]
+                running = [
+                    r
+                    for r in runs
+                    if r.info.status == "RUNNING"
+                    and "mlflow.parentRunId" in r.data.tags
+                    and "loss" in r.data.metrics
+                ]
                 if len(running) >= n_running:
                     return running
             time.sleep(1.0)  # each look costs the loaded machine CPU
@@ -165,12 +197,22 @@ def test_ctrl_c_marks_killed_then_resume_runs_the_rest(tracking_dir):
     assert not [r for r in runs if r.info.status == "RUNNING"]
     parent_id = running.data.tags["mlflow.parentRunId"]
     assert client.get_run(parent_id).info.status == "KILLED"
-    assert [r.data.tags["grid_point"] for r in children(runs, parent_id)] == ["vanilla-L5-s0"]  # L10 never started
+    assert [r.data.tags["grid_point"] for r in children(runs, parent_id)] == [
+        "vanilla-L5-s0"
+    ]  # L10 never started
 
-    result = sweep.run_sweep(EXPERIMENT, "smoke", ["epochs=30", *TWO_VANILLA], out=lambda line: None)
-    assert result.parent_run_id == parent_id and sorted(result.finished) == ["vanilla-L10-s0", "vanilla-L5-s0"]
+    result = sweep.run_sweep(
+        EXPERIMENT, "smoke", ["epochs=30", *TWO_VANILLA], out=lambda line: None
+    )
+    assert result.parent_run_id == parent_id and sorted(result.finished) == [
+        "vanilla-L10-s0",
+        "vanilla-L5-s0",
+    ]
     client, runs = client_and_runs()
-    statuses = {name: [r.info.status for r in rs] for name, rs in by_point(children(runs, parent_id)).items()}
+    statuses = {
+        name: [r.info.status for r in rs]
+        for name, rs in by_point(children(runs, parent_id)).items()
+    }
     assert statuses == {"vanilla-L5-s0": ["FINISHED"], "vanilla-L10-s0": ["FINISHED"]}
     assert client.get_run(parent_id).info.status == "FINISHED"
 
@@ -188,7 +230,10 @@ def test_sigterm_with_two_workers_kills_both_then_resume_with_two_workers(tracki
     assert not group_alive(run.process.pid), "a worker process outlived the driver"
 
     client, runs = client_and_runs()
-    assert sorted(r.info.status for r in runs if r.info.run_id in {x.info.run_id for x in running}) == ["KILLED"] * 2
+    assert (
+        sorted(r.info.status for r in runs if r.info.run_id in {x.info.run_id for x in running})
+        == ["KILLED"] * 2
+    )
     assert not [r for r in runs if r.info.status == "RUNNING"]
 
     result = sweep.run_sweep(EXPERIMENT, "smoke", overrides, workers=2, out=lambda line: None)
@@ -196,5 +241,7 @@ def test_sigterm_with_two_workers_kills_both_then_resume_with_two_workers(tracki
     client, runs = client_and_runs()
     kids = children(runs, result.parent_run_id)
     assert sorted((r.data.tags["grid_point"], r.info.status) for r in kids) == [
-        ("gru-L5-s0", "FINISHED"), ("vanilla-L5-s0", "FINISHED")]
+        ("gru-L5-s0", "FINISHED"),
+        ("vanilla-L5-s0", "FINISHED"),
+    ]
     assert all(r.data.metrics["epochs_trained"] == 30 for r in kids)

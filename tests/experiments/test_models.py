@@ -28,10 +28,16 @@ def test_per_sequence_regression_head(kind):
     body = model.get_layer(kind)
     assert isinstance(body, BODY_CLASSES[kind])
     head = model.get_layer("head")
-    assert isinstance(head, keras.layers.Dense) and head.units == 1 and head.activation is keras.activations.linear
+    assert (
+        isinstance(head, keras.layers.Dense)
+        and head.units == 1
+        and head.activation is keras.activations.linear
+    )
     assert model.output_shape == (None, 1)
     assert isinstance(model.optimizer, keras.optimizers.Adam)
-    assert np.isclose(float(model.optimizer.learning_rate), 1e-3) and model.optimizer.clipnorm == 1.0
+    assert (
+        np.isclose(float(model.optimizer.learning_rate), 1e-3) and model.optimizer.clipnorm == 1.0
+    )
     x, _ = task.sample(3, seed=1)
     assert model.predict(x, verbose=0).shape == (3, 1)
 
@@ -42,7 +48,9 @@ def test_per_step_classification_head_returns_logits_per_step():
     model = build_model(spec(kind="lstm", units=5), task, seed=0)
     assert model.output_shape == (None, task.timesteps, task.output.units)
     x, y = task.sample(4, seed=2)
-    model.evaluate(x, y, sample_weight=task.sample_weight(4), verbose=0)  # the loss accepts these shapes
+    model.evaluate(
+        x, y, sample_weight=task.sample_weight(4), verbose=0
+    )  # the loss accepts these shapes
 
 
 def test_deep_layers_and_per_layer_units():
@@ -66,7 +74,11 @@ def test_same_seed_same_weights_other_seed_differs():
 
 def test_two_weight_network_without_head():
     task = datasets.make("ewma", length=5)
-    model = build_model(spec(kind="vanilla", units=1, use_bias=False, activation="linear", head="none"), task, seed=0)
+    model = build_model(
+        spec(kind="vanilla", units=1, use_bias=False, activation="linear", head="none"),
+        task,
+        seed=0,
+    )
     assert model.count_params() == 2  # u (input) and w (recurrent), nothing else
     layer = model.get_layer("vanilla")
     x, _ = task.sample(2, seed=0)
@@ -87,9 +99,20 @@ def test_two_weight_network_without_head():
 def test_other_optimizers_and_initializers():
     task = datasets.make("adding", length=4)
     model = build_model(
-        spec(kind="vanilla", units=3, optimizer="rmsprop", lr=0.01, clipnorm=None,
-             recurrent_initializer={"class_name": "Identity", "config": {"gain": 0.5}}),
-        task, seed=0,
+        spec(
+            kind="vanilla",
+            units=3,
+            optimizer="rmsprop",
+            lr=0.01,
+            clipnorm=None,
+            recurrent_initializer={"class_name": "Identity", "config": {"gain": 0.5}},
+        ),
+        task,
+        seed=0,
     )
-    assert isinstance(model.optimizer, keras.optimizers.RMSprop) and model.optimizer.clipnorm is None
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.get_layer("vanilla").recurrent_kernel), 0.5 * np.eye(3))
+    assert (
+        isinstance(model.optimizer, keras.optimizers.RMSprop) and model.optimizer.clipnorm is None
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model.get_layer("vanilla").recurrent_kernel), 0.5 * np.eye(3)
+    )

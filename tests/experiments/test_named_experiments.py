@@ -32,7 +32,12 @@ EXPECTED = {
         ["probes/gradient_flow.png", "probes/gradient_flow.json"],
     ),
 }
-COMMON_REPORT_FILES = ["report/results.csv", "report/summary.md", "report/horizons.csv", "report/breakdown.png"]
+COMMON_REPORT_FILES = [
+    "report/results.csv",
+    "report/summary.md",
+    "report/horizons.csv",
+    "report/breakdown.png",
+]
 # long_dependency's smoke sweep is the runner's own test subject (tests for issue 4); here
 # two of its four models are enough to check that the report draws it.
 OVERRIDES = {"long_dependency": ["grid.model=[vanilla,lstm]"]}
@@ -59,7 +64,11 @@ def sweeps(tmp_path_factory):
         results = {}
         for name in EXPECTED:
             results[name] = sweep.run_sweep(
-                name, "smoke", OVERRIDES.get(name, ()), tracking_config=tracking_config, out=lambda *_: None
+                name,
+                "smoke",
+                OVERRIDES.get(name, ()),
+                tracking_config=tracking_config,
+                out=lambda *_: None,
             )
         client = tracking.configure_mlflow(tracking_config.tracking_uri)
         yield client, tracking_config, results
@@ -82,7 +91,9 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
     client, tracking_config, results = sweeps
     result = results[name]
     kind, report_files, child_files = EXPECTED[name]
-    points = experiment_config.expand_grid(experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ())))
+    points = experiment_config.expand_grid(
+        experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ()))
+    )
 
     assert result.ok, (result.failed, result.report_error)
     parent = client.get_run(result.parent_run_id)
@@ -95,20 +106,29 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
     # The report: its files on the parent run, one horizon metric per curve, TensorBoard images.
     logged = {artifact.path for artifact in client.list_artifacts(result.parent_run_id, "report")}
     assert set(COMMON_REPORT_FILES + report_files) <= logged
-    horizons = {key: value for key, value in parent.data.metrics.items() if key.startswith("horizon_")}
+    horizons = {
+        key: value for key, value in parent.data.metrics.items() if key.startswith("horizon_")
+    }
     models = {p.axes["model"] for p in points}
     assert len(horizons) >= len(models)
     lengths = {p.axes["length"] for p in points}
     assert all(value == 0 or value in lengths for value in horizons.values())
     assert "horizon" in result.report
     config = experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ()))
-    assert f"Budget: at most {config['epochs'] * config['steps_per_epoch']:,} {config['optimizer']} updates" in result.report
+    assert (
+        f"Budget: at most {config['epochs'] * config['steps_per_epoch']:,} "
+        f"{config['optimizer']} updates" in result.report
+    )
     tb_report = os.path.join(tracking_config.tb_experiment_dir(name), "report")
     assert any(files for _, _, files in os.walk(tb_report))
 
     # Probes: their artifacts on every child.
     for run in children:
-        names = {a.path for folder in {os.path.dirname(f) for f in child_files} for a in client.list_artifacts(run.info.run_id, folder)}
+        names = {
+            a.path
+            for folder in {os.path.dirname(f) for f in child_files}
+            for a in client.list_artifacts(run.info.run_id, folder)
+        }
         assert set(child_files) <= names, run.info.run_name
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from experiments import probes
 
-
 # --------------------------------------------------------------------------------------
 # Helpers: a hand-made task and a run logger that records what it is given
 # --------------------------------------------------------------------------------------
@@ -97,8 +96,13 @@ class RecordingLogger:
         return [(step, value) for key, value, step in self.metrics if key == name]
 
 
-def numpy_vanilla_state_gradients(x, y, kernel, recurrent_kernel, bias, head_kernel, head_bias, activation):
-    """Float64 backprop through h_t = act(x_t K + h_{t-1} R + b), loss = sum_i (h_T a + c - y_i)^2."""
+def numpy_vanilla_state_gradients(
+    x, y, kernel, recurrent_kernel, bias, head_kernel, head_bias, activation
+):
+    """Float64 backprop through h_t = act(x_t K + h_{t-1} R + b).
+
+    The loss is sum_i (h_T a + c - y_i)^2.
+    """
     x, kernel, recurrent_kernel = (np.asarray(v, np.float64) for v in (x, kernel, recurrent_kernel))
     act = np.tanh if activation == "tanh" else (lambda z: z)
     states = [np.zeros((x.shape[0], recurrent_kernel.shape[0]))]
@@ -177,7 +181,12 @@ def test_loss_surface_is_zero_at_the_ewma_solution_and_matches_keras():
     # Keras reference: the same one-unit network, built from SimpleRNN, evaluated with MSE.
     for activation in (None, "tanh"):
         model = keras.Sequential(
-            [keras.Input((15, 1)), keras.layers.SimpleRNN(1, activation=activation, use_bias=False, return_sequences=True)]
+            [
+                keras.Input((15, 1)),
+                keras.layers.SimpleRNN(
+                    1, activation=activation, use_bias=False, return_sequences=True
+                ),
+            ]
         )
         model.compile(loss="mse")
         surface = probes.one_unit_rnn_loss_surface(
@@ -209,11 +218,20 @@ def test_state_gradient_norms_match_numpy_backprop(activation):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(5, steps, 2)).astype("float32")
     y = rng.normal(size=(5, 1)).astype("float32")
-    norms = probes.state_gradient_norms(model, x, y, keras.losses.MeanSquaredError(), per_step=False)
+    norms = probes.state_gradient_norms(
+        model, x, y, keras.losses.MeanSquaredError(), per_step=False
+    )
     kernel, recurrent_kernel, bias = model.layers[0].get_weights()
     head_kernel, head_bias = model.layers[1].get_weights()
     reference = numpy_vanilla_state_gradients(
-        x, y, kernel, recurrent_kernel, bias, head_kernel, head_bias, "tanh" if activation else "linear"
+        x,
+        y,
+        kernel,
+        recurrent_kernel,
+        bias,
+        head_kernel,
+        head_bias,
+        "tanh" if activation else "linear",
     )
     assert norms.shape == (5, steps + 1)
     np.testing.assert_allclose(norms, reference, rtol=2e-4, atol=1e-7)
@@ -223,12 +241,18 @@ def test_state_gradient_norms_per_step_task_uses_the_last_step():
     keras.utils.set_random_seed(1)
     steps = 6
     model = keras.Sequential(
-        [keras.Input((steps, 1)), keras.layers.SimpleRNN(3, return_sequences=True), keras.layers.Dense(1)]
+        [
+            keras.Input((steps, 1)),
+            keras.layers.SimpleRNN(3, return_sequences=True),
+            keras.layers.Dense(1),
+        ]
     )
     x, y = EwmaLikeTask(length=steps).sample(4, seed=0)
     norms = probes.state_gradient_norms(model, x, y, keras.losses.MeanSquaredError(), per_step=True)
     kernel, recurrent_kernel, bias = model.layers[0].get_weights()
-    reference = numpy_vanilla_state_gradients(x, y[:, -1], kernel, recurrent_kernel, bias, *model.layers[1].get_weights(), "tanh")
+    reference = numpy_vanilla_state_gradients(
+        x, y[:, -1], kernel, recurrent_kernel, bias, *model.layers[1].get_weights(), "tanh"
+    )
     np.testing.assert_allclose(norms, reference, rtol=2e-4, atol=1e-7)
 
 
@@ -245,7 +269,9 @@ def test_state_gradient_norms_of_gated_cells_match_keras_initial_state_gradients
     rng = np.random.default_rng(4)
     x = rng.normal(size=(4, steps, 2)).astype("float32")
     y = rng.normal(size=(4, 1)).astype("float32")
-    norms = probes.state_gradient_norms(model, x, y, keras.losses.MeanSquaredError(), per_step=False)
+    norms = probes.state_gradient_norms(
+        model, x, y, keras.losses.MeanSquaredError(), per_step=False
+    )
     head = model.layers[1]
     summed = keras.losses.MeanSquaredError(reduction="sum")
     clone = layer_class(units, return_state=True)
@@ -253,7 +279,9 @@ def test_state_gradient_norms_of_gated_cells_match_keras_initial_state_gradients
     clone.set_weights(layer.get_weights())
     for t in (0, 3, steps - 1):
         if t == 0:
-            state = [tf.zeros((4, units)) for _ in range(2 if layer_class is keras.layers.LSTM else 1)]
+            state = [
+                tf.zeros((4, units)) for _ in range(2 if layer_class is keras.layers.LSTM else 1)
+            ]
         else:
             state = list(clone(x[:, :t])[1:])
         with tf.GradientTape() as tape:
@@ -276,8 +304,13 @@ def test_state_gradient_norms_of_a_stack_match_numpy_backprop():
     rng = np.random.default_rng(6)
     x = rng.normal(size=(3, steps, 2)).astype("float32")
     y = rng.normal(size=(3, 1)).astype("float32")
-    norms = probes.state_gradient_norms(model, x, y, keras.losses.MeanSquaredError(), per_step=False)
-    (k1, r1), (k2, r2) = [[np.asarray(w, np.float64) for w in layer.get_weights()] for layer in model.layers[0].rnn_layers]
+    norms = probes.state_gradient_norms(
+        model, x, y, keras.losses.MeanSquaredError(), per_step=False
+    )
+    (k1, r1), (k2, r2) = [
+        [np.asarray(w, np.float64) for w in layer.get_weights()]
+        for layer in model.layers[0].rnn_layers
+    ]
     head_kernel, head_bias = [np.asarray(w, np.float64) for w in model.layers[1].get_weights()]
     h1, h2 = np.zeros((3, 3)), np.zeros((3, 4))
     for t in range(steps):
@@ -286,7 +319,7 @@ def test_state_gradient_norms_of_a_stack_match_numpy_backprop():
     g2 = 2.0 * (h2 @ head_kernel + head_bias - y) @ head_kernel.T
     g1 = g2 @ k2.T
     expected = [np.sqrt((g1**2).sum(1) + (g2**2).sum(1))]
-    for t in range(steps - 1, 0, -1):
+    for _ in range(steps - 1, 0, -1):
         g2 = g2 @ r2.T
         g1 = g1 @ r1.T + g2 @ k2.T
         expected.append(np.sqrt((g1**2).sum(1) + (g2**2).sum(1)))
@@ -303,10 +336,14 @@ def test_scaled_orthogonal_linear_rnn_decays_exactly_at_sigma_max():
     rotation = np.linalg.qr(np.random.default_rng(5).normal(size=(6, 6)))[0]
     layer.set_weights([layer.get_weights()[0], (rho * rotation).astype("float32")])
     x, y = SumTask(steps).sample(8, seed=0)
-    norms = probes.state_gradient_norms(model, x[:, :, :1], y, keras.losses.MeanSquaredError(), per_step=False)
+    norms = probes.state_gradient_norms(
+        model, x[:, :, :1], y, keras.losses.MeanSquaredError(), per_step=False
+    )
     decay = probes.fit_decay_factor(np.arange(steps + 1), norms.mean(axis=0))
     assert decay == pytest.approx(rho, rel=1e-4)
-    assert probes.largest_singular_value(probes.recurrent_matrices(model)[0]) == pytest.approx(rho, rel=1e-5)
+    assert probes.largest_singular_value(probes.recurrent_matrices(model)[0]) == pytest.approx(
+        rho, rel=1e-5
+    )
 
 
 def test_find_recurrent_layers_rejects_models_without_recurrence():
@@ -324,7 +361,10 @@ def test_weights_probe_logs_trajectory_and_loss_surface(tmp_path):
     task = EwmaLikeTask(length=10, alpha=0.3)
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((10, 1)), keras.layers.SimpleRNN(1, activation=None, use_bias=False, return_sequences=True)]
+        [
+            keras.Input((10, 1)),
+            keras.layers.SimpleRNN(1, activation=None, use_bias=False, return_sequences=True),
+        ]
     )
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss=task.loss)
     logger = RecordingLogger(tb_dir=str(tmp_path / "tb"))
@@ -346,7 +386,9 @@ def test_weights_probe_logs_trajectory_and_loss_surface(tmp_path):
 
 def test_weights_probe_refuses_a_model_with_more_than_two_weights():
     task = EwmaLikeTask(length=5)
-    model = keras.Sequential([keras.Input((5, 1)), keras.layers.SimpleRNN(3, return_sequences=True)])
+    model = keras.Sequential(
+        [keras.Input((5, 1)), keras.layers.SimpleRNN(3, return_sequences=True)]
+    )
     model.compile(loss="mse")
     [probe] = probes.make_probes(["weights"], task, {}, None)
     x, y = task.sample(4, seed=0)
@@ -354,7 +396,9 @@ def test_weights_probe_refuses_a_model_with_more_than_two_weights():
         model.fit(x, np.repeat(y, 3, axis=-1), epochs=1, verbose=0, callbacks=[probe])
 
 
-@pytest.mark.parametrize("layer_class,expect_bound", [(keras.layers.SimpleRNN, True), (keras.layers.LSTM, False)])
+@pytest.mark.parametrize(
+    "layer_class,expect_bound", [(keras.layers.SimpleRNN, True), (keras.layers.LSTM, False)]
+)
 def test_gradient_flow_probe_logs_decay_sigma_and_figure(layer_class, expect_bound):
     task = SumTask(length=8)
     keras.utils.set_random_seed(0)
@@ -370,7 +414,9 @@ def test_gradient_flow_probe_logs_decay_sigma_and_figure(layer_class, expect_bou
         assert (f"decay_bound_{when}" in names) is expect_bound
         assert [step for step, _ in logger.history(f"grad_norm_{when}")] == list(range(9))
     sigma = logger.history("sigma_max_W_trained")[0][1]
-    assert sigma == pytest.approx(probes.largest_singular_value(probes.recurrent_matrices(model)[0]))
+    assert sigma == pytest.approx(
+        probes.largest_singular_value(probes.recurrent_matrices(model)[0])
+    )
     flow = logger.dicts["probes/gradient_flow.json"]
     assert set(flow) == {"init", "trained"} and len(flow["init"]["norms"]) == 9
     assert logger.figures == ["probes/gradient_flow.png"]

@@ -20,9 +20,9 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import mlflow  # noqa: E402
+from mlflow_server_fixture import MlflowServer, free_port  # noqa: E402  (tests/experiments is on sys.path)
 
 from experiments import ray_executor, sweep, tracking  # noqa: E402
-from mlflow_server_fixture import MlflowServer, free_port  # noqa: E402  (tests/experiments is on sys.path)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENT = "long_dependency"
@@ -41,7 +41,9 @@ def mlflow_server(tmp_path_factory):
 
 def _write_tracking_yaml(folder, tracking_uri):
     path = folder / "mlflow.yaml"
-    path.write_text(f"tracking_uri: {tracking_uri}\ntensorboard_root: tb_logs\nartifact_location: mlartifacts\n")
+    path.write_text(
+        f"tracking_uri: {tracking_uri}\ntensorboard_root: tb_logs\nartifact_location: mlartifacts\n"
+    )
     return path
 
 
@@ -94,7 +96,11 @@ def _event_files(folder):
         ("/tmp/mlruns", "ray://head:10001", True),
         ("http://mlflow.internal:5000", "10.0.0.5:6379", False),
         ("postgresql://user:pw@db.internal/mlflow", "auto", False),
-        ("sqlite:////tmp/mlflow.db", None, False),  # a local Ray instance shares this machine's files
+        (
+            "sqlite:////tmp/mlflow.db",
+            None,
+            False,
+        ),  # a local Ray instance shares this machine's files
         ("sqlite:////tmp/mlflow.db", "local", False),
     ],
 )
@@ -102,7 +108,9 @@ def test_cluster_refuses_local_file_store(tracking_uri, address, refused):
     if refused:
         with pytest.raises(ValueError, match="make mlflow-server") as caught:
             ray_executor.check_tracking_for_cluster(tracking_uri, address)
-        assert tracking_uri in str(caught.value) and "MLFLOW_TRACKING_URI=http://" in str(caught.value)
+        assert tracking_uri in str(caught.value) and "MLFLOW_TRACKING_URI=http://" in str(
+            caught.value
+        )
     else:
         ray_executor.check_tracking_for_cluster(tracking_uri, address)
 
@@ -131,12 +139,19 @@ def test_sweep_with_address_and_sqlite_store_fails_before_any_run(tmp_path, monk
     started = time.monotonic()
     with pytest.raises(ValueError, match="Ray workers on other nodes cannot log there"):
         sweep.run_sweep(
-            EXPERIMENT, "smoke", SMALL_GRID, executor="ray", address="192.0.2.1:6379",
-            tracking_config=tracking_config, out=lambda line: None,
+            EXPERIMENT,
+            "smoke",
+            SMALL_GRID,
+            executor="ray",
+            address="192.0.2.1:6379",
+            tracking_config=tracking_config,
+            out=lambda line: None,
         )
     assert time.monotonic() - started < 30  # no cluster connection attempt, no training
     assert not ray.is_initialized()
-    assert not (tmp_path / "mlflow.db").exists(), "the refusal must come before the store and parent run exist"
+    assert not (tmp_path / "mlflow.db").exists(), (
+        "the refusal must come before the store and parent run exist"
+    )
 
 
 def test_unreachable_or_malformed_address_fails_fast():
@@ -160,7 +175,9 @@ def test_bad_tensorboard_mode_is_refused(monkeypatch):
 
 
 # --------------------------------------------------- sweeps through Ray tasks
-def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(server_tracking, local_ray, monkeypatch, capsys):
+def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(
+    server_tracking, local_ray, monkeypatch, capsys
+):
     lines = []
     client = mlflow.MlflowClient(server_tracking.tracking_uri)
     tb_root = pathlib.Path(server_tracking.tb_experiment_dir(EXPERIMENT))
@@ -168,8 +185,13 @@ def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(server_tracking, 
     # 1. One grid point raises: it is FAILED (with its traceback), the others finish.
     monkeypatch.setenv("VRL_FAIL_GRID_POINT", FAILING_POINT)  # forwarded to the Ray workers
     first = sweep.run_sweep(
-        EXPERIMENT, "smoke", SMALL_GRID, executor="ray", workers=2,
-        tracking_config=server_tracking, out=lines.append,
+        EXPERIMENT,
+        "smoke",
+        SMALL_GRID,
+        executor="ray",
+        workers=2,
+        tracking_config=server_tracking,
+        out=lines.append,
     )
     assert sorted(first.finished) == sorted(set(POINTS) - {FAILING_POINT})
     assert first.failed == [FAILING_POINT] and first.skipped == []
@@ -177,7 +199,9 @@ def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(server_tracking, 
     assert parent.info.status == "FINISHED"
     children = _by_point(_children(client, first.parent_run_id))
     assert sorted(children) == sorted(POINTS)
-    assert all(len(runs) == 1 for runs in children.values()), {k: len(v) for k, v in children.items()}
+    assert all(len(runs) == 1 for runs in children.values()), {
+        k: len(v) for k, v in children.items()
+    }
     for point, (run,) in children.items():
         expected = "FAILED" if point == FAILING_POINT else "FINISHED"
         assert run.info.status == expected, (point, run.info.status)
@@ -199,15 +223,22 @@ def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(server_tracking, 
     monkeypatch.delenv("VRL_FAIL_GRID_POINT")
     monkeypatch.setenv(ray_executor.TENSORBOARD_MODE_ENV, "sync")
     second = sweep.run_sweep(
-        EXPERIMENT, "smoke", SMALL_GRID, executor="ray", workers=2,
-        tracking_config=server_tracking, out=lines.append,
+        EXPERIMENT,
+        "smoke",
+        SMALL_GRID,
+        executor="ray",
+        workers=2,
+        tracking_config=server_tracking,
+        out=lines.append,
     )
     assert second.parent_run_id == first.parent_run_id
     assert second.finished == [FAILING_POINT] and second.failed == []
     assert sorted(second.skipped) == sorted(set(POINTS) - {FAILING_POINT})
     children = _by_point(_children(client, first.parent_run_id))
     assert sorted(children) == sorted(POINTS)
-    assert all(len(runs) == 1 for runs in children.values()), {k: len(v) for k, v in children.items()}
+    assert all(len(runs) == 1 for runs in children.values()), {
+        k: len(v) for k, v in children.items()
+    }
     assert all(runs[0].info.status == "FINISHED" for runs in children.values())
     retried = children[FAILING_POINT][0]
     assert retried.info.run_id != failed_run.info.run_id
@@ -218,18 +249,38 @@ def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(server_tracking, 
 
 
 def test_sigterm_marks_runs_in_flight_killed_and_stops_ray(server_tracking, tmp_path):
-    """`python -m experiments run ... --executor ray` owns its Ray instance; SIGTERM ends it cleanly."""
+    """`python -m experiments run ... --executor ray` owns its Ray instance.
+
+    SIGTERM ends it cleanly.
+    """
     client = mlflow.MlflowClient(server_tracking.tracking_uri)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO_ROOT))
     command = [
-        sys.executable, "-m", "experiments", "run", EXPERIMENT, "--profile", "smoke",
-        "--set", "grid.model=[vanilla]", "--set", "grid.length=[5]",
-        "--set", "epochs=500",  # long enough to be caught training
-        "--executor", "ray",
+        sys.executable,
+        "-m",
+        "experiments",
+        "run",
+        EXPERIMENT,
+        "--profile",
+        "smoke",
+        "--set",
+        "grid.model=[vanilla]",
+        "--set",
+        "grid.length=[5]",
+        "--set",
+        "epochs=500",  # long enough to be caught training
+        "--executor",
+        "ray",
     ]
     log = open(tmp_path / "driver.log", "wb")
-    driver = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    driver = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         # Wait until the grid point is training.
         deadline = time.monotonic() + 150
@@ -237,15 +288,21 @@ def test_sigterm_marks_runs_in_flight_killed_and_stops_ray(server_tracking, tmp_
         while time.monotonic() < deadline and driver.poll() is None:
             experiment = client.get_experiment_by_name(EXPERIMENT)
             if experiment is not None:
-                running = client.search_runs([experiment.experiment_id], filter_string="attributes.status = 'RUNNING'")
+                running = client.search_runs(
+                    [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'"
+                )
                 in_flight = [r for r in running if r.info.run_name == "vanilla-L5-s0"]
                 if in_flight and client.get_metric_history(in_flight[0].info.run_id, "loss"):
                     break
             time.sleep(1)
         else:
-            pytest.fail("no grid point started training:\n" + (tmp_path / "driver.log").read_text()[-3000:])
+            pytest.fail(
+                "no grid point started training:\n" + (tmp_path / "driver.log").read_text()[-3000:]
+            )
         driver.send_signal(signal.SIGTERM)
-        assert driver.wait(timeout=60) == 128 + signal.SIGTERM, (tmp_path / "driver.log").read_text()[-3000:]
+        assert driver.wait(timeout=60) == 128 + signal.SIGTERM, (
+            tmp_path / "driver.log"
+        ).read_text()[-3000:]
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)

@@ -29,8 +29,16 @@ def table(curves, info=ADDING_INFO):
     for model, by_length in curves.items():
         for length, values in by_length.items():
             for seed, value in enumerate(values):
-                rows.append({"run_id": f"{model}-{length}-{seed}", "run_name": f"{model}-L{length}-s{seed}",
-                             "model": model, "length": length, "seed": seed, "test_metric": value})
+                rows.append(
+                    {
+                        "run_id": f"{model}-{length}-{seed}",
+                        "run_name": f"{model}-L{length}-s{seed}",
+                        "model": model,
+                        "length": length,
+                        "seed": seed,
+                        "test_metric": value,
+                    }
+                )
     return report.results_table(rows, info)
 
 
@@ -44,7 +52,9 @@ def horizons_of(curves, info=ADDING_INFO):
 
 
 def test_horizon_is_the_last_length_before_the_first_failure_with_the_next_result():
-    h = horizons_of({"vanilla": {10: [0.001, 0.002, 0.003], 50: [0.005, 0.2, 0.004], 100: [0.17, 0.16, 0.17]}})
+    h = horizons_of(
+        {"vanilla": {10: [0.001, 0.002, 0.003], 50: [0.005, 0.2, 0.004], 100: [0.17, 0.16, 0.17]}}
+    )
     row = h.loc["vanilla"]
     assert row["horizon"] == 50 and not row["censored"] and not row["non_monotone"]
     assert row["next_length"] == 100 and row["next_solved"] == "0/3"
@@ -68,30 +78,58 @@ def test_horizon_when_everything_is_solved_is_censored():
 
 
 def test_non_monotone_curve_keeps_the_first_breakdown_and_flags_it():
-    row = horizons_of({"gru": {10: [0.001, 0.001], 20: [0.1, 0.2], 40: [0.001, 0.005], 80: [0.17, 0.17]}}).loc["gru"]
+    row = horizons_of(
+        {"gru": {10: [0.001, 0.001], 20: [0.1, 0.2], 40: [0.001, 0.005], 80: [0.17, 0.17]}}
+    ).loc["gru"]
     assert row["horizon"] == 10 and row["next_length"] == 20
     assert row["non_monotone"] and row["longest_solved"] == 40
 
 
 def test_half_of_the_seeds_is_enough_and_less_is_not():
-    h = horizons_of({
-        "a": {10: [0.001, 0.001, 0.5, 0.5], 20: [0.5] * 4},  # 2/4 solved: counts
-        "b": {10: [0.001, 0.5, 0.5], 20: [0.5] * 3},  # 1/3 solved: does not
-    })
+    h = horizons_of(
+        {
+            "a": {10: [0.001, 0.001, 0.5, 0.5], 20: [0.5] * 4},  # 2/4 solved: counts
+            "b": {10: [0.001, 0.5, 0.5], 20: [0.5] * 3},  # 1/3 solved: does not
+        }
+    )
     assert h.loc["a", "horizon"] == 10
     assert h.loc["b", "horizon"] == 0
 
 
 def test_diverged_runs_count_as_not_solved_and_accuracy_metrics_use_higher_is_better():
-    info = {**ADDING_INFO, "metric": "accuracy", "higher_is_better": True, "chance": 0.125, "solved_threshold": 0.99}
+    info = {
+        **ADDING_INFO,
+        "metric": "accuracy",
+        "higher_is_better": True,
+        "chance": 0.125,
+        "solved_threshold": 0.99,
+    }
     rows = [
-        {"model": "vanilla", "length": 4, "seed": s, "test_metric": 1.0, "solved": 1.0, "diverged": 0.0} for s in range(2)
+        {
+            "model": "vanilla",
+            "length": 4,
+            "seed": s,
+            "test_metric": 1.0,
+            "solved": 1.0,
+            "diverged": 0.0,
+        }
+        for s in range(2)
     ] + [
-        {"model": "vanilla", "length": 8, "seed": 0, "test_metric": 0.995, "solved": 0.0, "diverged": 1.0},
+        {
+            "model": "vanilla",
+            "length": 8,
+            "seed": 0,
+            "test_metric": 0.995,
+            "solved": 0.0,
+            "diverged": 1.0,
+        },
         {"model": "vanilla", "length": 8, "seed": 1, "test_metric": 0.2},
     ]
     df = report.results_table(rows, info)
-    assert df.loc[df["length"] == 8, "solved"].tolist() == [0.0, 0.0]  # 0.2 < 0.99 filled in; diverged kept 0
+    assert df.loc[df["length"] == 8, "solved"].tolist() == [
+        0.0,
+        0.0,
+    ]  # 0.2 < 0.99 filled in; diverged kept 0
     summary = report.summarize(df)
     assert summary.loc[summary["length"] == 8, "n_diverged"].item() == 1
     assert report.memory_horizon(summary).set_index("curve").loc["vanilla", "horizon"] == 4
@@ -115,18 +153,46 @@ def test_curve_axes_are_params_that_vary_within_a_model():
     rows = []
     for layers in (1, 2):
         for length in (5, 10):
-            rows.append({"model": "deep", "kind": "deep", "num_layers": layers, "units": 32, "length": length,
-                         "seed": 0, "test_metric": 0.001})
-    rows.append({"model": "lstm", "kind": "lstm", "num_layers": 2, "units": 16, "length": 5, "seed": 0, "test_metric": 0.001})
+            rows.append(
+                {
+                    "model": "deep",
+                    "kind": "deep",
+                    "num_layers": layers,
+                    "units": 32,
+                    "length": length,
+                    "seed": 0,
+                    "test_metric": 0.001,
+                }
+            )
+    rows.append(
+        {
+            "model": "lstm",
+            "kind": "lstm",
+            "num_layers": 2,
+            "units": 16,
+            "length": 5,
+            "seed": 0,
+            "test_metric": 0.001,
+        }
+    )
     df = report.results_table(rows, ADDING_INFO)
     assert df.attrs["axes"] == ["num_layers"]
-    assert sorted(df["curve"].unique()) == ["deep, num_layers=1", "deep, num_layers=2", "lstm, num_layers=2"]
+    assert sorted(df["curve"].unique()) == [
+        "deep, num_layers=1",
+        "deep, num_layers=2",
+        "lstm, num_layers=2",
+    ]
     assert report.horizon_metric_name("deep, num_layers=2") == "horizon_deep_num_layers-2"
     assert report.horizon_metric_name("lstm") == "horizon_lstm"
 
 
 def test_markdown_and_terminal_summary_show_horizons_and_cells():
-    df = table({"vanilla": {10: [0.001, 0.002], 100: [0.17, 0.16]}, "lstm": {10: [0.001, 0.001], 100: [0.002, 0.001]}})
+    df = table(
+        {
+            "vanilla": {10: [0.001, 0.002], 100: [0.17, 0.16]},
+            "lstm": {10: [0.001, 0.001], 100: [0.002, 0.001]},
+        }
+    )
     summary = report.summarize(df)
     horizons = report.memory_horizon(summary)
     markdown = report.markdown_tables(summary, horizons, ADDING_INFO)
@@ -138,11 +204,20 @@ def test_markdown_and_terminal_summary_show_horizons_and_cells():
 
 
 def test_plot_breakdown_draws_log_axes_band_and_reference_lines():
-    df = table({"vanilla": {10: [0.001, 0.002], 100: [0.17, 0.16]}, "lstm": {10: [0.001, 0.001], 100: [0.002, 0.001]}})
+    df = table(
+        {
+            "vanilla": {10: [0.001, 0.002], 100: [0.17, 0.16]},
+            "lstm": {10: [0.001, 0.001], 100: [0.002, 0.001]},
+        }
+    )
     figure = report.plot_breakdown(report.summarize(df), df, ADDING_INFO, title="adding")
     top, bottom = figure.axes
     assert top.get_xscale() == "log" and top.get_yscale() == "log"
-    horizontal = sorted(line.get_ydata()[0] for line in top.get_lines() if len(set(line.get_xdata())) == 1 or line.get_linestyle() in ("--", ":"))
+    horizontal = sorted(
+        line.get_ydata()[0]
+        for line in top.get_lines()
+        if len(set(line.get_xdata())) == 1 or line.get_linestyle() in ("--", ":")
+    )
     assert pytest.approx(1 / 6) in horizontal and pytest.approx(0.01) in horizontal
     assert len(top.collections) >= 2  # one band (and scatter) per curve
     assert [t.get_text() for t in bottom.get_xticklabels()] == ["10", "100"]
@@ -179,7 +254,9 @@ def store(tmp_path_factory):
     os.environ["VRL_MLFLOW_CONFIG"] = str(root / "mlflow.yaml")
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    experiment_id = client.create_experiment("hand_made", artifact_location=(root / "artifacts").as_uri())
+    experiment_id = client.create_experiment(
+        "hand_made", artifact_location=(root / "artifacts").as_uri()
+    )
     yield root, client, experiment_id
     for key, value in old.items():
         if value is None:
@@ -189,17 +266,30 @@ def store(tmp_path_factory):
 
 
 def make_sweep(client, experiment_id, kind, children):
-    parent = client.create_run(experiment_id, run_name=f"hand_made-{kind}",
-                               tags={"report": kind, "task": "adding", "metric": "mse", "higher_is_better": "False",
-                                     "chance": str(1 / 6), "solved_threshold": "0.01", "sweep.config_hash": kind})
+    parent = client.create_run(
+        experiment_id,
+        run_name=f"hand_made-{kind}",
+        tags={
+            "report": kind,
+            "task": "adding",
+            "metric": "mse",
+            "higher_is_better": "False",
+            "chance": str(1 / 6),
+            "solved_threshold": "0.01",
+            "sweep.config_hash": kind,
+        },
+    )
     parent_id = parent.info.run_id
     for child in children:
-        run = client.create_run(experiment_id, run_name=child["name"],
-                                tags={"mlflow.parentRunId": parent_id, "grid_point": child["name"]})
+        run = client.create_run(
+            experiment_id,
+            run_name=child["name"],
+            tags={"mlflow.parentRunId": parent_id, "grid_point": child["name"]},
+        )
         for key, value in child["params"].items():
             client.log_param(run.info.run_id, key, value)
         for key, value in child["metrics"].items():
-            for step, v in (value if isinstance(value, list) else [(0, value)]):
+            for step, v in value if isinstance(value, list) else [(0, value)]:
                 client.log_metric(run.info.run_id, key, v, step=step)
         client.set_terminated(run.info.run_id, child.get("status", "FINISHED"))
     client.set_terminated(parent_id, "FINISHED")
@@ -208,20 +298,48 @@ def make_sweep(client, experiment_id, kind, children):
 
 def breakdown_children():
     children = []
-    results = {"vanilla": {10: [0.001, 0.003], 50: [0.17, 0.005], 100: [0.17, 0.16]},
-               "lstm": {10: [0.001, 0.001], 50: [0.002, 0.004], 100: [0.003, 0.02]}}
+    results = {
+        "vanilla": {10: [0.001, 0.003], 50: [0.17, 0.005], 100: [0.17, 0.16]},
+        "lstm": {10: [0.001, 0.001], 50: [0.002, 0.004], 100: [0.003, 0.02]},
+    }
     for model, by_length in results.items():
         for length, values in by_length.items():
             for seed, value in enumerate(values):
-                children.append({
-                    "name": f"{model}-L{length}-s{seed}",
-                    "params": {"model": model, "kind": model, "length": length, "seed": seed, "task": "adding", "units": 8},
-                    "metrics": {"test_mse": value, "solved": float(value <= 0.01), "diverged": 0.0, "test_loss": value},
-                })
+                children.append(
+                    {
+                        "name": f"{model}-L{length}-s{seed}",
+                        "params": {
+                            "model": model,
+                            "kind": model,
+                            "length": length,
+                            "seed": seed,
+                            "task": "adding",
+                            "units": 8,
+                        },
+                        "metrics": {
+                            "test_mse": value,
+                            "solved": float(value <= 0.01),
+                            "diverged": 0.0,
+                            "test_loss": value,
+                        },
+                    }
+                )
     # A failed run must be ignored even though its metric would change the result.
-    children.append({"name": "lstm-L100-s9", "status": "FAILED",
-                     "params": {"model": "lstm", "kind": "lstm", "length": 100, "seed": 9, "task": "adding", "units": 8},
-                     "metrics": {"test_mse": 0.5, "solved": 0.0}})
+    children.append(
+        {
+            "name": "lstm-L100-s9",
+            "status": "FAILED",
+            "params": {
+                "model": "lstm",
+                "kind": "lstm",
+                "length": 100,
+                "seed": 9,
+                "task": "adding",
+                "units": 8,
+            },
+            "metrics": {"test_mse": 0.5, "solved": 0.0},
+        }
+    )
     return children
 
 
@@ -236,29 +354,53 @@ def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tm
     assert metrics["horizon_lstm"] == 100  # L=100: 1/2 solved counts (the FAILED run is ignored)
     assert metrics["horizon_vanilla"] == 50  # L=50: 1/2 solved
     artifacts = {a.path for a in client.list_artifacts(parent_id, "report")}
-    assert {"report/results.csv", "report/summary.md", "report/breakdown.png", "report/horizons.csv"} <= artifacts
+    assert {
+        "report/results.csv",
+        "report/summary.md",
+        "report/breakdown.png",
+        "report/horizons.csv",
+    } <= artifacts
     results = pd.read_csv(tmp_path / "out" / "results.csv")
-    assert len(results) == 12 and "test_mse" in results and "lstm-L100-s9" not in set(results["run_name"])
+    assert (
+        len(results) == 12
+        and "test_mse" in results
+        and "lstm-L100-s9" not in set(results["run_name"])
+    )
     tb_report = root / "tb" / "hand_made" / "report" / "hand_made-breakdown"
-    images = event_accumulator.EventAccumulator(str(tb_report), size_guidance={"tensors": 0}).Reload()
+    images = event_accumulator.EventAccumulator(
+        str(tb_report), size_guidance={"tensors": 0}
+    ).Reload()
     assert "report/breakdown" in images.Tags()["tensors"]  # TF2 writes images as tensors
-    scalars = event_accumulator.EventAccumulator(str(tb_report / "vanilla"), size_guidance={"tensors": 0}).Reload()
+    scalars = event_accumulator.EventAccumulator(
+        str(tb_report / "vanilla"), size_guidance={"tensors": 0}
+    ).Reload()
     steps = [event.step for event in scalars.Tensors("breakdown/test_mse")]
     assert steps == [10, 50, 100]
     # Redrawing does not duplicate the TensorBoard points.
     report.write_report(parent_id, client=client)
-    scalars = event_accumulator.EventAccumulator(str(tb_report / "vanilla"), size_guidance={"tensors": 0}).Reload()
+    scalars = event_accumulator.EventAccumulator(
+        str(tb_report / "vanilla"), size_guidance={"tensors": 0}
+    ).Reload()
     assert [event.step for event in scalars.Tensors("breakdown/test_mse")] == [10, 50, 100]
 
 
 def test_write_report_gradient_flow_and_two_weights_kinds(store, tmp_path):
     _, client, experiment_id = store
     flow_children = [
-        {"name": f"vanilla-L20-s{seed}", "params": {"model": "vanilla", "kind": "vanilla", "length": 20, "seed": seed},
-         "metrics": {"test_mse": 0.17, "solved": 0.0, "grad_decay_init": 0.8, "sigma_max_W_init": 1.0,
-                     "decay_bound_init": 1.0, "grad_decay_trained": 0.9,
-                     "grad_norm_init": [(d, 0.8**d) for d in range(5)],
-                     "grad_norm_trained": [(d, 0.9**d) for d in range(5)]}}
+        {
+            "name": f"vanilla-L20-s{seed}",
+            "params": {"model": "vanilla", "kind": "vanilla", "length": 20, "seed": seed},
+            "metrics": {
+                "test_mse": 0.17,
+                "solved": 0.0,
+                "grad_decay_init": 0.8,
+                "sigma_max_W_init": 1.0,
+                "decay_bound_init": 1.0,
+                "grad_decay_trained": 0.9,
+                "grad_norm_init": [(d, 0.8**d) for d in range(5)],
+                "grad_norm_trained": [(d, 0.9**d) for d in range(5)],
+            },
+        }
         for seed in range(2)
     ]
     parent_id = make_sweep(client, experiment_id, "gradient_flow", flow_children)
@@ -269,9 +411,23 @@ def test_write_report_gradient_flow_and_two_weights_kinds(store, tmp_path):
     assert (tmp_path / "flow" / "gradient_flow.png").is_file()
 
     weight_children = [
-        {"name": f"vanilla-L20-s0-activation{act}",
-         "params": {"model": "vanilla", "kind": "vanilla", "length": 20, "seed": 0, "activation": act, "task.alpha": 0.2},
-         "metrics": {"test_mse": 1e-5, "solved": 1.0, "u": [(0, 0.5), (1, 0.21)], "w": [(0, 0.3), (1, 0.79)]}}
+        {
+            "name": f"vanilla-L20-s0-activation{act}",
+            "params": {
+                "model": "vanilla",
+                "kind": "vanilla",
+                "length": 20,
+                "seed": 0,
+                "activation": act,
+                "task.alpha": 0.2,
+            },
+            "metrics": {
+                "test_mse": 1e-5,
+                "solved": 1.0,
+                "u": [(0, 0.5), (1, 0.21)],
+                "w": [(0, 0.3), (1, 0.79)],
+            },
+        }
         for act in ("linear", "tanh")
     ]
     parent_id = make_sweep(client, experiment_id, "two_weights", weight_children)
@@ -284,41 +440,95 @@ def test_write_report_gradient_flow_and_two_weights_kinds(store, tmp_path):
 
 def test_write_report_without_finished_children(store):
     _, client, experiment_id = store
-    parent_id = make_sweep(client, experiment_id, "breakdown", [
-        {"name": "x", "status": "FAILED", "params": {"model": "vanilla", "length": 5, "seed": 0}, "metrics": {}}
-    ])
+    parent_id = make_sweep(
+        client,
+        experiment_id,
+        "breakdown",
+        [
+            {
+                "name": "x",
+                "status": "FAILED",
+                "params": {"model": "vanilla", "length": 5, "seed": 0},
+                "metrics": {},
+            }
+        ],
+    )
     assert "nothing to report" in report.write_report(parent_id, client=client)
 
 
 def test_loss_table_sets_test_loss_beside_the_copy_memory_baseline():
-    info = {**ADDING_INFO, "task": "copy_memory", "metric": "accuracy", "higher_is_better": True,
-            "chance": 0.125, "solved_threshold": 0.99}
-    rows = [{"model": "vanilla", "length": length, "seed": 0, "test_metric": 0.13, "test_loss": 0.5,
-             "task_params.alphabet_size": 8, "task_params.copy_length": 10} for length in (10, 100)]
+    info = {
+        **ADDING_INFO,
+        "task": "copy_memory",
+        "metric": "accuracy",
+        "higher_is_better": True,
+        "chance": 0.125,
+        "solved_threshold": 0.99,
+    }
+    rows = [
+        {
+            "model": "vanilla",
+            "length": length,
+            "seed": 0,
+            "test_metric": 0.13,
+            "test_loss": 0.5,
+            "task_params.alphabet_size": 8,
+            "task_params.copy_length": 10,
+        }
+        for length in (10, 100)
+    ]
     df = report.results_table(rows, info)
     baselines = report.baseline_losses(df, info)
-    assert baselines == {10: pytest.approx(10 * math.log(8) / 30), 100: pytest.approx(10 * math.log(8) / 120)}
+    assert baselines == {
+        10: pytest.approx(10 * math.log(8) / 30),
+        100: pytest.approx(10 * math.log(8) / 120),
+    }
     text = report.loss_table(report.summarize(df), baselines)
     assert "| baseline | 0.693 | 0.173 |" in text and "| vanilla | 0.5 | 0.5 |" in text
 
 
 def test_only_grid_axes_split_curves_when_the_sweep_names_them():
-    rows = [{"model": "vanilla", "length": 50, "seed": seed, "activation": act, "u_init": 0.1 * seed + (act == "tanh"),
-             "test_metric": 0.001} for seed in range(2) for act in ("linear", "tanh")]
+    rows = [
+        {
+            "model": "vanilla",
+            "length": 50,
+            "seed": seed,
+            "activation": act,
+            "u_init": 0.1 * seed + (act == "tanh"),
+            "test_metric": 0.001,
+        }
+        for seed in range(2)
+        for act in ("linear", "tanh")
+    ]
     info = {**ADDING_INFO, "grid_axes": ["activation", "length", "model", "seed"]}
     df = report.results_table(rows, info)
     assert df.attrs["axes"] == ["activation"]
-    assert sorted(df["curve"].unique()) == ["vanilla, activation=linear", "vanilla, activation=tanh"]
-    assert report.results_table(rows, ADDING_INFO).attrs["axes"] == ["activation", "u_init"]  # no grid known
+    assert sorted(df["curve"].unique()) == [
+        "vanilla, activation=linear",
+        "vanilla, activation=tanh",
+    ]
+    assert report.results_table(rows, ADDING_INFO).attrs["axes"] == [
+        "activation",
+        "u_init",
+    ]  # no grid known
 
 
 def test_budget_text_states_the_updates_optimizer_and_early_stopping():
     df = table({"vanilla": {10: [0.001, 0.002]}, "lstm": {10: [0.001, 0.001]}})
     assert report.budget_text(df) == ""  # a hand-made table without training params
-    df = df.assign(epochs=10, steps_per_epoch=150, batch_size=32, optimizer="adam", lr=0.003, clipnorm=1.0,
-                   stop_when_solved=True)
+    df = df.assign(
+        epochs=10,
+        steps_per_epoch=150,
+        batch_size=32,
+        optimizer="adam",
+        lr=0.003,
+        clipnorm=1.0,
+        stop_when_solved=True,
+    )
     text = report.budget_text(df)
-    assert text.startswith("Budget: at most 1,500 adam updates per run (10 epochs x 150 batches of 32 fresh sequences")
+    assert text.startswith(
+        "Budget: at most 1,500 adam updates per run (10 epochs x 150 batches of 32 fresh sequences"
+    )
     assert "lr 0.003" in text and "clipping 1" in text and "stopped early once solved" in text
     # Budgets that differ between runs are given as a range.
     df.loc[df["model"] == "lstm", "epochs"] = 20

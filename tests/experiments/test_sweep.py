@@ -57,8 +57,15 @@ def test_parent_and_every_child_finished(smoke):
     assert row["tags.mlflow.runName"].startswith("long_dependency-smoke-")
     assert row["tags.sweep.config_hash"] == config.load_config(EXPERIMENT, "smoke").config_hash
     assert row["tags.sweep.profile"] == "smoke"
-    assert row["tags.task"] == "adding" and row["tags.metric"] == "mse" and row["tags.higher_is_better"] == "False"
-    assert math.isclose(float(row["tags.chance"]), 1 / 6) and float(row["params.solved_threshold"]) == 0.01
+    assert (
+        row["tags.task"] == "adding"
+        and row["tags.metric"] == "mse"
+        and row["tags.higher_is_better"] == "False"
+    )
+    assert (
+        math.isclose(float(row["tags.chance"]), 1 / 6)
+        and float(row["params.solved_threshold"]) == 0.01
+    )
     assert row["metrics.n_finished"] == 8 and row["metrics.n_failed"] == 0
 
 
@@ -68,13 +75,28 @@ def test_child_params_tags_and_final_metrics(smoke):
     points = {p.name: p for p in expected_points()}
     for _, row in runs.iterrows():
         point = points[row["tags.mlflow.runName"]]
-        for key in ("model", "length", "seed", "task", "units", "lr", "clipnorm", "epochs", "kind", "batch_size"):
+        for key in (
+            "model",
+            "length",
+            "seed",
+            "task",
+            "units",
+            "lr",
+            "clipnorm",
+            "epochs",
+            "kind",
+            "batch_size",
+        ):
             assert row[f"params.{key}"] == str(point.hparams[key]), key
         for axis in ("model", "length", "seed"):
             assert row[f"tags.{axis}"] == str(point.axes[axis])
         assert row["tags.grid_point"] == point.name and row["tags.config_hash"] == point.config_hash
         assert row["tags.device"] == tracking.device_name()  # "CPU" here, the GPU's name on a GPU
-        assert row["tags.version.keras"] and row["tags.version.tensorflow"] and row["tags.version.mlflow"]
+        assert (
+            row["tags.version.keras"]
+            and row["tags.version.tensorflow"]
+            and row["tags.version.mlflow"]
+        )
         assert row["metrics.solved"] in (0, 1) and row["metrics.diverged"] == 0
         assert row["metrics.train_time_s"] > 0 and np.isfinite(row["metrics.test_mse"])
         assert np.isfinite(row["metrics.test_loss"]) and row["metrics.epochs_trained"] == 2
@@ -102,7 +124,9 @@ def test_logged_model_loads_and_reproduces_the_test_metric(smoke):
     settings, result, _ = smoke
     runs = search(settings, filter_string="tags.grid_point = 'vanilla-L10-s0'")
     row = runs.iloc[0]
-    folder = mlflow.artifacts.download_artifacts(run_id=row["run_id"], artifact_path="model", tracking_uri=settings.tracking_uri)
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=row["run_id"], artifact_path="model", tracking_uri=settings.tracking_uri
+    )
     requirements = open(os.path.join(folder, "requirements.txt")).read()
     assert f"keras=={keras.__version__}" in requirements
     model = keras.saving.load_model(os.path.join(folder, "model.keras"))
@@ -128,7 +152,9 @@ def test_config_artifacts(smoke):
     parent_files = [a.path for a in client.list_artifacts(result.parent_run_id, "config")]
     assert "config/long_dependency.yaml" in parent_files and "config/resolved.yaml" in parent_files
     child = search(settings, filter_string="tags.grid_point = 'lstm-L5-s0'").iloc[0]
-    assert [a.path for a in client.list_artifacts(child["run_id"], "config")] == ["config/resolved.yaml"]
+    assert [a.path for a in client.list_artifacts(child["run_id"], "config")] == [
+        "config/resolved.yaml"
+    ]
 
 
 def test_tensorboard_event_files(smoke):
@@ -163,7 +189,9 @@ def test_progress_lines(smoke):
 
 def test_running_again_skips_everything(smoke, monkeypatch):
     settings, result, _ = smoke
-    monkeypatch.setenv("VRL_MLFLOW_CONFIG", os.path.join(os.path.dirname(settings.tensorboard_root), "mlflow.yaml"))
+    monkeypatch.setenv(
+        "VRL_MLFLOW_CONFIG", os.path.join(os.path.dirname(settings.tensorboard_root), "mlflow.yaml")
+    )
     before = set(search(settings)["run_id"])
     lines = []
     again = sweep.run_sweep(EXPERIMENT, "smoke", out=lines.append)

@@ -46,14 +46,18 @@ def outputs_and_gradients(layer, sequences, initial_state=None, **call_kwargs):
             if initial_state is not None:
                 tape.watch(initial_state)
             loss, outputs = loss_fn(sequences, initial_state, trainable)
-        targets = [sequences, trainable] if initial_state is None else [sequences, initial_state, trainable]
+        targets = (
+            [sequences, trainable]
+            if initial_state is None
+            else [sequences, initial_state, trainable]
+        )
         gradients = tape.gradient(loss, targets)
     elif backend == "jax":
         import jax
 
-        (loss, outputs), gradients = jax.jit(jax.value_and_grad(
-            loss_fn, argnums=(0, 1, 2), has_aux=True
-        ))(sequences, initial_state, trainable)
+        (loss, outputs), gradients = jax.jit(
+            jax.value_and_grad(loss_fn, argnums=(0, 1, 2), has_aux=True)
+        )(sequences, initial_state, trainable)
     elif backend == "torch":
         import torch
 
@@ -65,7 +69,11 @@ def outputs_and_gradients(layer, sequences, initial_state=None, **call_kwargs):
         if initial_state is not None:
             initial_state = keras.tree.map_structure(leaf, initial_state)
         loss, outputs = loss_fn(sequences, initial_state, trainable)
-        targets = [sequences, trainable] if initial_state is None else [sequences, initial_state, trainable]
+        targets = (
+            [sequences, trainable]
+            if initial_state is None
+            else [sequences, initial_state, trainable]
+        )
         flat_targets = keras.tree.flatten(targets)
         flat_grads = torch.autograd.grad(loss, flat_targets, allow_unused=True)
         gradients = [g if g is None else g.detach() for g in flat_grads]
@@ -75,9 +83,7 @@ def outputs_and_gradients(layer, sequences, initial_state=None, **call_kwargs):
 
     flat_outputs = [ops.convert_to_numpy(o) for o in keras.tree.flatten(outputs)]
     flat_gradients = [
-        ops.convert_to_numpy(g)
-        for g in keras.tree.flatten(gradients)
-        if g is not None
+        ops.convert_to_numpy(g) for g in keras.tree.flatten(gradients) if g is not None
     ]
     return flat_outputs, flat_gradients
 

@@ -47,7 +47,9 @@ def test_initial_state_list_of_wrong_length():
     with pytest.raises(ValueError, match="one state"):
         VanillaRNN(3)(np.zeros((2, 4, 5), "float32"), initial_state=[np.zeros((2, 3))] * 2)
     with pytest.raises(ValueError, match="list of 2 tensors"):
-        DeepVanillaRNN(3, num_layers=2)(np.zeros((2, 4, 5), "float32"), initial_state=[np.zeros((2, 3))])
+        DeepVanillaRNN(3, num_layers=2)(
+            np.zeros((2, 4, 5), "float32"), initial_state=[np.zeros((2, 3))]
+        )
 
 
 @pytest.mark.parametrize("argument", ["dropout", "recurrent_dropout"])

@@ -177,7 +177,9 @@ def test_stateful_two_calls_then_reset_matches_simple_rnn():
     second, _ = make_inputs(seed=1)
     # The first call carries its final state into the second.
     to_numpy = keras.ops.convert_to_numpy
-    np.testing.assert_allclose(to_numpy(reference(first)), to_numpy(candidate(first)), atol=TOLERANCE)
+    np.testing.assert_allclose(
+        to_numpy(reference(first)), to_numpy(candidate(first)), atol=TOLERANCE
+    )
     assert_parity(reference, candidate, second)
     carried = to_numpy(candidate(second))
     candidate.reset_state()
@@ -211,7 +213,10 @@ def test_stacked_cells_match_deep_vanilla_rnn():
 
 
 def test_runs_on_the_requested_backend():
-    """Guards test_rnn_other_backends.py: the child process really runs on the backend it asked for."""
+    """Guards test_rnn_other_backends.py.
+
+    The child process really runs on the backend it asked for.
+    """
     import os
 
     requested = os.environ.get("KERAS_BACKEND")

@@ -2,7 +2,6 @@
 constant-initializer values of Keras's own SimpleRNN tests, a float64 NumPy
 loop, and the closed form of the two-weight linear network."""
 
-import keras
 import numpy as np
 import pytest
 from keras import initializers
@@ -82,7 +81,9 @@ def test_golden_masking():
     np.testing.assert_allclose(layer(sequence, mask=mask), row(0.07376196, 0.43645123), atol=1e-6)
 
 
-def numpy_vanilla_rnn(x, kernel, recurrent_kernel, bias, initial_state, mask=None, activation=np.tanh):
+def numpy_vanilla_rnn(
+    x, kernel, recurrent_kernel, bias, initial_state, mask=None, activation=np.tanh
+):
     """float64 loop: returns (outputs (B, T, H) as SimpleRNN, final state)."""
     x, kernel, recurrent_kernel = (np.asarray(a, np.float64) for a in (x, kernel, recurrent_kernel))
     state = np.asarray(initial_state, np.float64)

@@ -23,9 +23,7 @@ def test_stack_equals_layers_applied_in_turn(return_sequences):
 
     hidden = x
     for i, units in enumerate([5, 4, 3]):
-        single = VanillaRNN(
-            units, activation="relu", return_sequences=(i < 2) or return_sequences
-        )
+        single = VanillaRNN(units, activation="relu", return_sequences=(i < 2) or return_sequences)
         single.build(hidden.shape)
         single.set_weights(deep.rnn_layers[i].get_weights())
         hidden = single(hidden)
@@ -67,8 +65,6 @@ def test_dropout_between_only_in_training():
 
 def test_symbolic_shapes():
     inputs = keras.Input((None, 2))
-    output, *states = DeepVanillaRNN([6, 5], return_sequences=True, return_all_states=True)(
-        inputs
-    )
+    output, *states = DeepVanillaRNN([6, 5], return_sequences=True, return_all_states=True)(inputs)
     assert tuple(output.shape) == (None, None, 5)
     assert [tuple(s.shape) for s in states] == [(None, 6), (None, 5)]

@@ -31,7 +31,9 @@ def test_deep_vanilla_rnn_learns_xor_that_a_linear_model_cannot():
 
     # The best linear function of all inputs predicts 0: the target is
     # uncorrelated with every input, so its MSE is Var(y) = 1.
-    linear = keras.Sequential([keras.Input((TIMESTEPS, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    linear = keras.Sequential(
+        [keras.Input((TIMESTEPS, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     linear.compile(keras.optimizers.Adam(0.01), "mse", jit_compile=True)
     linear.fit(x, y, epochs=20, batch_size=64, verbose=0)
     linear_loss = linear.evaluate(x_test, y_test, verbose=0)

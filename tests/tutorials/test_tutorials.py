@@ -57,9 +57,9 @@ tensorboard_root: tb_logs
 
 
 def test_every_lesson_has_a_test():
-    assert LESSONS == sorted(
-        EXPECTED_FILES
-    ), "Every tutorials/0N_*.py needs an entry in EXPECTED_FILES and a claims test."
+    assert LESSONS == sorted(EXPECTED_FILES), (
+        "Every tutorials/0N_*.py needs an entry in EXPECTED_FILES and a claims test."
+    )
 
 
 def run_lesson(name, tmp_path):
@@ -95,9 +95,7 @@ def run_lesson(name, tmp_path):
         if file_name.endswith(".png"):
             assert path.read_bytes()[:8] == PNG_MAGIC, f"{file_name} is not a PNG"
     results_file = out_dir / f"{name[:2]}_results.json"
-    assert (
-        results_file.is_file()
-    ), f"{name} did not save its claims to {results_file.name}"
+    assert results_file.is_file(), f"{name} did not save its claims to {results_file.name}"
     return json.loads(results_file.read_text()), out_dir
 
 
@@ -111,9 +109,7 @@ def test_01_the_recurrence(tmp_path):
         "gradient_sum_max_abs_diff",
     ):
         assert results[key] < 1e-5, key
-    assert (
-        results["parameters"] == 3 * 4 + 4 * 4 + 4
-    )  # D·H + H·H + H, whatever the length
+    assert results["parameters"] == 3 * 4 + 4 * 4 + 4  # D·H + H·H + H, whatever the length
     # The early steps' share of the gradient of W is much smaller than the last step's.
     assert results["contribution_last_step"] > 10 * results["contribution_first_step"]
 
@@ -132,8 +128,7 @@ def test_02_the_ewma_connection(tmp_path):
     assert abs(results["tanh_u"] - alpha) < 0.05
     assert results["tanh_w"] > results["linear_w"]
     assert (
-        results["tanh_best_relative_mse_scale_10"]
-        > 10 * results["tanh_best_relative_mse_scale_1"]
+        results["tanh_best_relative_mse_scale_10"] > 10 * results["tanh_best_relative_mse_scale_1"]
     )
 
 
@@ -178,9 +173,7 @@ def test_05_why_vanishing_gradients(tmp_path):
     vanishing = results["vanishing: tanh, W × 0.8"]
     assert exploding["clip_factor"] < 1e-2  # clipping tames the exploding gradient
     for case in (exploding, vanishing):  # ... and never changes its shape over time
-        assert case["far_over_near_clipped"] == pytest.approx(
-            case["far_over_near"], rel=1e-6
-        )
+        assert case["far_over_near_clipped"] == pytest.approx(case["far_over_near"], rel=1e-6)
     assert vanishing["far_over_near_clipped"] < 1e-3  # the vanished part stays vanished
     assert (tmp_path / "tracking" / "mlflow.db").is_file()
 
