@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-slow experiment experiments report tensorboard mlflow-ui mlflow-server bench notebooks test-ray test-postgres clean
+.PHONY: help venv lint format test test-slow experiment experiments report tensorboard mlflow-ui mlflow-server bench notebooks test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,14 @@ venv: $(STAMP) ## Create or update .venv from requirements.txt.
 $(RAY_STAMP): $(STAMP) requirements-ray.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-ray.txt
 	@touch $(RAY_STAMP)
+
+lint: $(STAMP) ## Check the code with ruff (lint rules and formatting, as configured in pyproject.toml).
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## Format the code with ruff and apply its safe fixes.
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 test: $(STAMP) $(RAY_STAMP) ## Run the fast test suite (what CI runs; installs requirements-ray.txt too, for the Ray tests).
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 """Command line of the benchmarks: `python -m benchmarks [--quick] [--sizes ...]`.
 
 Examples:
-    python -m benchmarks                 # the CPU sizes of issue 7, full run
+    python -m benchmarks                 # every CPU size, full run
     python -m benchmarks --quick         # a short run (fewer rounds)
     python -m benchmarks --sizes small,deep3 --rounds 30
     KERAS_BACKEND=jax python -m benchmarks --sizes gpu_long,gpu_wide --torch-device cuda

@@ -69,7 +69,7 @@ CPU_SIZES = (
     Size("wide", 256, 100, 32, 256),
     Size("deep3", 64, 100, 2, 64, layers=3),
 )
-# The GPU sizes of issue 7 (D is not fixed there; 32 as in the wide CPU size).
+# Sizes for a GPU: long sequences and a wide layer (input width 32, as in the wide CPU size).
 GPU_SIZES = (
     Size("gpu_long", 256, 1000, 32, 256),
     Size("gpu_wide", 1024, 100, 32, 512),

@@ -7,13 +7,19 @@ targets `experiment`, `experiments`, `report`, `tensorboard`, `mlflow-ui`):
     python -m experiments run long_dependency --profile smoke
     python -m experiments report long_dependency
 
-Modules, one concern each (imports point down the list):
+One module per concern; imports point down this list:
 
 - `__main__`: the command line.
-- `sweep`: the grid, the executors, resume / FAILED / KILLED rules.
-- `train`: one grid point (task -> model -> fit -> metrics, model file).
+- `sweep`: the driver (resume, FAILED / KILLED rules); `sweep_runs`: the sweep's parent
+  and child runs in MLflow; `progress`: its progress lines.
+- `executors/`: where grid points train (`local` processes, `ray`), one interface.
+- `train`: one grid point (task -> model -> fit -> metrics, model file);
+  `fault_injection`: the test-only faults it can be asked to raise.
 - `models`: `build_model(model_spec, task, seed)`.
-- `config`: the config schema (`DEFAULTS`), loading and validation.
-- `tracking`: `mlflow.yaml`, MLflow helpers, `RunLogger`, TensorBoard.
-- `report`, `probes`: the breakdown report and measurement callbacks.
+- `config`: the config keys and `DEFAULTS`, loading and validation (`checks` holds
+  the value checks); `grid`: the grid points of a config.
+- `schema`: every tag, param and metric name the sweep writes and the report reads.
+- `tracking/`: `mlflow.yaml`, MLflow helpers, TensorBoard folders.
+- `report/`: the report kinds; `probes/`: the measurement callbacks; `plots/`: every
+  figure.
 """

@@ -62,15 +62,15 @@ def _parser():
         "--workers",
         type=int,
         default=1,
-        help="grid points trained in parallel (default 1; with --executor ray: as many as the cluster fits, "
-        "N > 1 caps it)",
+        help="grid points trained in parallel (default 1; with --executor ray: as many as the "
+        "cluster fits, N > 1 caps it)",
     )
     run.add_argument("--executor", default="local", help="local (default) or ray")
     run.add_argument(
         "--address",
         default=None,
-        help="Ray cluster: auto (started on this machine with `ray start --head`), HOST:6379 (from a "
-        "cluster node) or ray://HOST:10001 (Ray Client); default: a local Ray instance",
+        help="Ray cluster: auto (started on this machine with `ray start --head`), HOST:6379 "
+        "(from a cluster node) or ray://HOST:10001 (Ray Client); default: a local Ray instance",
     )
     run.add_argument(
         "--force", action="store_true", help="start a new sweep: rerun every grid point"
@@ -106,7 +106,8 @@ def _parser():
     server.add_argument(
         "--artifacts-destination",
         default=None,
-        help="where the server stores artifacts it serves (default: artifact_location of mlflow.yaml)",
+        help="where the server stores the artifacts it serves "
+        "(default: artifact_location of mlflow.yaml)",
     )
     return parser
 
@@ -115,7 +116,11 @@ def _list(args):
     names = config_module.experiment_names()
     width = max((len(n) for n in names), default=0)
     for name in names:
-        print(f"{name:<{width}}  {config_module.describe(name)}")
+        try:
+            description = config_module.describe(name)
+        except config_module.ConfigError as error:
+            description = f"(invalid config: {error})"
+        print(f"{name:<{width}}  {description}")
     return 0
 
 
@@ -192,7 +197,8 @@ def _mlflow_ui(args):
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     if tracking_config.is_remote:
         print(
-            f"The tracking store is a server: open {tracking_config.tracking_uri} (its UI is served there)."
+            f"The tracking store is a server: open {tracking_config.tracking_uri} "
+            "(its UI is served there)."
         )
         return 0
     command = [

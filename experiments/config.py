@@ -1,4 +1,4 @@
-"""Named-experiment configs: the schema, its defaults, loading and validation.
+"""Named-experiment configs: the keys, their defaults, loading and validation.
 
 One YAML file per named experiment lives in `experiments/configs/<name>.yaml`.
 A file sets only what differs from `DEFAULTS` below (the one place where every
@@ -12,8 +12,8 @@ lists and scalars are replaced. The result is validated: an unknown key or a
 value of the wrong type raises `ConfigError` (a `ValueError`) that names the
 key and where it came from (the file and section, or the `--set` argument).
 
-The grid: every combination of the `grid` axes is one grid point (one MLflow
-child run). `model`, `length` and `seed` are required axes; any other
+The grid (`experiments.grid.expand_grid`): every combination of the `grid` axes is
+one grid point (one MLflow child run). `model`, `length` and `seed` are required axes; any other
 hyperparameter key (e.g. `units`, `lr`) may be an extra axis. A `model` value
 names a model variant: the four kinds `vanilla`, `deep`, `lstm`, `gru`
 exist by default, and `models:` adds or changes variants, e.g.
@@ -28,26 +28,27 @@ overrides, then the point's extra-axis values.
 Example:
 
 >>> cfg = load_config("long_dependency", profile="smoke", overrides=["lr=0.01"])
->>> [p.name for p in expand_grid(cfg)][:2]
-['vanilla-L5-s0', 'deep-L5-s0']
+>>> cfg["lr"], cfg["grid"]["length"]
+(0.01, [5, 10])
 """
 
 import copy
 import dataclasses
 import difflib
 import hashlib
-import itertools
 import json
-import numbers
 import pathlib
 
 import yaml
+
+from experiments import checks
+from experiments.checks import ConfigError
+from experiments.report import REPORT_KINDS
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parent / "configs"
 PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
 MODEL_KINDS = ("vanilla", "deep", "lstm", "gru")
-REPORT_KINDS = ("breakdown", "two_weights", "gradient_flow", "depth")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 HEADS = ("dense", "none")
 REQUIRED_AXES = ("model", "length", "seed")
@@ -58,8 +59,8 @@ DEFAULTS = {
     "description": "",  # one line, shown by `python -m experiments list`
     "task": None,  # required: a name from datasets.TASKS, e.g. "adding"
     "task_params": {},  # extra keyword arguments of datasets.make (task-specific)
-    "report": "breakdown",  # report kind drawn at the end: breakdown|two_weights|gradient_flow|depth
-    "probes": [],  # names for experiments.probes.make_probes (Keras callbacks per run)
+    "report": "breakdown",  # the report drawn at the end: a name in report.REPORT_KINDS
+    "probes": [],  # names in experiments.probes.PROBES (Keras callbacks per run)
     # --- the sweep -----------------------------------------------------------
     "grid": {  # axis -> list of values; every combination is one run
         "model": list(MODEL_KINDS),  # model variant names (see `models`)
@@ -72,9 +73,11 @@ DEFAULTS = {
     "num_layers": 2,  # layers of the `deep` kind (ignored by vanilla/lstm/gru)
     "activation": "tanh",  # recurrent activation ("linear" for the two-weight network)
     "use_bias": True,  # recurrent layer bias
-    "kernel_initializer": "glorot_uniform",  # input weights U; a Keras name or {class_name, config}
-    "recurrent_initializer": "orthogonal",  # recurrent weights W; a Keras name or {class_name, config}
-    "head": "dense",  # "dense": Dense(task.output.units) head; "none": the RNN output is the prediction
+    # Initializers: a Keras name or {class_name, config}.
+    "kernel_initializer": "glorot_uniform",  # input weights U
+    "recurrent_initializer": "orthogonal",  # recurrent weights W
+    # "dense": a Dense(task.output.units) head; "none": the RNN output is the prediction.
+    "head": "dense",
     # --- training -----------------------------------------------------------
     "optimizer": "adam",  # adam | rmsprop | sgd
     "lr": 1e-3,  # learning rate
@@ -122,172 +125,39 @@ TRAIN_KEYS = (
 HYPERPARAMETER_KEYS = MODEL_KEYS + TRAIN_KEYS
 
 
-class ConfigError(ValueError):
-    """A config file, profile or `--set` override that cannot be used."""
-
-
-# ---------------------------------------------------------------- validators
-def _where(source, path):
-    return f"{source}: `{path}`" if path else source
-
-
-def _type_error(source, path, value, expected, hint=""):
-    return ConfigError(
-        f"{_where(source, path)} must be {expected}; got {value!r} "
-        f"({type(value).__name__}).{' ' + hint if hint else ''}"
-    )
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _positive_int(source, path, value):
-    if not _is_int(value) or value < 1:
-        raise _type_error(source, path, value, "an integer >= 1")
-    return int(value)
-
-
-def _non_negative_int(source, path, value):
-    if not _is_int(value) or value < 0:
-        raise _type_error(source, path, value, "an integer >= 0")
-    return int(value)
-
-
-def _positive_float(source, path, value):
-    if isinstance(value, str):  # YAML reads `1e-3` (no dot) as a string
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    if not _is_number(value) or not value > 0:
-        raise _type_error(source, path, value, "a number > 0")
-    return float(value)
-
-
-def _optional_positive_float(source, path, value):
-    if value is None:
-        return None
-    return _positive_float(source, path, value)
-
-
-def _bool(source, path, value):
-    if not isinstance(value, bool):
-        raise _type_error(source, path, value, "true or false")
-    return value
-
-
-def _string(source, path, value):
-    if not isinstance(value, str):
-        raise _type_error(source, path, value, "a string")
-    return value
-
-
-def _choice(choices):
-    def check(source, path, value):
-        if value not in choices:
-            raise ConfigError(
-                f"{_where(source, path)} must be one of {', '.join(choices)}; got {value!r}."
-            )
-        return value
-
-    return check
-
-
-def _units(source, path, value):
-    if _is_int(value) and value >= 1:
-        return int(value)
-    if isinstance(value, list) and value and all(_is_int(v) and v >= 1 for v in value):
-        return [int(v) for v in value]
-    raise _type_error(
-        source, path, value, "an integer >= 1 or a list of them (one per `deep` layer)"
-    )
-
-
-def _activation(source, path, value):
-    if value is None:
-        return "linear"
-    return _string(source, path, value)
-
-
-def _initializer(source, path, value):
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and set(value) <= {"class_name", "config"} and "class_name" in value:
-        return copy.deepcopy(value)
-    raise _type_error(
-        source,
-        path,
-        value,
-        "a Keras initializer name or {class_name: ..., config: {...}}",
-        "Example: `recurrent_initializer: {class_name: Identity, config: {gain: 0.9}}`.",
-    )
-
-
-def _string_list(source, path, value):
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _type_error(source, path, value, "a list of strings")
-    return list(value)
-
-
-def _mapping(source, path, value):
-    if not isinstance(value, dict):
-        raise _type_error(source, path, value, "a mapping (key: value)")
-    return copy.deepcopy(value)
-
-
-def _optional_string(source, path, value):
-    if value is None:
-        return None
-    return _string(source, path, value)
-
+__all__ = ["ConfigError", "ExperimentConfig", "DEFAULTS", "load_config", "parse_override"]
 
 # How each hyperparameter (and scalar key) is checked and normalised.
 VALIDATORS = {
-    "description": _string,
-    "task": _optional_string,
-    "task_params": _mapping,
-    "report": _choice(REPORT_KINDS),
-    "probes": _string_list,
-    "units": _units,
-    "num_layers": _positive_int,
-    "activation": _activation,
-    "use_bias": _bool,
-    "kernel_initializer": _initializer,
-    "recurrent_initializer": _initializer,
-    "head": _choice(HEADS),
-    "optimizer": _choice(OPTIMIZERS),
-    "lr": _positive_float,
-    "clipnorm": _optional_positive_float,
-    "batch_size": _positive_int,
-    "epochs": _positive_int,
-    "steps_per_epoch": _positive_int,
-    "val_samples": _positive_int,
-    "test_samples": _positive_int,
-    "jit_compile": _bool,
-    "stop_when_solved": _bool,
+    "description": checks.string,
+    "task": checks.optional_string,
+    "task_params": checks.mapping,
+    "report": checks.choice(tuple(REPORT_KINDS)),
+    "probes": checks.string_list,
+    "units": checks.units,
+    "num_layers": checks.positive_int,
+    "activation": checks.activation,
+    "use_bias": checks.boolean,
+    "kernel_initializer": checks.initializer,
+    "recurrent_initializer": checks.initializer,
+    "head": checks.choice(HEADS),
+    "optimizer": checks.choice(OPTIMIZERS),
+    "lr": checks.positive_float,
+    "clipnorm": checks.optional_positive_float,
+    "batch_size": checks.positive_int,
+    "epochs": checks.positive_int,
+    "steps_per_epoch": checks.positive_int,
+    "val_samples": checks.positive_int,
+    "test_samples": checks.positive_int,
+    "jit_compile": checks.boolean,
+    "stop_when_solved": checks.boolean,
 }
-
-
-def _non_negative_float(source, path, value):
-    if not _is_number(value) or value < 0:
-        raise _type_error(source, path, value, "a number >= 0")
-    return float(value)
-
-
-RESOURCE_VALIDATORS = {"num_cpus": _positive_int, "num_gpus": _non_negative_float}
-AXIS_VALIDATORS = {"model": _string, "length": _positive_int, "seed": _non_negative_int}
-
-
-def _unknown_key(source, path, key, known):
-    close = difflib.get_close_matches(str(key), list(known), n=1)
-    hint = f" Did you mean `{close[0]}`?" if close else ""
-    where = f"{source}: unknown key `{path + '.' if path else ''}{key}`"
-    return ConfigError(f"{where}.{hint} Known keys: {', '.join(sorted(map(str, known)))}.")
+RESOURCE_VALIDATORS = {"num_cpus": checks.positive_int, "num_gpus": checks.non_negative_float}
+AXIS_VALIDATORS = {
+    "model": checks.string,
+    "length": checks.positive_int,
+    "seed": checks.non_negative_int,
+}
 
 
 # ------------------------------------------------------------------ merging
@@ -305,17 +175,17 @@ def _merge(base, override):
 def _check_section_keys(section, source, path, *, allow_profiles):
     """Unknown-key check of one override section (file top level or a profile)."""
     if not isinstance(section, dict):
-        raise _type_error(source, path, section, "a mapping (key: value)")
+        raise checks.type_error(source, path, section, "a mapping (key: value)")
     known = [k for k in DEFAULTS if allow_profiles or k != "profiles"]
     for key, value in section.items():
         if key not in known:
             if key == "profiles":
                 raise ConfigError(f"{source}: `{path}.profiles` is not allowed inside a profile.")
-            raise _unknown_key(source, path, key, known)
+            raise checks.unknown_key(source, path, key, known)
         if key == "resources" and isinstance(value, dict):
             for sub in value:
                 if sub not in RESOURCE_VALIDATORS:
-                    raise _unknown_key(
+                    raise checks.unknown_key(
                         source, f"{path + '.' if path else ''}resources", sub, RESOURCE_VALIDATORS
                     )
 
@@ -385,7 +255,10 @@ class ExperimentConfig:
         return variants
 
     def hashed_values(self):
-        """What identifies a sweep: everything but the description and `resources` (where it runs)."""
+        """What identifies a sweep: every value but the description and `resources`.
+
+        `resources` say where the sweep runs, not what it computes.
+        """
         values = {k: v for k, v in self.values.items() if k not in ("description", "resources")}
         return {"experiment": self.name, "profile": self.profile, **values}
 
@@ -446,11 +319,12 @@ def read_yaml(path):
 
 
 def describe(name, config_dir=CONFIG_DIR):
-    """The one-line description of a named experiment (without validating it)."""
-    try:
-        return str(read_yaml(config_path(name, config_dir)).get("description", "")).strip()
-    except ConfigError as error:
-        return f"(invalid config: {error})"
+    """The one-line description of a named experiment (read, not validated).
+
+    Raises:
+        ConfigError: the file is missing or not a YAML mapping.
+    """
+    return str(read_yaml(config_path(name, config_dir)).get("description", "")).strip()
 
 
 def load_config(name, profile=DEFAULT_PROFILE, overrides=(), config_dir=CONFIG_DIR):
@@ -475,16 +349,17 @@ def load_config(name, profile=DEFAULT_PROFILE, overrides=(), config_dir=CONFIG_D
 
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
-        raise _type_error(source, "profiles", profiles, "a mapping profile -> overrides")
+        raise checks.type_error(source, "profiles", profiles, "a mapping profile -> overrides")
     missing = [p for p in PROFILES if p not in profiles]
     if missing:
         raise ConfigError(
-            f"{source}: `profiles` must define {', '.join(PROFILES)} (an empty mapping `{{}}` is fine); "
-            f"missing: {', '.join(missing)}."
+            f"{source}: `profiles` must define {', '.join(PROFILES)} (an empty mapping `{{}}` "
+            f"is fine); missing: {', '.join(missing)}."
         )
     if profile not in profiles:
         raise ConfigError(
-            f"Unknown profile {profile!r} for experiment {name!r}. Known profiles: {', '.join(profiles)}."
+            f"Unknown profile {profile!r} for experiment {name!r}. "
+            f"Known profiles: {', '.join(profiles)}."
         )
     for profile_name, section in profiles.items():
         _check_section_keys(section or {}, source, f"profiles.{profile_name}", allow_profiles=False)
@@ -527,46 +402,47 @@ def _validate(values, source, profile):
     if values["task"] is None:
         raise ConfigError(f"{where}: `task` is required, e.g. `task: adding`.")
 
-    resources = _mapping(where, "resources", values["resources"])
+    resources = checks.mapping(where, "resources", values["resources"])
     for key, value in resources.items():
         if key not in RESOURCE_VALIDATORS:
-            raise _unknown_key(where, "resources", key, RESOURCE_VALIDATORS)
+            raise checks.unknown_key(where, "resources", key, RESOURCE_VALIDATORS)
         resources[key] = RESOURCE_VALIDATORS[key](where, f"resources.{key}", value)
     values["resources"] = resources
 
-    models = _mapping(where, "models", values["models"])
+    models = checks.mapping(where, "models", values["models"])
     for variant, spec in models.items():
         path = f"models.{variant}"
         if not isinstance(variant, str) or not variant.replace("_", "").isalnum():
             raise ConfigError(
                 f"{where}: model variant name {variant!r} must be letters, digits and `_`."
             )
-        spec = _mapping(where, path, spec if spec is not None else {})
+        spec = checks.mapping(where, path, spec if spec is not None else {})
         for key, value in spec.items():
             if key == "kind":
-                _choice(MODEL_KINDS)(where, f"{path}.kind", value)
+                checks.choice(MODEL_KINDS)(where, f"{path}.kind", value)
             elif key in VALIDATORS and key in HYPERPARAMETER_KEYS:
                 spec[key] = VALIDATORS[key](where, f"{path}.{key}", value)
             else:
-                raise _unknown_key(where, path, key, ("kind",) + HYPERPARAMETER_KEYS)
+                raise checks.unknown_key(where, path, key, ("kind",) + HYPERPARAMETER_KEYS)
         if "kind" not in spec and variant not in MODEL_KINDS:
             raise ConfigError(
-                f"{where}: `{path}` needs `kind: <{'|'.join(MODEL_KINDS)}>` (it is not a built-in kind)."
+                f"{where}: `{path}` needs `kind: <{'|'.join(MODEL_KINDS)}>` "
+                "(it is not a built-in kind)."
             )
         models[variant] = spec
     values["models"] = models
     known_variants = list(MODEL_KINDS) + [v for v in models if v not in MODEL_KINDS]
 
-    grid = _mapping(where, "grid", values["grid"])
+    grid = checks.mapping(where, "grid", values["grid"])
     for axis in REQUIRED_AXES:
         if axis not in grid:
             raise ConfigError(f"{where}: `grid.{axis}` is required (a list of values).")
     for axis, axis_values in grid.items():
         path = f"grid.{axis}"
         if axis not in AXIS_VALIDATORS and axis not in HYPERPARAMETER_KEYS:
-            raise _unknown_key(where, "grid", axis, REQUIRED_AXES + HYPERPARAMETER_KEYS)
+            raise checks.unknown_key(where, "grid", axis, REQUIRED_AXES + HYPERPARAMETER_KEYS)
         if not isinstance(axis_values, list) or not axis_values:
-            raise _type_error(
+            raise checks.type_error(
                 where, path, axis_values, "a non-empty list", f"Example: `{path}: [1, 2]`."
             )
         check = AXIS_VALIDATORS.get(axis) or VALIDATORS[axis]
@@ -581,86 +457,3 @@ def _validate(values, source, profile):
                 f"{', '.join(known_variants)} (add variants under `models:`)."
             )
     values["grid"] = grid
-
-
-# --------------------------------------------------------------- grid points
-@dataclasses.dataclass
-class GridPoint:
-    """One combination of the grid axes: one training run, one MLflow child run.
-
-    Attributes:
-        index: position in the grid (0-based, in grid order).
-        name: run name, e.g. `vanilla-L100-s0` (extra axes appended: `-units32`).
-        axes: axis -> value for this point.
-        hparams: every hyperparameter of this point (flat; logged as params):
-            `task`, `model`, `kind`, `length`, `seed`, the model and training keys,
-            and `task_params` entries as `task_params.<key>`.
-        config_hash: hash of `hparams` and `task_params` (resume matches on it).
-    """
-
-    index: int
-    name: str
-    axes: dict
-    hparams: dict
-    task_params: dict
-    config_hash: str
-
-    def label(self):
-        """Short human label for progress lines: `vanilla L=100 seed 1`."""
-        extra = " ".join(f"{k}={v}" for k, v in self.axes.items() if k not in REQUIRED_AXES)
-        text = f"{self.axes['model']} L={self.axes['length']} seed {self.axes['seed']}"
-        return f"{text} {extra}".strip()
-
-
-def _axis_suffix(key, value):
-    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    text = "".join(c if c.isalnum() or c in ".-_" else "_" for c in text)
-    return f"{key}{text}"
-
-
-def expand_grid(config):
-    """All grid points of a config, in grid order (the `grid` keys' order).
-
-    Args:
-        config: an `ExperimentConfig`.
-
-    Returns:
-        A list of `GridPoint`.
-    """
-    grid = config["grid"]
-    axes_order = list(grid)
-    variants = config.variants
-    points = []
-    for index, combo in enumerate(itertools.product(*(grid[a] for a in axes_order))):
-        axes = dict(zip(axes_order, combo))
-        variant = variants[axes["model"]]
-        hparams = {key: config[key] for key in HYPERPARAMETER_KEYS}
-        hparams.update({k: v for k, v in variant.items() if k != "kind"})
-        hparams.update({k: v for k, v in axes.items() if k not in REQUIRED_AXES})
-        hparams = {
-            "task": config["task"],
-            "model": axes["model"],
-            "kind": variant["kind"],
-            "length": axes["length"],
-            "seed": axes["seed"],
-            **hparams,
-        }
-        name = f"{axes['model']}-L{axes['length']}-s{axes['seed']}"
-        name += "".join(f"-{_axis_suffix(k, v)}" for k, v in axes.items() if k not in REQUIRED_AXES)
-        task_params = copy.deepcopy(config["task_params"])
-        points.append(
-            GridPoint(
-                index=index,
-                name=name,
-                axes=axes,
-                hparams=hparams,
-                task_params=task_params,
-                config_hash=stable_hash({"hparams": hparams, "task_params": task_params}),
-            )
-        )
-    names = [p.name for p in points]
-    if len(set(names)) != len(names):
-        raise ConfigError(
-            f"{config.path}: two grid points share a run name; axis values collide: {names}"
-        )
-    return points

@@ -16,26 +16,21 @@ Reads top to bottom like a training script:
    TensorBoard, probes, optional stop-when-solved;
 4. test metrics, `solved`, `diverged`, `train_time_s`, the model file.
 
-Test-only fault injection: `VRL_FAIL_GRID_POINT=<run name>[,<run name>...]`
-makes those grid points raise before training (the tests use it for the
-FAILED and resume paths), and `VRL_EPOCH_DELAY_S=<seconds>` pauses after
-every epoch (so that the interruption tests signal a sweep that is surely
-still training, however slowly they poll). Never set them otherwise.
+The metric, param and tag names are those of `experiments.schema`.
 """
 
 import dataclasses
 import logging
 import os
 import shutil
+import tempfile
 import time
 import traceback
 
 import numpy as np
 
-from experiments import tracking
+from experiments import fault_injection, schema, tracking
 
-FAIL_ENV = "VRL_FAIL_GRID_POINT"
-EPOCH_DELAY_ENV = "VRL_EPOCH_DELAY_S"
 EVAL_BATCH_SIZE = 256
 
 
@@ -73,26 +68,22 @@ def run_job(job):
         job: a `GridPointJob`.
 
     Returns:
-        A dict with `status` ("FINISHED" or "FAILED"), `run_name`, and, when
-        finished, `test_metric`, `solved`, `diverged`, `train_time_s`; when
-        failed, `error` (the exception's last line).
+        A `schema.GridPointOutcome`: FINISHED with the test metric, or FAILED with the
+        exception's last line.
     """
     client = tracking.configure_mlflow(job.tracking_uri)
     logger = tracking.RunLogger(client, job.run_id, job.tb_dir)
     client.update_run(job.run_id, status="RUNNING")
     try:
-        result = train_grid_point(job, logger)
+        outcome = train_grid_point(job, logger)
     except Exception:  # a failing grid point must not stop the sweep
         text = traceback.format_exc()
         tracking.log_traceback(client, job.run_id, text)
-        client.set_terminated(job.run_id, "FAILED")
-        return {
-            "status": "FAILED",
-            "run_name": job.run_name,
-            "error": text.strip().splitlines()[-1],
-        }
-    client.set_terminated(job.run_id, "FINISHED")
-    return {"status": "FINISHED", "run_name": job.run_name, **result}
+        client.set_terminated(job.run_id, schema.STATUS_FAILED)
+        error = text.strip().splitlines()[-1]
+        return schema.GridPointOutcome(job.run_name, schema.STATUS_FAILED, error=error)
+    client.set_terminated(job.run_id, schema.STATUS_FINISHED)
+    return outcome
 
 
 class _NoRetracingWarning(logging.Filter):
@@ -106,14 +97,6 @@ def _quiet_retracing_warning():
     logger = logging.getLogger("tensorflow")
     if not any(isinstance(f, _NoRetracingWarning) for f in logger.filters):
         logger.addFilter(_NoRetracingWarning())
-
-
-def _inject_failure(run_name):
-    names = [n.strip() for n in os.environ.get(FAIL_ENV, "").split(",") if n.strip()]
-    if run_name in names:
-        raise RuntimeError(
-            f"Injected failure for grid point {run_name} ({FAIL_ENV} is set; test-only)."
-        )
 
 
 def _epoch_logger(run_logger):
@@ -138,21 +121,6 @@ def _epoch_logger(run_logger):
             self.epochs_logged += 1
 
     return EpochMetricsLogger()
-
-
-def _epoch_delay():
-    """The test-only pause after every epoch (`VRL_EPOCH_DELAY_S`), or None."""
-    import keras
-
-    seconds = float(os.environ.get(EPOCH_DELAY_ENV, "0") or 0)
-    if seconds <= 0:
-        return None
-
-    class EpochDelay(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            time.sleep(seconds)
-
-    return EpochDelay()
 
 
 def _stop_when_solved(task):
@@ -182,19 +150,19 @@ def _is_xla_compile_error(error):
 def _make_probes(job, task, run_logger):
     if not job.probes:
         return []
-    from experiments import probes  # owned by the experiments/report work (issue 5)
+    from experiments import probes
 
-    return list(probes.make_probes(job.probes, task, dict(job.hparams), run_logger))
+    return probes.make_probes(job.probes, task, dict(job.hparams), run_logger)
 
 
 def train_grid_point(job, run_logger):
-    """The training itself; returns the final metrics (see `run_job`)."""
+    """The training itself; returns the FINISHED `schema.GridPointOutcome`."""
     import keras
 
     import datasets
     from experiments.models import build_model
 
-    _inject_failure(job.run_name)
+    injected_callbacks = fault_injection.callbacks_for(job.run_name)
     _quiet_retracing_warning()
     hp = job.hparams
     run_logger.set_tags(tracking.system_tags())
@@ -206,7 +174,9 @@ def train_grid_point(job, run_logger):
     validation = task.fixed_set(hp["val_samples"], seed=seeds["val"], batch_size=EVAL_BATCH_SIZE)
     test_set = task.fixed_set(hp["test_samples"], seed=seeds["test"], batch_size=EVAL_BATCH_SIZE)
     run_logger.set_tags({"task.describe": task.describe(), "metric": task.metric})
-    run_logger.log_params({"chance": task.chance, "solved_threshold": task.solved_threshold})
+    run_logger.log_params(
+        {schema.CHANCE: task.chance, schema.SOLVED_THRESHOLD: task.solved_threshold}
+    )
 
     def fit(jit_compile):
         # 2. Model (seeded), 3. fit. Rebuilt from the same seed on an XLA fallback.
@@ -223,9 +193,7 @@ def train_grid_point(job, run_logger):
                 )
             )
         callbacks += _make_probes(job, task, run_logger)
-        delay = _epoch_delay()
-        if delay is not None:
-            callbacks.append(delay)
+        callbacks += injected_callbacks
         if stopper is not None:
             callbacks.append(stopper)
         train_stream = task.dataset(hp["batch_size"], hp["steps_per_epoch"], seed=seeds["train"])
@@ -262,27 +230,29 @@ def train_grid_point(job, run_logger):
     solved = (not diverged) and task.is_solved(test_metric)
     epochs_trained = len(losses)
     final = {
-        f"test_{task.metric}": test_metric,
-        "test_loss": float(test["loss"]),
-        "solved": int(solved),
-        "diverged": int(diverged),
-        "train_time_s": train_time,
-        "epochs_trained": epochs_trained,
+        schema.test_metric_name(task.metric): test_metric,
+        schema.TEST_LOSS: float(test["loss"]),
+        schema.SOLVED: int(solved),
+        schema.DIVERGED: int(diverged),
+        schema.TRAIN_TIME_S: train_time,
+        schema.EPOCHS_TRAINED: epochs_trained,
     }
     run_logger.log_metrics(final, step=max(epochs_trained - 1, 0))
     if stopper is not None and stopper.stopped_epoch is not None:
         run_logger.set_tags({"stopped_when_solved_at_epoch": stopper.stopped_epoch})
     if job.tb_dir:
-        tb_metrics = {k: v for k, v in final.items() if k != "epochs_trained"}
+        tb_metrics = {k: v for k, v in final.items() if k != schema.EPOCHS_TRAINED}
         tracking.write_run_hparams(job.tb_dir, job.run_name, hp, tb_metrics)
     _log_model(model, run_logger)
-    return {
-        "test_metric": test_metric,
-        "metric": task.metric,
-        "solved": int(solved),
-        "diverged": int(diverged),
-        "train_time_s": train_time,
-    }
+    return schema.GridPointOutcome(
+        run_name=job.run_name,
+        status=schema.STATUS_FINISHED,
+        metric=task.metric,
+        test_metric=test_metric,
+        solved=bool(solved),
+        diverged=bool(diverged),
+        train_time_s=train_time,
+    )
 
 
 def _log_model(model, run_logger):
@@ -291,7 +261,7 @@ def _log_model(model, run_logger):
     Loading it needs `rnn_layers` importable (its layers are registered Keras
     serializables): `import rnn_layers; keras.saving.load_model(path)`.
     """
-    folder = tracking.temporary_dir("vrl-model-")
+    folder = tempfile.mkdtemp(prefix="vrl-model-")
     try:
         path = os.path.join(folder, "model.keras")
         model.save(path)

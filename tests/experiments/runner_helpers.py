@@ -4,6 +4,8 @@ import os
 import pathlib
 import sys
 
+from experiments import fault_injection
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -26,7 +28,7 @@ def cli_env(tracking_folder=None, **extra):
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("MLFLOW_TRACKING_URI", "VRL_FAIL_GRID_POINT", "VRL_EPOCH_DELAY_S")
+        if k not in ("MLFLOW_TRACKING_URI", *fault_injection.ENV_NAMES)
     }
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["PYTHONUNBUFFERED"] = "1"

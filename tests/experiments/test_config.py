@@ -3,7 +3,8 @@
 import pytest
 
 from experiments import config
-from experiments.config import ConfigError, expand_grid, load_config, parse_override
+from experiments.config import ConfigError, load_config, parse_override
+from experiments.grid import expand_grid
 
 BASE = """\
 description: A tiny test experiment.
@@ -58,6 +59,16 @@ def test_shipped_configs_load(name, profile):
     cfg = load_config(name, profile)
     assert expand_grid(cfg)
     assert config.describe(name)
+
+
+def test_describe_reads_the_description_and_refuses_a_broken_file(config_dir):
+    assert config.describe("tiny", config_dir=config_dir) == "A tiny test experiment."
+    write(config_dir, "broken", "description: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+        config.describe("broken", config_dir=config_dir)
+    write(config_dir, "listed", "- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        config.describe("listed", config_dir=config_dir)
 
 
 def test_unknown_key_names_key_file_and_suggestion(config_dir):

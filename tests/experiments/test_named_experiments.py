@@ -12,6 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest
 
 from experiments import config as experiment_config
+from experiments.grid import expand_grid
 
 # Experiment -> (report kind, artifacts the report must log, artifacts every child must have).
 EXPECTED = {
@@ -38,7 +39,7 @@ COMMON_REPORT_FILES = [
     "report/horizons.csv",
     "report/breakdown.png",
 ]
-# long_dependency's smoke sweep is the runner's own test subject (tests for issue 4); here
+# long_dependency's smoke sweep is the runner's own test subject (test_sweep.py); here
 # two of its four models are enough to check that the report draws it.
 OVERRIDES = {"long_dependency": ["grid.model=[vanilla,lstm]"]}
 
@@ -48,19 +49,11 @@ def test_every_named_experiment_is_covered_here():
 
 
 @pytest.fixture(scope="module")
-def sweeps(tmp_path_factory):
+def sweeps(tmp_path_factory, tracking_environment):
     """Runs every smoke sweep once; yields (client, tracking config, {name: SweepResult})."""
     from experiments import sweep, tracking
 
-    root = tmp_path_factory.mktemp("named")
-    (root / "mlflow.yaml").write_text(
-        "tracking_uri: sqlite:///mlflow.db\nartifact_location: mlartifacts\ntensorboard_root: tb_logs\n"
-    )
-    saved = {key: os.environ.get(key) for key in ("VRL_MLFLOW_CONFIG", "MLFLOW_TRACKING_URI")}
-    os.environ["VRL_MLFLOW_CONFIG"] = str(root / "mlflow.yaml")
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    try:
-        tracking_config = tracking.load_tracking_config()
+    with tracking_environment(tmp_path_factory.mktemp("named")) as tracking_config:
         results = {}
         for name in EXPECTED:
             results[name] = sweep.run_sweep(
@@ -72,12 +65,6 @@ def sweeps(tmp_path_factory):
             )
         client = tracking.configure_mlflow(tracking_config.tracking_uri)
         yield client, tracking_config, results
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _children(client, result):
@@ -91,9 +78,7 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
     client, tracking_config, results = sweeps
     result = results[name]
     kind, report_files, child_files = EXPECTED[name]
-    points = experiment_config.expand_grid(
-        experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ()))
-    )
+    points = expand_grid(experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ())))
 
     assert result.ok, (result.failed, result.report_error)
     parent = client.get_run(result.parent_run_id)

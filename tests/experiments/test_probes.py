@@ -1,4 +1,4 @@
-"""Tests for experiments/probes.py against float64 NumPy references and Keras itself."""
+"""Tests of experiments/probes against float64 NumPy references and Keras itself."""
 
 import json
 import math
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from experiments import probes
+from experiments.probes import measure
 
 # --------------------------------------------------------------------------------------
 # Helpers: a hand-made task and a run logger that records what it is given
@@ -131,30 +132,30 @@ def test_fit_decay_factor_recovers_geometric_rate_and_skips_underflow():
     distances = np.arange(30)
     norms = 3.0 * 0.8**distances
     norms[25:] = 0.0  # float32 underflow must not drag the fit
-    assert probes.fit_decay_factor(distances, norms) == pytest.approx(0.8, rel=1e-9)
-    assert probes.fit_decay_factor(distances, 2.0 * 1.1**distances) == pytest.approx(1.1, rel=1e-9)
+    assert measure.fit_decay_factor(distances, norms) == pytest.approx(0.8, rel=1e-9)
+    assert measure.fit_decay_factor(distances, 2.0 * 1.1**distances) == pytest.approx(1.1, rel=1e-9)
 
 
 def test_fit_decay_factor_needs_two_points_and_matching_shapes():
-    assert math.isnan(probes.fit_decay_factor([0, 1, 2], [1.0, 0.0, 0.0]))
+    assert math.isnan(measure.fit_decay_factor([0, 1, 2], [1.0, 0.0, 0.0]))
     with pytest.raises(ValueError, match="same length"):
-        probes.fit_decay_factor([0, 1, 2], [1.0, 0.5])
+        measure.fit_decay_factor([0, 1, 2], [1.0, 0.5])
 
 
 def test_largest_singular_value_and_activation_bound():
     rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(5, 5)))[0]
-    assert probes.largest_singular_value(0.7 * rotation) == pytest.approx(0.7)
-    assert probes.largest_singular_value(np.diag([0.1, -3.0])) == pytest.approx(3.0)
-    assert probes.activation_derivative_bound("tanh") == 1.0
-    assert probes.activation_derivative_bound(None) == 1.0
-    assert probes.activation_derivative_bound(keras.activations.sigmoid) == 0.25
-    assert math.isnan(probes.activation_derivative_bound("gelu"))
+    assert measure.largest_singular_value(0.7 * rotation) == pytest.approx(0.7)
+    assert measure.largest_singular_value(np.diag([0.1, -3.0])) == pytest.approx(3.0)
+    assert measure.activation_derivative_bound("tanh") == 1.0
+    assert measure.activation_derivative_bound(None) == 1.0
+    assert measure.activation_derivative_bound(keras.activations.sigmoid) == 0.25
+    assert math.isnan(measure.activation_derivative_bound("gelu"))
 
 
 def test_one_unit_rnn_states_match_closed_form_and_loop():
     x = np.random.default_rng(1).normal(size=(3, 7))
     u, w = np.array([0.5, -1.0]), np.array([0.9, 0.2])
-    states = probes.one_unit_rnn_states(x, u, w, activation="linear")
+    states = measure.one_unit_rnn_states(x, u, w, activation="linear")
     assert states.shape == (2, 3, 7)
     # Linear: h_T = u * sum_t w^(T-t) x_t.
     powers = 0.9 ** np.arange(6, -1, -1)
@@ -163,10 +164,10 @@ def test_one_unit_rnn_states_match_closed_form_and_loop():
     for t in range(7):
         h = np.tanh(-1.0 * x[:, t] + 0.2 * h + 0.1)
     np.testing.assert_allclose(
-        probes.one_unit_rnn_states(x, u, w, activation="tanh", bias=0.1)[1, :, -1], h, rtol=1e-12
+        measure.one_unit_rnn_states(x, u, w, activation="tanh", bias=0.1)[1, :, -1], h, rtol=1e-12
     )
     with pytest.raises(ValueError, match="one input feature"):
-        probes.one_unit_rnn_states(np.zeros((3, 7, 2)), u, w)
+        measure.one_unit_rnn_states(np.zeros((3, 7, 2)), u, w)
 
 
 def test_loss_surface_is_zero_at_the_ewma_solution_and_matches_keras():
@@ -174,7 +175,7 @@ def test_loss_surface_is_zero_at_the_ewma_solution_and_matches_keras():
     x, y = task.sample(16, seed=0)
     u_values = np.array([0.1, 0.3, 0.6])
     w_values = np.array([0.5, 0.7, 1.1])
-    surface = probes.one_unit_rnn_loss_surface(x, y, u_values, w_values, activation="linear")
+    surface = measure.one_unit_rnn_loss_surface(x, y, u_values, w_values, activation="linear")
     assert surface.shape == (3, 3)
     assert surface[1, 1] == pytest.approx(0.0, abs=1e-12)
     assert np.unravel_index(np.argmin(surface), surface.shape) == (1, 1)
@@ -189,7 +190,7 @@ def test_loss_surface_is_zero_at_the_ewma_solution_and_matches_keras():
             ]
         )
         model.compile(loss="mse")
-        surface = probes.one_unit_rnn_loss_surface(
+        surface = measure.one_unit_rnn_loss_surface(
             x, y, u_values, w_values, activation="tanh" if activation else "linear"
         )
         for i, w in enumerate(w_values):
@@ -203,10 +204,10 @@ def test_loss_surface_step_weights_and_per_sequence():
     x = np.random.default_rng(2).normal(size=(4, 5))
     y = np.random.default_rng(3).normal(size=(4, 5))
     weights = np.array([0, 0, 1, 1, 1], dtype=np.float64)
-    surface = probes.one_unit_rnn_loss_surface(x, y, [0.5], [0.5], step_weights=weights)
-    h = probes.one_unit_rnn_states(x, np.array(0.5), np.array(0.5))
+    surface = measure.one_unit_rnn_loss_surface(x, y, [0.5], [0.5], step_weights=weights)
+    h = measure.one_unit_rnn_states(x, np.array(0.5), np.array(0.5))
     assert surface[0, 0] == pytest.approx(np.mean(weights * (h - y) ** 2))
-    last = probes.one_unit_rnn_loss_surface(x, y[:, -1], [0.5], [0.5], per_step=False)
+    last = measure.one_unit_rnn_loss_surface(x, y[:, -1], [0.5], [0.5], per_step=False)
     assert last[0, 0] == pytest.approx(np.mean((h[:, -1] - y[:, -1]) ** 2))
 
 
@@ -218,7 +219,7 @@ def test_state_gradient_norms_match_numpy_backprop(activation):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(5, steps, 2)).astype("float32")
     y = rng.normal(size=(5, 1)).astype("float32")
-    norms = probes.state_gradient_norms(
+    norms = measure.state_gradient_norms(
         model, x, y, keras.losses.MeanSquaredError(), per_step=False
     )
     kernel, recurrent_kernel, bias = model.layers[0].get_weights()
@@ -248,7 +249,9 @@ def test_state_gradient_norms_per_step_task_uses_the_last_step():
         ]
     )
     x, y = EwmaLikeTask(length=steps).sample(4, seed=0)
-    norms = probes.state_gradient_norms(model, x, y, keras.losses.MeanSquaredError(), per_step=True)
+    norms = measure.state_gradient_norms(
+        model, x, y, keras.losses.MeanSquaredError(), per_step=True
+    )
     kernel, recurrent_kernel, bias = model.layers[0].get_weights()
     reference = numpy_vanilla_state_gradients(
         x, y[:, -1], kernel, recurrent_kernel, bias, *model.layers[1].get_weights(), "tanh"
@@ -269,7 +272,7 @@ def test_state_gradient_norms_of_gated_cells_match_keras_initial_state_gradients
     rng = np.random.default_rng(4)
     x = rng.normal(size=(4, steps, 2)).astype("float32")
     y = rng.normal(size=(4, 1)).astype("float32")
-    norms = probes.state_gradient_norms(
+    norms = measure.state_gradient_norms(
         model, x, y, keras.losses.MeanSquaredError(), per_step=False
     )
     head = model.layers[1]
@@ -304,7 +307,7 @@ def test_state_gradient_norms_of_a_stack_match_numpy_backprop():
     rng = np.random.default_rng(6)
     x = rng.normal(size=(3, steps, 2)).astype("float32")
     y = rng.normal(size=(3, 1)).astype("float32")
-    norms = probes.state_gradient_norms(
+    norms = measure.state_gradient_norms(
         model, x, y, keras.losses.MeanSquaredError(), per_step=False
     )
     (k1, r1), (k2, r2) = [
@@ -336,12 +339,12 @@ def test_scaled_orthogonal_linear_rnn_decays_exactly_at_sigma_max():
     rotation = np.linalg.qr(np.random.default_rng(5).normal(size=(6, 6)))[0]
     layer.set_weights([layer.get_weights()[0], (rho * rotation).astype("float32")])
     x, y = SumTask(steps).sample(8, seed=0)
-    norms = probes.state_gradient_norms(
+    norms = measure.state_gradient_norms(
         model, x[:, :, :1], y, keras.losses.MeanSquaredError(), per_step=False
     )
-    decay = probes.fit_decay_factor(np.arange(steps + 1), norms.mean(axis=0))
+    decay = measure.fit_decay_factor(np.arange(steps + 1), norms.mean(axis=0))
     assert decay == pytest.approx(rho, rel=1e-4)
-    assert probes.largest_singular_value(probes.recurrent_matrices(model)[0]) == pytest.approx(
+    assert measure.largest_singular_value(measure.recurrent_matrices(model)[0]) == pytest.approx(
         rho, rel=1e-5
     )
 
@@ -349,7 +352,7 @@ def test_scaled_orthogonal_linear_rnn_decays_exactly_at_sigma_max():
 def test_find_recurrent_layers_rejects_models_without_recurrence():
     model = keras.Sequential([keras.Input((4, 2)), keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="no recurrent layer"):
-        probes.find_recurrent_layers(model)
+        measure.find_recurrent_layers(model)
 
 
 # --------------------------------------------------------------------------------------
@@ -415,7 +418,7 @@ def test_gradient_flow_probe_logs_decay_sigma_and_figure(layer_class, expect_bou
         assert [step for step, _ in logger.history(f"grad_norm_{when}")] == list(range(9))
     sigma = logger.history("sigma_max_W_trained")[0][1]
     assert sigma == pytest.approx(
-        probes.largest_singular_value(probes.recurrent_matrices(model)[0])
+        measure.largest_singular_value(measure.recurrent_matrices(model)[0])
     )
     flow = logger.dicts["probes/gradient_flow.json"]
     assert set(flow) == {"init", "trained"} and len(flow["init"]["norms"]) == 9

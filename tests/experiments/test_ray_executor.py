@@ -1,4 +1,4 @@
-"""The Ray executor (issue 8): sweeps through Ray tasks into a real `mlflow server`.
+"""The Ray executor: sweeps through Ray tasks into a real `mlflow server`.
 
 Every sweep here runs on a local Ray instance with 2 CPUs and logs through an
 `mlflow server` process the test starts on a free loopback port (SQLite
@@ -22,7 +22,8 @@ ray = pytest.importorskip("ray")
 import mlflow  # noqa: E402
 from mlflow_server_fixture import MlflowServer, free_port  # noqa: E402  (tests/experiments is on sys.path)
 
-from experiments import ray_executor, sweep, tracking  # noqa: E402
+from experiments import schema, sweep, tracking  # noqa: E402
+from experiments.executors import ray_checks  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENT = "long_dependency"
@@ -39,28 +40,12 @@ def mlflow_server(tmp_path_factory):
         yield server
 
 
-def _write_tracking_yaml(folder, tracking_uri):
-    path = folder / "mlflow.yaml"
-    path.write_text(
-        f"tracking_uri: {tracking_uri}\ntensorboard_root: tb_logs\nartifact_location: mlartifacts\n"
-    )
-    return path
-
-
 @pytest.fixture
-def server_tracking(mlflow_server, tmp_path, monkeypatch):
-    """A `TrackingConfig` logging to the server, with TensorBoard under tmp_path.
-
-    The report (which reads `mlflow.yaml` itself) gets the same file. MLflow's
-    global tracking URI is reset afterwards so other tests do not inherit it.
-    """
-    path = _write_tracking_yaml(tmp_path, mlflow_server.uri)
-    monkeypatch.setenv(tracking.CONFIG_ENV, str(path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
-    monkeypatch.delenv("VRL_FAIL_GRID_POINT", raising=False)
-    monkeypatch.delenv(ray_executor.TENSORBOARD_MODE_ENV, raising=False)
-    yield tracking.load_tracking_config(path)
-    mlflow.set_tracking_uri(None)
+def server_tracking(mlflow_server, tmp_path, tracking_environment, monkeypatch):
+    """A `TrackingConfig` logging to the server, with TensorBoard under tmp_path."""
+    monkeypatch.delenv(ray_checks.TENSORBOARD_MODE_ENV, raising=False)
+    with tracking_environment(tmp_path, tracking_uri=mlflow_server.uri) as settings:
+        yield settings
 
 
 @pytest.fixture
@@ -79,7 +64,7 @@ def _children(client, parent_run_id):
 def _by_point(children):
     runs = {}
     for run in children:
-        runs.setdefault(run.data.tags[tracking.TAG_GRID_POINT], []).append(run)
+        runs.setdefault(run.data.tags[schema.GRID_POINT], []).append(run)
     return runs
 
 
@@ -107,12 +92,12 @@ def _event_files(folder):
 def test_cluster_refuses_local_file_store(tracking_uri, address, refused):
     if refused:
         with pytest.raises(ValueError, match="make mlflow-server") as caught:
-            ray_executor.check_tracking_for_cluster(tracking_uri, address)
+            ray_checks.check_tracking_for_cluster(tracking_uri, address)
         assert tracking_uri in str(caught.value) and "MLFLOW_TRACKING_URI=http://" in str(
             caught.value
         )
     else:
-        ray_executor.check_tracking_for_cluster(tracking_uri, address)
+        ray_checks.check_tracking_for_cluster(tracking_uri, address)
 
 
 @pytest.mark.parametrize(
@@ -128,14 +113,11 @@ def test_cluster_refuses_local_file_store(tracking_uri, address, refused):
 )
 def test_loopback_server_is_recognised(tracking_uri, loopback):
     # A cluster with nodes on other machines refuses these (they would reach their own loopback).
-    assert ray_executor._is_loopback_uri(tracking_uri) is loopback
+    assert ray_checks.is_loopback_uri(tracking_uri) is loopback
 
 
-def test_sweep_with_address_and_sqlite_store_fails_before_any_run(tmp_path, monkeypatch):
-    path = _write_tracking_yaml(tmp_path, "sqlite:///mlflow.db")
-    monkeypatch.setenv(tracking.CONFIG_ENV, str(path))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    tracking_config = tracking.load_tracking_config(path)
+def test_sweep_with_address_and_sqlite_store_fails_before_any_run(tracking_dir):
+    tracking_config = tracking.load_tracking_config()
     started = time.monotonic()
     with pytest.raises(ValueError, match="Ray workers on other nodes cannot log there"):
         sweep.run_sweep(
@@ -149,7 +131,7 @@ def test_sweep_with_address_and_sqlite_store_fails_before_any_run(tmp_path, monk
         )
     assert time.monotonic() - started < 30  # no cluster connection attempt, no training
     assert not ray.is_initialized()
-    assert not (tmp_path / "mlflow.db").exists(), (
+    assert not (tracking_dir / "mlflow.db").exists(), (
         "the refusal must come before the store and parent run exist"
     )
 
@@ -159,24 +141,24 @@ def test_unreachable_or_malformed_address_fails_fast():
     port = free_port()
     started = time.monotonic()
     with pytest.raises(ValueError, match=f"nothing answers at 127.0.0.1:{port}"):
-        ray_executor.preflight(address=f"127.0.0.1:{port}")
+        ray_checks.preflight(address=f"127.0.0.1:{port}")
     with pytest.raises(ValueError, match="nothing answers"):
-        ray_executor.preflight(address=f"ray://127.0.0.1:{port}")
+        ray_checks.preflight(address=f"ray://127.0.0.1:{port}")
     with pytest.raises(ValueError, match="expected auto, HOST:PORT"):
-        ray_executor.preflight(address="head-node")
+        ray_checks.preflight(address="head-node")
     assert time.monotonic() - started < 20
     assert not ray.is_initialized()
 
 
 def test_bad_tensorboard_mode_is_refused(monkeypatch):
-    monkeypatch.setenv(ray_executor.TENSORBOARD_MODE_ENV, "shared")
+    monkeypatch.setenv(ray_checks.TENSORBOARD_MODE_ENV, "shared")
     with pytest.raises(ValueError, match="direct, sync"):
-        ray_executor.preflight(address="auto")
+        ray_checks.preflight(address="auto")
 
 
 # --------------------------------------------------- sweeps through Ray tasks
 def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(
-    server_tracking, local_ray, monkeypatch, capsys
+    server_tracking, local_ray, monkeypatch
 ):
     lines = []
     client = mlflow.MlflowClient(server_tracking.tracking_uri)
@@ -216,12 +198,13 @@ def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(
     assert "Injected failure" in failed_run.data.tags["error"]
     artifacts = [a.path for a in client.list_artifacts(failed_run.info.run_id)]
     assert "traceback.txt" in artifacts
-    assert "Ray: 1 node(s), 2 grid point(s) at once (1 CPU each)" in capsys.readouterr().out
+    # The executor's notices come with the sweep's own progress lines.
+    assert any("Ray: 1 node(s), 2 grid point(s) at once (1 CPU each)" in line for line in lines)
 
     # 2. The same command again: the same parent, only the failed point reruns, no duplicates.
     # This time the TensorBoard logs travel back to the driver, as from a cluster's nodes.
     monkeypatch.delenv("VRL_FAIL_GRID_POINT")
-    monkeypatch.setenv(ray_executor.TENSORBOARD_MODE_ENV, "sync")
+    monkeypatch.setenv(ray_checks.TENSORBOARD_MODE_ENV, "sync")
     second = sweep.run_sweep(
         EXPERIMENT,
         "smoke",
@@ -242,7 +225,7 @@ def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(
     assert all(runs[0].info.status == "FINISHED" for runs in children.values())
     retried = children[FAILING_POINT][0]
     assert retried.info.run_id != failed_run.info.run_id
-    assert retried.data.tags[tracking.TAG_ATTEMPT] == "2"
+    assert retried.data.tags[schema.ATTEMPT] == "2"
     assert client.get_run(failed_run.info.run_id).info.lifecycle_stage == "deleted"
     assert _event_files(tb_root / FAILING_POINT), "synced TensorBoard logs missing on the driver"
     assert client.get_run(first.parent_run_id).info.status == "FINISHED"
@@ -286,7 +269,7 @@ def test_sigterm_marks_runs_in_flight_killed_and_stops_ray(server_tracking, tmp_
         deadline = time.monotonic() + 150
         in_flight = []
         while time.monotonic() < deadline and driver.poll() is None:
-            experiment = client.get_experiment_by_name(EXPERIMENT)
+            experiment = client.get_experiment_by_name(server_tracking.experiment_name(EXPERIMENT))
             if experiment is not None:
                 running = client.search_runs(
                     [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'"
@@ -311,7 +294,7 @@ def test_sigterm_marks_runs_in_flight_killed_and_stops_ray(server_tracking, tmp_
     assert "marked KILLED" in output
     for run in in_flight:
         assert client.get_run(run.info.run_id).info.status == "KILLED"
-    parent_id = in_flight[0].data.tags[tracking.TAG_PARENT]
+    parent_id = in_flight[0].data.tags[schema.PARENT_RUN_ID]
     assert client.get_run(parent_id).info.status == "KILLED"
     # Ray shut down with the driver: the task's worker and the driver's process group are gone.
     time.sleep(2)

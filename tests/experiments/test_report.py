@@ -1,5 +1,6 @@
-"""Tests for experiments/report.py on hand-made results tables and a hand-made MLflow store."""
+"""Tests of experiments/report on hand-made results tables and a hand-made MLflow store."""
 
+import dataclasses
 import math
 import os
 
@@ -9,18 +10,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import report
+from experiments import report, schema
+from experiments.plots.breakdown import plot_breakdown
+from experiments.report.gradient_flow import gradient_flow_table
+from experiments.report.horizon import format_horizon, memory_horizon, summarize
+from experiments.report.results import results_table
+from experiments.report.text import (
+    baseline_losses,
+    budget_text,
+    loss_table,
+    markdown_tables,
+    terminal_summary,
+)
+from experiments.report.two_weights import two_weights_table
 
-ADDING_INFO = {
-    "metric": "mse",
-    "higher_is_better": False,
-    "chance": 1 / 6,
-    "solved_threshold": 0.01,
-    "task": "adding",
-    "report": "breakdown",
-    "run_name": "hand-made",
-    "profile": "quick",
-}
+ADDING_INFO = schema.SweepInfo(
+    metric="mse",
+    higher_is_better=False,
+    chance=1 / 6,
+    solved_threshold=0.01,
+    task="adding",
+    report="breakdown",
+    run_name="hand-made",
+    profile="quick",
+)
 
 
 def table(curves, info=ADDING_INFO):
@@ -39,11 +52,11 @@ def table(curves, info=ADDING_INFO):
                         "test_metric": value,
                     }
                 )
-    return report.results_table(rows, info)
+    return results_table(rows, info)
 
 
 def horizons_of(curves, info=ADDING_INFO):
-    return report.memory_horizon(report.summarize(table(curves, info))).set_index("curve")
+    return memory_horizon(summarize(table(curves, info))).set_index("curve")
 
 
 # --------------------------------------------------------------------------------------
@@ -67,14 +80,14 @@ def test_horizon_when_nothing_is_solved():
     assert row["horizon"] == 0 and not row["censored"]
     assert row["next_length"] == 10 and row["next_solved"] == "0/2"
     assert row["longest_solved"] == 0
-    assert report.format_horizon(row) == "< 10"
+    assert format_horizon(row) == "< 10"
 
 
 def test_horizon_when_everything_is_solved_is_censored():
     row = horizons_of({"lstm": {10: [0.001], 50: [0.001], 200: [0.009]}}).loc["lstm"]
     assert row["horizon"] == 200 and row["censored"]
     assert math.isnan(row["next_length"]) and row["next_solved"] == ""
-    assert report.format_horizon(row) == ">= 200"
+    assert format_horizon(row) == ">= 200"
 
 
 def test_non_monotone_curve_keeps_the_first_breakdown_and_flags_it():
@@ -97,13 +110,9 @@ def test_half_of_the_seeds_is_enough_and_less_is_not():
 
 
 def test_diverged_runs_count_as_not_solved_and_accuracy_metrics_use_higher_is_better():
-    info = {
-        **ADDING_INFO,
-        "metric": "accuracy",
-        "higher_is_better": True,
-        "chance": 0.125,
-        "solved_threshold": 0.99,
-    }
+    info = dataclasses.replace(
+        ADDING_INFO, metric="accuracy", higher_is_better=True, chance=0.125, solved_threshold=0.99
+    )
     rows = [
         {
             "model": "vanilla",
@@ -125,14 +134,14 @@ def test_diverged_runs_count_as_not_solved_and_accuracy_metrics_use_higher_is_be
         },
         {"model": "vanilla", "length": 8, "seed": 1, "test_metric": 0.2},
     ]
-    df = report.results_table(rows, info)
+    df = results_table(rows, info)
     assert df.loc[df["length"] == 8, "solved"].tolist() == [
         0.0,
         0.0,
     ]  # 0.2 < 0.99 filled in; diverged kept 0
-    summary = report.summarize(df)
+    summary = summarize(df)
     assert summary.loc[summary["length"] == 8, "n_diverged"].item() == 1
-    assert report.memory_horizon(summary).set_index("curve").loc["vanilla", "horizon"] == 4
+    assert memory_horizon(summary).set_index("curve").loc["vanilla", "horizon"] == 4
 
 
 # --------------------------------------------------------------------------------------
@@ -141,7 +150,7 @@ def test_diverged_runs_count_as_not_solved_and_accuracy_metrics_use_higher_is_be
 
 
 def test_summarize_statistics_over_seeds():
-    summary = report.summarize(table({"vanilla": {10: [0.1, 0.2, 0.6]}}))
+    summary = summarize(table({"vanilla": {10: [0.1, 0.2, 0.6]}}))
     row = summary.iloc[0]
     assert row["n_seeds"] == 3 and row["n_solved"] == 0
     assert row["mean"] == pytest.approx(0.3)
@@ -175,15 +184,15 @@ def test_curve_axes_are_params_that_vary_within_a_model():
             "test_metric": 0.001,
         }
     )
-    df = report.results_table(rows, ADDING_INFO)
+    df = results_table(rows, ADDING_INFO)
     assert df.attrs["axes"] == ["num_layers"]
     assert sorted(df["curve"].unique()) == [
         "deep, num_layers=1",
         "deep, num_layers=2",
         "lstm, num_layers=2",
     ]
-    assert report.horizon_metric_name("deep, num_layers=2") == "horizon_deep_num_layers-2"
-    assert report.horizon_metric_name("lstm") == "horizon_lstm"
+    assert schema.horizon_metric_name("deep, num_layers=2") == "horizon_deep_num_layers-2"
+    assert schema.horizon_metric_name("lstm") == "horizon_lstm"
 
 
 def test_markdown_and_terminal_summary_show_horizons_and_cells():
@@ -193,13 +202,13 @@ def test_markdown_and_terminal_summary_show_horizons_and_cells():
             "lstm": {10: [0.001, 0.001], 100: [0.002, 0.001]},
         }
     )
-    summary = report.summarize(df)
-    horizons = report.memory_horizon(summary)
-    markdown = report.markdown_tables(summary, horizons, ADDING_INFO)
+    summary = summarize(df)
+    horizons = memory_horizon(summary)
+    markdown = markdown_tables(summary, horizons, ADDING_INFO)
     assert "| lstm | >= 100 |" in markdown
     assert "| vanilla | 10 |" in markdown
     assert "0.165 ± 0.005 (0/2)" in markdown
-    text = report.terminal_summary(summary, horizons, ADDING_INFO, title="t")
+    text = terminal_summary(summary, horizons, ADDING_INFO, title="t")
     assert "horizon   >= 100" in text and "at L=100: 0/2 solved" in text
 
 
@@ -210,7 +219,7 @@ def test_plot_breakdown_draws_log_axes_band_and_reference_lines():
             "lstm": {10: [0.001, 0.001], 100: [0.002, 0.001]},
         }
     )
-    figure = report.plot_breakdown(report.summarize(df), df, ADDING_INFO, title="adding")
+    figure = plot_breakdown(summarize(df), df, ADDING_INFO, title="adding")
     top, bottom = figure.axes
     assert top.get_xscale() == "log" and top.get_yscale() == "log"
     horizontal = sorted(
@@ -227,11 +236,11 @@ def test_gradient_flow_and_two_weights_tables_are_pure():
     df = table({"vanilla": {100: [0.2, 0.2]}})
     df["grad_decay_init"] = [0.5, 0.7]
     df["sigma_max_W_init"] = [1.0, 1.0]
-    flow = report.gradient_flow_table(df)
+    flow = gradient_flow_table(df)
     assert flow.loc[0, "grad_decay_init"] == pytest.approx(0.6) and flow.loc[0, "n_seeds"] == 2
     assert math.isnan(flow.loc[0, "grad_decay_trained"])
     histories = {df["run_id"][0]: {"u": [(0, 0.5), (1, 0.12)], "w": [(0, 0.1), (1, 0.88)]}}
-    weights = report.two_weights_tables(df, histories, alpha=0.1)
+    weights = two_weights_table(df, histories, alpha=0.1)
     assert weights.loc[0, "u_minus_alpha"] == pytest.approx(0.02)
     assert weights.loc[0, "w_minus_1_minus_alpha"] == pytest.approx(-0.02)
     assert math.isnan(weights.loc[1, "u"])
@@ -243,26 +252,16 @@ def test_gradient_flow_and_two_weights_tables_are_pure():
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(tmp_path_factory, tracking_environment):
     import mlflow
 
     root = tmp_path_factory.mktemp("store")
-    (root / "mlflow.yaml").write_text(
-        "tracking_uri: sqlite:///mlflow.db\nartifact_location: artifacts\ntensorboard_root: tb\n"
-    )
-    old = {key: os.environ.get(key) for key in ("VRL_MLFLOW_CONFIG", "MLFLOW_TRACKING_URI")}
-    os.environ["VRL_MLFLOW_CONFIG"] = str(root / "mlflow.yaml")
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    experiment_id = client.create_experiment(
-        "hand_made", artifact_location=(root / "artifacts").as_uri()
-    )
-    yield root, client, experiment_id
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with tracking_environment(root) as settings:
+        client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri)
+        experiment_id = client.create_experiment(
+            "hand_made", artifact_location=(root / "mlartifacts").as_uri()
+        )
+        yield root, client, experiment_id
 
 
 def make_sweep(client, experiment_id, kind, children):
@@ -366,7 +365,7 @@ def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tm
         and "test_mse" in results
         and "lstm-L100-s9" not in set(results["run_name"])
     )
-    tb_report = root / "tb" / "hand_made" / "report" / "hand_made-breakdown"
+    tb_report = root / "tb_logs" / "hand_made" / "report" / "hand_made-breakdown"
     images = event_accumulator.EventAccumulator(
         str(tb_report), size_guidance={"tensors": 0}
     ).Reload()
@@ -419,7 +418,7 @@ def test_write_report_gradient_flow_and_two_weights_kinds(store, tmp_path):
                 "length": 20,
                 "seed": 0,
                 "activation": act,
-                "task.alpha": 0.2,
+                "task_params.alpha": 0.2,
             },
             "metrics": {
                 "test_mse": 1e-5,
@@ -457,14 +456,14 @@ def test_write_report_without_finished_children(store):
 
 
 def test_loss_table_sets_test_loss_beside_the_copy_memory_baseline():
-    info = {
-        **ADDING_INFO,
-        "task": "copy_memory",
-        "metric": "accuracy",
-        "higher_is_better": True,
-        "chance": 0.125,
-        "solved_threshold": 0.99,
-    }
+    info = dataclasses.replace(
+        ADDING_INFO,
+        task="copy_memory",
+        metric="accuracy",
+        higher_is_better=True,
+        chance=0.125,
+        solved_threshold=0.99,
+    )
     rows = [
         {
             "model": "vanilla",
@@ -477,13 +476,13 @@ def test_loss_table_sets_test_loss_beside_the_copy_memory_baseline():
         }
         for length in (10, 100)
     ]
-    df = report.results_table(rows, info)
-    baselines = report.baseline_losses(df, info)
+    df = results_table(rows, info)
+    baselines = baseline_losses(df, info)
     assert baselines == {
         10: pytest.approx(10 * math.log(8) / 30),
         100: pytest.approx(10 * math.log(8) / 120),
     }
-    text = report.loss_table(report.summarize(df), baselines)
+    text = loss_table(summarize(df), baselines)
     assert "| baseline | 0.693 | 0.173 |" in text and "| vanilla | 0.5 | 0.5 |" in text
 
 
@@ -500,14 +499,14 @@ def test_only_grid_axes_split_curves_when_the_sweep_names_them():
         for seed in range(2)
         for act in ("linear", "tanh")
     ]
-    info = {**ADDING_INFO, "grid_axes": ["activation", "length", "model", "seed"]}
-    df = report.results_table(rows, info)
+    info = dataclasses.replace(ADDING_INFO, grid_axes=("activation", "length", "model", "seed"))
+    df = results_table(rows, info)
     assert df.attrs["axes"] == ["activation"]
     assert sorted(df["curve"].unique()) == [
         "vanilla, activation=linear",
         "vanilla, activation=tanh",
     ]
-    assert report.results_table(rows, ADDING_INFO).attrs["axes"] == [
+    assert results_table(rows, ADDING_INFO).attrs["axes"] == [
         "activation",
         "u_init",
     ]  # no grid known
@@ -515,7 +514,7 @@ def test_only_grid_axes_split_curves_when_the_sweep_names_them():
 
 def test_budget_text_states_the_updates_optimizer_and_early_stopping():
     df = table({"vanilla": {10: [0.001, 0.002]}, "lstm": {10: [0.001, 0.001]}})
-    assert report.budget_text(df) == ""  # a hand-made table without training params
+    assert budget_text(df) == ""  # a hand-made table without training params
     df = df.assign(
         epochs=10,
         steps_per_epoch=150,
@@ -525,11 +524,11 @@ def test_budget_text_states_the_updates_optimizer_and_early_stopping():
         clipnorm=1.0,
         stop_when_solved=True,
     )
-    text = report.budget_text(df)
+    text = budget_text(df)
     assert text.startswith(
         "Budget: at most 1,500 adam updates per run (10 epochs x 150 batches of 32 fresh sequences"
     )
     assert "lr 0.003" in text and "clipping 1" in text and "stopped early once solved" in text
     # Budgets that differ between runs are given as a range.
     df.loc[df["model"] == "lstm", "epochs"] = 20
-    assert "at most 1,500-3,000 adam updates" in report.budget_text(df)
+    assert "at most 1,500-3,000 adam updates" in budget_text(df)

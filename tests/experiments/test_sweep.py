@@ -7,25 +7,17 @@ import os
 import numpy as np
 import pytest
 
-from experiments import config, sweep, tracking
-from tests.experiments.runner_helpers import write_tracking_yaml
+from experiments import config, grid, sweep, tracking
 
 EXPERIMENT = "long_dependency"
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
+def smoke(tmp_path_factory, tracking_environment):
     """Runs the smoke sweep once for the module; yields (settings, result, progress lines)."""
-    folder = tmp_path_factory.mktemp("smoke")
-    path = write_tracking_yaml(folder)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VRL_MLFLOW_CONFIG", str(path))
-        patch.delenv("VRL_FAIL_GRID_POINT", raising=False)
-        patch.setenv("MLFLOW_TRACKING_URI", "")
-        patch.delenv("MLFLOW_TRACKING_URI")
+    with tracking_environment(tmp_path_factory.mktemp("smoke")) as settings:
         lines = []
         result = sweep.run_sweep(EXPERIMENT, "smoke", out=lines.append)
-        settings = tracking.load_tracking_config()
         yield settings, result, lines
 
 
@@ -37,7 +29,7 @@ def search(settings, **kwargs):
 
 
 def expected_points():
-    return config.expand_grid(config.load_config(EXPERIMENT, "smoke"))
+    return grid.expand_grid(config.load_config(EXPERIMENT, "smoke"))
 
 
 def test_parent_and_every_child_finished(smoke):
@@ -187,11 +179,8 @@ def test_progress_lines(smoke):
     assert "elapsed" in text and "ETA" in text
 
 
-def test_running_again_skips_everything(smoke, monkeypatch):
+def test_running_again_skips_everything(smoke):
     settings, result, _ = smoke
-    monkeypatch.setenv(
-        "VRL_MLFLOW_CONFIG", os.path.join(os.path.dirname(settings.tensorboard_root), "mlflow.yaml")
-    )
     before = set(search(settings)["run_id"])
     lines = []
     again = sweep.run_sweep(EXPERIMENT, "smoke", out=lines.append)

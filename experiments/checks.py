@@ -1,0 +1,145 @@
+"""Checks of config values: each takes `(source, path, value)` and returns the value,
+normalised, or raises `ConfigError` naming where it came from (the file and section, or
+the `--set` argument), the key, what was given and what is allowed."""
+
+import copy
+import difflib
+import numbers
+
+
+class ConfigError(ValueError):
+    """A config file, profile or `--set` override that cannot be used."""
+
+
+def where(source, path):
+    return f"{source}: `{path}`" if path else source
+
+
+def type_error(source, path, value, expected, hint=""):
+    return ConfigError(
+        f"{where(source, path)} must be {expected}; got {value!r} "
+        f"({type(value).__name__}).{' ' + hint if hint else ''}"
+    )
+
+
+def unknown_key(source, path, key, known):
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    location = f"{source}: unknown key `{path + '.' if path else ''}{key}`"
+    return ConfigError(f"{location}.{hint} Known keys: {', '.join(sorted(map(str, known)))}.")
+
+
+def is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def positive_int(source, path, value):
+    if not is_int(value) or value < 1:
+        raise type_error(source, path, value, "an integer >= 1")
+    return int(value)
+
+
+def non_negative_int(source, path, value):
+    if not is_int(value) or value < 0:
+        raise type_error(source, path, value, "an integer >= 0")
+    return int(value)
+
+
+def positive_float(source, path, value):
+    if isinstance(value, str):  # YAML reads `1e-3` (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if not is_number(value) or not value > 0:
+        raise type_error(source, path, value, "a number > 0")
+    return float(value)
+
+
+def optional_positive_float(source, path, value):
+    if value is None:
+        return None
+    return positive_float(source, path, value)
+
+
+def non_negative_float(source, path, value):
+    if not is_number(value) or value < 0:
+        raise type_error(source, path, value, "a number >= 0")
+    return float(value)
+
+
+def boolean(source, path, value):
+    if not isinstance(value, bool):
+        raise type_error(source, path, value, "true or false")
+    return value
+
+
+def string(source, path, value):
+    if not isinstance(value, str):
+        raise type_error(source, path, value, "a string")
+    return value
+
+
+def optional_string(source, path, value):
+    if value is None:
+        return None
+    return string(source, path, value)
+
+
+def choice(choices):
+    """A check that the value is one of `choices`."""
+
+    def check(source, path, value):
+        if value not in choices:
+            raise ConfigError(
+                f"{where(source, path)} must be one of {', '.join(choices)}; got {value!r}."
+            )
+        return value
+
+    return check
+
+
+def units(source, path, value):
+    if is_int(value) and value >= 1:
+        return int(value)
+    if isinstance(value, list) and value and all(is_int(v) and v >= 1 for v in value):
+        return [int(v) for v in value]
+    raise type_error(
+        source, path, value, "an integer >= 1 or a list of them (one per `deep` layer)"
+    )
+
+
+def activation(source, path, value):
+    if value is None:
+        return "linear"
+    return string(source, path, value)
+
+
+def initializer(source, path, value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) <= {"class_name", "config"} and "class_name" in value:
+        return copy.deepcopy(value)
+    raise type_error(
+        source,
+        path,
+        value,
+        "a Keras initializer name or {class_name: ..., config: {...}}",
+        "Example: `recurrent_initializer: {class_name: Identity, config: {gain: 0.9}}`.",
+    )
+
+
+def string_list(source, path, value):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise type_error(source, path, value, "a list of strings")
+    return list(value)
+
+
+def mapping(source, path, value):
+    if not isinstance(value, dict):
+        raise type_error(source, path, value, "a mapping (key: value)")
+    return copy.deepcopy(value)

@@ -1,0 +1,91 @@
+"""The local executor: grid points train on this machine.
+
+With `--workers 1` each job runs in the driver's own process, one after the other (no
+process start-up: the driver has imported TensorFlow already). With N > 1 they run in a
+pool of N spawned worker processes, each limited to `cpu_count // N` TensorFlow threads
+so that the workers share the cores instead of fighting over them.
+"""
+
+import concurrent.futures
+import multiprocessing
+import os
+import signal
+
+from experiments.executors import Executor
+from experiments.train import run_job
+
+
+def _init_worker(threads):
+    # Runs in each spawned worker before TensorFlow is imported there.
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # several workers share one GPU
+    # Ctrl-C reaches the whole process group: only the driver handles it (and stops us).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import tensorflow as tf  # after the variables above; the calls below make sure
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+class LocalExecutor(Executor):
+    """Runs grid points in this process (`workers == 1`) or in a pool of processes."""
+
+    def __init__(self, *, workers=1, config=None, tracking=None, address=None, out=print):
+        del config, tracking, address, out  # checked by `preflight`
+        self._workers = workers
+        self._threads = max(1, (os.cpu_count() or 1) // workers)
+        self._pool = self._new_pool() if workers > 1 else None
+
+    @classmethod
+    def preflight(cls, *, workers, config, tracking, address):
+        del workers, config, tracking
+        if address is not None:
+            raise ValueError(
+                "--address is for the Ray executor; the local executor runs on this machine."
+            )
+
+    def _new_pool(self):
+        return concurrent.futures.ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self._threads,),
+        )
+
+    @property
+    def max_in_flight(self):
+        return self._workers
+
+    def submit(self, job):
+        if self._pool is None:
+            future = concurrent.futures.Future()
+            future.set_result(run_job(job))  # an interrupt propagates to the driver
+            return future
+        try:
+            return self._pool.submit(run_job, job)
+        except concurrent.futures.process.BrokenProcessPool:
+            # A worker died (its run is marked FAILED by the driver): start a new pool.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(run_job, job)
+
+    def interrupt(self):
+        if self._pool is None:
+            return
+        # ProcessPoolExecutor cannot stop running calls; terminate its processes.
+        processes = list(getattr(self._pool, "_processes", {}).values())
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

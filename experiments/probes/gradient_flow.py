@@ -1,0 +1,139 @@
+"""The `gradient_flow` probe: how the loss gradient fades with distance through the state."""
+
+import math
+
+import keras
+import numpy as np
+
+from experiments.plots.gradient_flow import plot_gradient_norms
+from experiments.probes import log_figure, task_batch
+from experiments.probes.measure import (
+    activation_derivative_bound,
+    cell_of,
+    find_recurrent_layers,
+    fit_decay_factor,
+    largest_singular_value,
+    recurrent_matrices,
+    state_gradient_norms,
+)
+
+
+class GradientFlowProbe(keras.callbacks.Callback):
+    """Measures how the loss gradient decays with distance through the recurrent state.
+
+    At the start and at the end of training it computes `state_gradient_norms` on a
+    fixed batch and logs:
+
+    - metrics `grad_decay_init` / `grad_decay_trained` (fitted per-step factor),
+      `sigma_max_W_init` / `sigma_max_W_trained` (largest singular value of the recurrent
+      kernel; the largest over layers for a stack), and for vanilla units
+      `decay_bound_init` / `decay_bound_trained` = max|act'| * sigma_max(W);
+    - metrics `grad_norm_init` / `grad_norm_trained` with step = distance (at most
+      `max_logged_points` distances, spread evenly) so the report can redraw the curves;
+    - artifacts `probes/gradient_flow.json` (every distance) and `probes/gradient_flow.png`,
+      and the figure as the TensorBoard image `probes/gradient_flow`.
+
+    Args:
+        task: the grid point's task.
+        model_spec: the grid point's model spec (dict); its `model` names the kind.
+        run_logger: the runner's run logger (or `None`: results stay in `self.results`).
+        batch_size: number of sequences in the fixed probe batch.
+        max_logged_points: how many distances are logged as metrics.
+    """
+
+    def __init__(self, task, model_spec, run_logger, *, batch_size=64, max_logged_points=64):
+        super().__init__()
+        self.task = task
+        self.model_spec = dict(model_spec or {})
+        self.run_logger = run_logger
+        self.batch_size = batch_size
+        self.max_logged_points = max_logged_points
+        self.results = {}
+
+    def measure(self, when):
+        """Measures the gradient flow now and logs it with the suffix `when`."""
+        inputs, targets = task_batch(self.task, self.batch_size)
+        norms = state_gradient_norms(
+            self.model, inputs, targets, self.task.loss, per_step=self.task.output.per_step
+        ).mean(axis=0)
+        distances = np.arange(norms.shape[0])
+        _, recurrent, _ = find_recurrent_layers(self.model)
+        matrices = recurrent_matrices(self.model)
+        sigma = max(largest_singular_value(matrix) for matrix in matrices)
+        is_vanilla = all(_is_vanilla(layer) for layer in recurrent)
+        derivative_bound = (
+            max(
+                activation_derivative_bound(getattr(cell_of(layer), "activation", None))
+                for layer in recurrent
+            )
+            if is_vanilla
+            else math.nan
+        )
+        result = {
+            "distances": distances,
+            "norms": norms,
+            "decay": fit_decay_factor(distances, norms),
+            "sigma_max_W": sigma,
+            "decay_bound": derivative_bound * sigma,
+        }
+        self.results[when] = result
+        if self.run_logger is not None:
+            metrics = {f"grad_decay_{when}": result["decay"], f"sigma_max_W_{when}": sigma}
+            if is_vanilla:
+                metrics[f"decay_bound_{when}"] = result["decay_bound"]
+            self.run_logger.log_metrics(
+                {k: v for k, v in metrics.items() if math.isfinite(v)}, step=0
+            )
+            for d in _spread(len(distances), self.max_logged_points):
+                if math.isfinite(norms[d]):
+                    self.run_logger.log_metrics({f"grad_norm_{when}": float(norms[d])}, step=int(d))
+        return result
+
+    def on_train_begin(self, logs=None):
+        self.measure("init")
+
+    def on_train_end(self, logs=None):
+        self.measure("trained")
+        if self.run_logger is None:
+            return
+        self.run_logger.log_dict(
+            {
+                when: {
+                    "distances": r["distances"].tolist(),
+                    "norms": [float(v) for v in r["norms"]],
+                    "decay": r["decay"],
+                    "sigma_max_W": r["sigma_max_W"],
+                    "decay_bound": r["decay_bound"],
+                }
+                for when, r in self.results.items()
+            },
+            "probes/gradient_flow.json",
+        )
+        curves = [
+            (
+                f"{when} (decay {r['decay']:.3f}, sigma_max {r['sigma_max_W']:.3f})",
+                r["distances"],
+                r["norms"],
+                {},
+            )
+            for when, r in self.results.items()
+        ]
+        kind = self.model_spec.get("model", self.model_spec.get("kind", "model"))
+        figure = plot_gradient_norms(
+            curves, title=f"{kind} on {self.task.name}, T={self.task.timesteps}"
+        )
+        log_figure(self.run_logger, figure, "probes/gradient_flow.png", "probes/gradient_flow")
+
+
+def _is_vanilla(layer):
+    cell = cell_of(layer)
+    # A vanilla cell has one state and a square recurrent kernel; LSTM and GRU kernels are
+    # (H, 4H) and (H, 3H).
+    shape = tuple(cell.recurrent_kernel.shape)
+    return len(shape) == 2 and shape[0] == shape[1]
+
+
+def _spread(count, limit):
+    if count <= limit:
+        return list(range(count))
+    return sorted(set(np.linspace(0, count - 1, limit).round().astype(int).tolist()))

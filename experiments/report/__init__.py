@@ -1,0 +1,48 @@
+"""The report: read a sweep back from MLflow and show where memory breaks down.
+
+`write_report(parent_run_id)` is called by the runner at the end of every sweep and by
+`python -m experiments report NAME`. It reads only what was logged (the FINISHED child
+runs of the parent), so any past sweep can be redrawn. The parent's `report` tag names
+its kind, a key of `REPORT_KINDS`:
+
+- `breakdown`: test metric against dependency length, one curve per model (a "curve" is
+  a model variant plus any other grid axis that varies within it), the band over seeds,
+  the chance level and the solved threshold; the fraction of seeds that solved each
+  length; each curve's memory horizon, logged on the parent run as `horizon_<curve>`.
+  Every other kind starts from it.
+- `depth`: the breakdown, plus the horizon against the number of layers.
+- `two_weights`: u and w during training against their targets alpha and 1 - alpha.
+- `gradient_flow`: the gradient norm against distance at initialization and after
+  training, and the fitted per-step decay factor beside sigma_max(W) and its bound.
+
+Modules: `results` (the runs as a table), `horizon` (the analysis), `text` (Markdown and
+the terminal summary), `to_tensorboard`, `writer` (the entry point), and one module per
+kind. Adding a kind: a module with `add_to_report(report)` and one entry below.
+"""
+
+import importlib
+
+# Report kind (the config's `report`) -> the module whose `add_to_report(report)` fills
+# it. Resolved only when a report is drawn, so that checking a config needs no pandas.
+REPORT_KINDS = {
+    "breakdown": "experiments.report.breakdown",
+    "depth": "experiments.report.depth",
+    "two_weights": "experiments.report.two_weights",
+    "gradient_flow": "experiments.report.gradient_flow",
+}
+
+
+def kind_module(kind):
+    """The module of a report kind, or a ValueError listing the known kinds."""
+    if kind not in REPORT_KINDS:
+        raise ValueError(f"Unknown report kind {kind!r}; known kinds: {', '.join(REPORT_KINDS)}.")
+    return importlib.import_module(REPORT_KINDS[kind])
+
+
+def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=None):
+    """Draws and logs the report of one sweep; see `experiments.report.writer.write_report`."""
+    from experiments.report import writer
+
+    return writer.write_report(
+        parent_run_id, out_dir=out_dir, client=client, tracking_config=tracking_config
+    )

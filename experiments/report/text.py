@@ -1,0 +1,202 @@
+"""The report's text: Markdown tables for `summary.md`, and the terminal summary.
+
+Pure functions on the tables of `experiments.report.horizon`.
+"""
+
+import math
+
+import numpy as np
+
+from experiments.report.horizon import format_horizon
+from experiments.report.results import number
+
+
+def fmt(value, digits=4):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def markdown_tables(summary, horizons, info):
+    """Markdown: the horizon table, then the test metric per curve and length.
+
+    Cells of the second table read `mean ± std (k/n)`: mean and population std of the
+    test metric over seeds, and k of n seeds solved.
+    """
+    metric = info.metric
+    lines = [
+        f"### Memory horizon ({info.task}, solved = test {metric} "
+        f"{'>=' if info.higher_is_better else '<='} {fmt(info.solved_threshold)} "
+        f"by at least half of the seeds; chance = {fmt(info.chance)})",
+        "",
+        f"| curve | horizon | test {metric} at horizon | next length | solved there "
+        f"| test {metric} there | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, row in horizons.iterrows():
+        note = []
+        if row["censored"]:
+            note.append("every length solved")
+        if row["horizon"] == 0 and not row["censored"]:
+            note.append("no length solved")
+        if row["non_monotone"]:
+            note.append(f"non-monotone: {row['longest_solved']:g} solved again")
+        lines.append(
+            f"| {row['curve']} | {format_horizon(row)} | {fmt(row['horizon_mean'])} | "
+            f"{fmt(row['next_length'])} | {row['next_solved'] or '-'} | {fmt(row['next_mean'])} "
+            f"| {'; '.join(note)} |"
+        )
+    lengths = sorted(summary["length"].unique().tolist()) if len(summary) else []
+    lines += [
+        "",
+        f"### Test {metric} per length (mean ± std over seeds, (solved seeds / seeds))",
+        "",
+        "| curve | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
+        "|---|" + "---|" * len(lengths),
+    ]
+    for curve, group in summary.groupby("curve", sort=True):
+        by_length = {row["length"]: row for _, row in group.iterrows()}
+        cells = []
+        for length in lengths:
+            row = by_length.get(length)
+            cells.append(
+                "-"
+                if row is None
+                else f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} "
+                f"({int(row['n_solved'])}/{int(row['n_seeds'])})"
+            )
+        lines.append(f"| {curve} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def baseline_losses(df, info):
+    """Length -> the task's `baseline_loss` (loss of the best memoryless predictor), or {}.
+
+    Rebuilt from the task's definition (`datasets.make`) with the logged `task_params.*`,
+    e.g. 10 ln 8 / (T + 20) for copy_memory (Arjovsky et al. 2016).
+    """
+    try:
+        import datasets
+
+        params = {
+            column[len("task_params.") :]: number(str(df[column].dropna().iloc[0]))
+            for column in df.columns
+            if column.startswith("task_params.") and df[column].notna().any()
+        }
+        return {
+            int(length): float(datasets.make(info.task, length=int(length), **params).baseline_loss)
+            for length in sorted(df["length"].unique())
+        }
+    except Exception:  # an unknown or changed task: the table is optional
+        return {}
+
+
+def loss_table(summary, baselines):
+    """Markdown: mean test loss per curve and length beside the memoryless baseline loss."""
+    if not baselines or summary.empty:
+        return ""
+    lengths = sorted(summary["length"].unique().tolist())
+    lines = [
+        "### Test loss vs the memoryless baseline loss "
+        "(mean over seeds; baseline = best input-independent predictor)",
+        "",
+        "| curve | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
+        "|---|" + "---|" * len(lengths),
+        "| baseline | "
+        + " | ".join(fmt(baselines.get(int(length)), 3) for length in lengths)
+        + " |",
+    ]
+    for curve, group in summary.groupby("curve", sort=True):
+        by_length = dict(zip(group["length"], group["mean_test_loss"]))
+        lines.append(
+            f"| {curve} | " + " | ".join(fmt(by_length.get(length), 3) for length in lengths) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def budget_text(df):
+    """One sentence stating the training budget the horizons hold for, from the runs' params.
+
+    A horizon is only meaningful with its budget: the same network, trained longer, may
+    solve longer lengths (Le et al. 2015 needed over a million updates for length 150).
+    Returns "" when the table lacks the training params (e.g. a hand-made table).
+    """
+    needed = ("epochs", "steps_per_epoch", "batch_size", "optimizer", "lr")
+    if df.empty or any(column not in df.columns for column in needed):
+        return ""
+
+    def one_or_range(column, form="{:g}"):
+        found = sorted(set(df[column].dropna().tolist()), key=str)
+        numbers = [v for v in found if isinstance(v, (int, float))]
+        if len(numbers) == len(found) and numbers:
+            low, high = min(numbers), max(numbers)
+            return form.format(low) if low == high else f"{form.format(low)}-{form.format(high)}"
+        return "/".join(str(v) for v in found)
+
+    updates = (df["epochs"] * df["steps_per_epoch"]).dropna()
+    if updates.empty:
+        return ""
+    low, high = int(updates.min()), int(updates.max())
+    count = f"{high:,}" if low == high else f"{low:,}-{high:,}"
+    text = (
+        f"Budget: at most {count} {one_or_range('optimizer', '{}')} updates per run "
+        f"({one_or_range('epochs')} epochs x {one_or_range('steps_per_epoch')} batches of "
+        f"{one_or_range('batch_size')} fresh sequences, lr {one_or_range('lr')}"
+    )
+    if "clipnorm" in df.columns and df["clipnorm"].notna().any():
+        text += f", gradient-norm clipping {one_or_range('clipnorm')}"
+    text += ")"
+    if (
+        "stop_when_solved" in df.columns
+        and df["stop_when_solved"].astype(str).str.lower().isin(["true", "1"]).any()
+    ):
+        text += ", stopped early once solved"
+    return text + ". The horizons hold for this budget: a longer training can move them."
+
+
+def terminal_summary(summary, horizons, info, *, title, where="", budget=""):
+    """A short plain-text summary: one line per curve with its horizon and the next length."""
+    metric = info.metric
+    lines = [
+        f"== {title} ==",
+        f"task {info.task}: test {metric}, chance {fmt(info.chance)}, solved when "
+        f"{'>=' if info.higher_is_better else '<='} {fmt(info.solved_threshold)} "
+        "(by >= half of the seeds)",
+    ]
+    if budget:
+        lines.append(budget)
+    width = max([len(str(c)) for c in horizons["curve"]] + [5]) if len(horizons) else 5
+    for _, row in horizons.iterrows():
+        group = summary[summary["curve"] == row["curve"]].sort_values("length")
+        curve_text = "  ".join(
+            f"L{length:g}:{fmt(mean, 3)}({int(k)}/{int(n)})"
+            for length, mean, k, n in zip(
+                group["length"], group["mean"], group["n_solved"], group["n_seeds"]
+            )
+        )
+        following = (
+            ""
+            if row["censored"]
+            else f"; at L={row['next_length']:g}: {row['next_solved']} solved, "
+            f"{metric} {fmt(row['next_mean'], 3)}"
+        )
+        flag = " (non-monotone)" if row["non_monotone"] else ""
+        lines.append(
+            f"  {str(row['curve']):<{width}}  horizon {format_horizon(row):>8}{following}{flag}"
+        )
+        lines.append(f"  {'':<{width}}  {curve_text}")
+    if where:
+        lines.append(where)
+    return "\n".join(lines)
+
+
+def df_to_markdown(table, digits=4):
+    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    lines = [header, "|" + "---|" * len(table.columns)]
+    for _, row in table.iterrows():
+        cells = [
+            (fmt(v, digits) if isinstance(v, (float, np.floating)) else str(v))
+            for v in row.tolist()
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

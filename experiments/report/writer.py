@@ -1,0 +1,161 @@
+"""The report's entry point: read a sweep back, let its kind fill the report, write it.
+
+A report kind is a module with `add_to_report(report)` (see `experiments.report`): it
+adds tables, Markdown sections, figures and parent-run metrics to the `Report` it is
+given. This module does the rest, the same for every kind: it reads the sweep, writes
+the files (`summary.md`, one CSV per table, one PNG per figure), logs them on the parent
+run under `report/`, logs the metrics, writes the TensorBoard images and scalars, and
+prints the terminal summary.
+"""
+
+import dataclasses
+import pathlib
+import shutil
+import tempfile
+
+import pandas as pd
+
+from experiments import plots, schema, tracking
+from experiments.report import kind_module
+from experiments.report.results import results_from_runs
+from experiments.report.text import budget_text, terminal_summary
+from experiments.report.to_tensorboard import tensorboard_safe, write_tensorboard
+
+
+@dataclasses.dataclass
+class Report:
+    """One sweep's report, filled by its kind.
+
+    Attributes:
+        title: the report's title (experiment, parent run name, task).
+        info: the sweep's `schema.SweepInfo`.
+        results: the results table (`results.results_table`), one row per FINISHED child.
+        runs: run id -> the MLflow `Run` of each FINISHED child (for probe metrics).
+        client: the `mlflow.MlflowClient` the sweep was read with (for metric histories).
+        summary, horizons: the breakdown analysis (`horizon.summarize`,
+            `horizon.memory_horizon`), set by the breakdown section every kind adds.
+        tables: file stem -> DataFrame, written as `<stem>.csv`.
+        sections: Markdown sections of `summary.md`, in order.
+        terminal_sections: extra text printed after the terminal summary.
+        figures: name -> matplotlib Figure, written as `<name>.png` and shown in
+            TensorBoard as the image `report/<name>`.
+        metrics: name -> number, logged on the parent run.
+    """
+
+    title: str
+    info: schema.SweepInfo
+    results: pd.DataFrame
+    runs: dict
+    client: object = None
+    summary: pd.DataFrame | None = None
+    horizons: pd.DataFrame | None = None
+    tables: dict = dataclasses.field(default_factory=dict)
+    sections: list = dataclasses.field(default_factory=list)
+    terminal_sections: list = dataclasses.field(default_factory=list)
+    figures: dict = dataclasses.field(default_factory=dict)
+    metrics: dict = dataclasses.field(default_factory=dict)
+
+    def metric_history(self, run_id, key):
+        """`[(step, value), ...]` of one metric of one child run, by step."""
+        return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
+
+
+def _experiment_name(client, parent, tracking_config):
+    name = parent.data.tags.get(schema.SWEEP_EXPERIMENT)
+    if name:
+        return name
+    name = client.get_experiment(parent.info.experiment_id).name
+    prefix = tracking_config.experiment_prefix if tracking_config else ""
+    return name[len(prefix) :] if prefix and name.startswith(prefix) else name
+
+
+def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=None):
+    """Builds the report of one sweep, logs it on the parent run, returns the summary text.
+
+    Args:
+        parent_run_id: the sweep's parent run id.
+        out_dir: where the files are written (kept); default: a temporary folder removed
+            after the files are logged to MLflow (they stay there as `report/*`).
+        client: an `mlflow.MlflowClient`; default: one on the current tracking URI.
+        tracking_config: a `tracking.TrackingConfig` for the TensorBoard root; default
+            `tracking.load_tracking_config()` (mlflow.yaml). Without a usable one the
+            TensorBoard part is skipped.
+
+    Returns:
+        The terminal summary (also printed).
+
+    Example:
+
+    >>> text = write_report(parent.info.run_id, out_dir="reports/long_dependency")
+    """
+    if client is None:
+        import mlflow
+
+        client = mlflow.MlflowClient()
+    parent = client.get_run(parent_run_id)
+    info = schema.SweepInfo.from_run(parent)
+    kind = kind_module(info.report)
+    if tracking_config is None:
+        try:
+            tracking_config = tracking.load_tracking_config()
+        except tracking.TrackingError:
+            tracking_config = None
+    experiment = _experiment_name(client, parent, tracking_config)
+    children = tracking.child_runs(client, parent.info.experiment_id, parent_run_id)
+    results = results_from_runs(children, info)
+    title = f"{experiment} ({info.run_name}): {info.task}"
+
+    temporary = out_dir is None
+    out_dir = pathlib.Path(tempfile.mkdtemp(prefix="report-") if temporary else out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = Report(
+        title=title,
+        info=info,
+        results=results,
+        runs={run.info.run_id: run for run in children},
+        client=client,
+    )
+    try:
+        if results.empty:
+            text = (
+                f"== {title} ==\n"
+                f"No FINISHED child runs under parent {parent_run_id}: nothing to report."
+            )
+            (out_dir / "summary.md").write_text(text + "\n")
+            client.log_artifact(parent_run_id, str(out_dir / "summary.md"), "report")
+            print(text)
+            return text
+        kind.add_to_report(report)
+        budget = budget_text(results)
+        header = f"## {title}\n\n" + (f"{budget}\n\n" if budget else "")
+        (out_dir / "summary.md").write_text(header + "\n".join(report.sections))
+        for stem, table in report.tables.items():
+            table.to_csv(out_dir / f"{stem}.csv", index=False)
+        for name, figure in report.figures.items():
+            figure.savefig(out_dir / f"{name}.png", dpi=110, bbox_inches="tight")
+
+        for name, value in report.metrics.items():
+            client.log_metric(parent_run_id, name, float(value))
+        client.log_artifacts(parent_run_id, str(out_dir), "report")
+
+        where = f"report files: MLflow run {parent_run_id} artifacts report/"
+        if not temporary:
+            where += f" and {out_dir}"
+        if tracking_config is not None:
+            tb_dir = (
+                pathlib.Path(tracking_config.tb_experiment_dir(experiment))
+                / "report"
+                / tensorboard_safe(info.run_name)
+            )
+            write_tensorboard(tb_dir, report.figures, report.summary, report.horizons, info)
+            where += f"; TensorBoard: {tb_dir}"
+        text = terminal_summary(
+            report.summary, report.horizons, info, title=title, where=where, budget=budget
+        )
+        text = "\n".join([text, *report.terminal_sections])
+        print(text)
+        return text
+    finally:
+        plots.pyplot().close("all")
+        if temporary:
+            shutil.rmtree(out_dir, ignore_errors=True)

@@ -1,0 +1,207 @@
+"""The run schema: every name the sweep writes into MLflow and the report reads back.
+
+A sweep is one MLflow parent run and one child run per grid point. The writers
+(`experiments.sweep`, `experiments.train`) and the reader (`experiments.report`) share
+the names below and two typed records, so that a name changes in one place:
+
+- `SweepInfo`: what a sweep is (task, metric, chance, threshold, report kind, ...). The
+  driver writes it as the parent run's tags (`to_tags`); the report reads it back
+  (`SweepInfo.from_run`).
+- `GridPointOutcome`: what training one grid point gave. `train.run_job` returns it to
+  the driver, whatever executor ran the job.
+
+Per grid point, the child run holds:
+
+- params: every hyperparameter of the point (`config.HYPERPARAMETER_KEYS`, plus `task`,
+  `model`, `kind`, `length`, `seed`), the task's `task_params.<key>`, and the task's
+  `chance` and `solved_threshold`;
+- tags: the grid axes, `grid_point`, `config_hash`, `attempt`, `kind`, `task`;
+- metrics: per epoch `loss`, `val_loss`, the task metric and `val_<metric>`; at the end
+  `test_<metric>`, `test_loss`, `solved`, `diverged`, `train_time_s`, `epochs_trained`.
+"""
+
+import dataclasses
+import math
+import re
+
+# ----------------------------------------------------------- tags MLflow defines
+PARENT_RUN_ID = "mlflow.parentRunId"
+NOTE = "mlflow.note.content"
+
+# ------------------------------------------------------ the parent run (a sweep)
+SWEEP_EXPERIMENT = "sweep.experiment"
+SWEEP_PROFILE = "sweep.profile"
+SWEEP_HASH = "sweep.config_hash"
+SWEEP_OVERRIDES = "sweep.overrides"
+SWEEP_GRID_SIZE = "sweep.grid_size"
+SWEEP_N_FAILED = "sweep.n_failed"
+REPORT_ERROR = "report_error"
+# The sweep's grid is logged as params `grid.<axis>`: the report's curve axes come from it.
+GRID_PARAM_PREFIX = "grid."
+N_FINISHED = "n_finished"
+N_FAILED = "n_failed"
+
+# ------------------------------------------------- a child run (one grid point)
+GRID_POINT = "grid_point"
+CONFIG_HASH = "config_hash"
+ATTEMPT = "attempt"
+PREVIOUS_ATTEMPTS = "previous_attempts"
+KIND = "kind"
+TASK = "task"
+ERROR = "error"
+TRACEBACK_FILE = "traceback.txt"
+TASK_PARAM_PREFIX = "task_params."
+
+# Params that describe a grid point without being a hyperparameter of its model.
+MODEL = "model"
+LENGTH = "length"
+SEED = "seed"
+CHANCE = "chance"
+SOLVED_THRESHOLD = "solved_threshold"
+DESCRIPTIVE_PARAMS = (TASK, LENGTH, SEED, CHANCE, SOLVED_THRESHOLD)
+
+# Final metrics of a child run (besides `test_metric_name(metric)`).
+TEST_LOSS = "test_loss"
+SOLVED = "solved"
+DIVERGED = "diverged"
+TRAIN_TIME_S = "train_time_s"
+EPOCHS_TRAINED = "epochs_trained"
+RESULT_METRICS = (TEST_LOSS, SOLVED, DIVERGED, TRAIN_TIME_S)
+
+# Metrics of the report, on the parent run.
+HORIZON_PREFIX = "horizon_"
+
+STATUS_FINISHED = "FINISHED"
+STATUS_FAILED = "FAILED"
+STATUS_KILLED = "KILLED"
+
+
+def test_metric_name(metric):
+    """The final metric of a child run: `test_mse`, `test_accuracy`."""
+    return f"test_{metric}"
+
+
+def horizon_metric_name(curve):
+    """`horizon_<curve>` with characters MLflow accepts (`deep, num_layers=2` -> ...)."""
+    text = re.sub(r",\s*", "_", str(curve))
+    text = re.sub(r"[^A-Za-z0-9_.\-/ ]", "-", text).replace(" ", "")
+    return f"{HORIZON_PREFIX}{text}"
+
+
+def _float(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepInfo:
+    """What a sweep is, as its parent run records it.
+
+    Attributes:
+        task: the task name (`datasets.TASKS`).
+        metric: the task's main metric (`mse`, `accuracy`).
+        higher_is_better: whether a larger metric is better.
+        chance: the metric of the best input-independent predictor (NaN: unknown).
+        solved_threshold: the metric that counts as solved (NaN: unknown).
+        report: the report kind (`experiments.report.REPORT_KINDS`).
+        experiment: the named experiment.
+        profile: the config profile.
+        config_hash: the sweep's config hash (resume matches on it).
+        run_name: the parent run's name.
+        grid_axes: the sweep's grid axes, or () when unknown (hand-made tables).
+    """
+
+    task: str = ""
+    metric: str = "mse"
+    higher_is_better: bool = False
+    chance: float = math.nan
+    solved_threshold: float = math.nan
+    report: str = "breakdown"
+    experiment: str = ""
+    profile: str = ""
+    config_hash: str = ""
+    run_name: str = ""
+    grid_axes: tuple = ()
+
+    def to_tags(self):
+        """The parent run's tags that describe the sweep (all strings)."""
+        return {
+            SWEEP_EXPERIMENT: self.experiment,
+            SWEEP_PROFILE: self.profile,
+            SWEEP_HASH: self.config_hash,
+            TASK: self.task,
+            "metric": self.metric,
+            "higher_is_better": str(bool(self.higher_is_better)),
+            CHANCE: str(self.chance),
+            SOLVED_THRESHOLD: str(self.solved_threshold),
+            "report": self.report,
+        }
+
+    @classmethod
+    def from_run(cls, run):
+        """Reads the description back from a parent run (tags first, then params)."""
+
+        def value(key, default=""):
+            return run.data.tags.get(key, run.data.params.get(key, default))
+
+        prefix = GRID_PARAM_PREFIX
+        grid_axes = sorted(key[len(prefix) :] for key in run.data.params if key.startswith(prefix))
+        return cls(
+            task=value(TASK),
+            metric=value("metric", "mse"),
+            higher_is_better=str(value("higher_is_better", "False")).lower() in ("true", "1"),
+            chance=_float(value(CHANCE, None)),
+            solved_threshold=_float(value(SOLVED_THRESHOLD, None)),
+            report=value("report", "breakdown") or "breakdown",
+            experiment=value(SWEEP_EXPERIMENT),
+            profile=value(SWEEP_PROFILE),
+            config_hash=value(SWEEP_HASH),
+            run_name=run.info.run_name or run.info.run_id[:8],
+            grid_axes=tuple(grid_axes),
+        )
+
+    def is_solved(self, value):
+        """Whether a metric value reaches the threshold (NaN: no)."""
+        if math.isnan(value) or math.isnan(self.solved_threshold):
+            return False
+        if self.higher_is_better:
+            return value >= self.solved_threshold
+        return value <= self.solved_threshold
+
+
+@dataclasses.dataclass(frozen=True)
+class GridPointOutcome:
+    """What training one grid point gave (returned by `train.run_job`).
+
+    Attributes:
+        run_name: the grid point's run name, e.g. `vanilla-L100-s0`.
+        status: `FINISHED` (also when the loss diverged) or `FAILED`.
+        metric: the task's main metric name (finished runs).
+        test_metric: its value on the test set.
+        solved: whether the test metric reached the threshold (never when diverged).
+        diverged: whether the loss or a weight turned non-finite.
+        train_time_s: seconds spent in `fit`.
+        error: the exception's last line (failed runs).
+    """
+
+    run_name: str
+    status: str
+    metric: str = ""
+    test_metric: float = math.nan
+    solved: bool = False
+    diverged: bool = False
+    train_time_s: float = math.nan
+    error: str = ""
+
+    @property
+    def finished(self):
+        return self.status == STATUS_FINISHED
+
+    @property
+    def verdict(self):
+        """`diverged`, `solved` or `not solved`."""
+        if self.diverged:
+            return "diverged"
+        return "solved" if self.solved else "not solved"

@@ -1,0 +1,146 @@
+"""A sweep's runs in MLflow: the parent, the children, and which grid points are done.
+
+The driver (`experiments.sweep`) calls these; the names they write are those of
+`experiments.schema`.
+
+- A sweep is identified by its config hash (profile and `--set` included): running the
+  same command again finds the newest parent with that hash.
+- A grid point with a FINISHED child of the same `config_hash` under that parent is
+  done; its other children are earlier attempts (FAILED, KILLED, left RUNNING by a
+  killed driver). A new attempt soft-deletes them when it starts
+  (`MlflowClient.restore_run` brings one back; `mlflow gc` removes them for good), so
+  each grid point has one visible child run and at most one FINISHED; the new attempt's
+  `attempt` tag counts the tries and `previous_attempts` names the deleted run ids.
+"""
+
+import collections
+import sys
+
+from experiments import schema, tracking
+
+
+def flat_params(values):
+    """The sweep's resolved config as flat MLflow params (`grid.<axis>`, `resources.<key>`)."""
+    params = {}
+    for key, value in values.items():
+        if key in ("grid", "resources"):
+            for sub, sub_value in value.items():
+                params[f"{key}.{sub}"] = sub_value
+        else:
+            params[key] = value
+    return params
+
+
+def point_params(point):
+    """A grid point's params: its hyperparameters and `task_params.<key>`."""
+    params = dict(point.hparams)
+    params.update({f"{schema.TASK_PARAM_PREFIX}{k}": v for k, v in point.task_params.items()})
+    return params
+
+
+def sweep_info(config, task):
+    """The `schema.SweepInfo` of a config (the task gives its metric and levels)."""
+    return schema.SweepInfo(
+        task=config["task"],
+        metric=task.metric,
+        higher_is_better=bool(task.higher_is_better),
+        chance=task.chance,
+        solved_threshold=task.solved_threshold,
+        report=config["report"],
+        experiment=config.name,
+        profile=config.profile,
+        config_hash=config.config_hash,
+    )
+
+
+def create_parent(client, experiment_id, config, task, points):
+    """Creates the sweep's parent run (RUNNING); returns `(run_id, run_name)`."""
+    tags = {
+        **sweep_info(config, task).to_tags(),
+        schema.SWEEP_OVERRIDES: tracking.param_value(list(config.overrides)),
+        schema.SWEEP_GRID_SIZE: str(len(points)),
+        schema.NOTE: config["description"],
+    }
+    name = f"{config.name}-{config.profile}-{config.config_hash[:6]}"
+    parent = client.create_run(experiment_id, run_name=name, tags=tags)
+    parent_id = parent.info.run_id
+    logger = tracking.RunLogger(client, parent_id)
+    logger.set_tags(tracking.system_tags())
+    logger.log_params(
+        {
+            **flat_params(config.values),
+            schema.CHANCE: task.chance,
+            schema.SOLVED_THRESHOLD: task.solved_threshold,
+        }
+    )
+    logger.log_artifact(config.path, "config")
+    logger.log_text(config.to_yaml(), "config/resolved.yaml")
+    return parent_id, name
+
+
+def existing_children(client, experiment_id, parent_id, points):
+    """Splits the parent's children into done and earlier attempts.
+
+    Returns:
+        `(finished, earlier)`: run name -> its FINISHED child of the same config hash;
+        run name -> the list of its other children.
+    """
+    by_name = {p.name: p for p in points}
+    finished = {}
+    earlier = collections.defaultdict(list)
+    for run in tracking.child_runs(client, experiment_id, parent_id):
+        name = run.data.tags.get(schema.GRID_POINT)
+        point = by_name.get(name)
+        same = point is not None and run.data.tags.get(schema.CONFIG_HASH) == point.config_hash
+        if same and run.info.status == schema.STATUS_FINISHED and name not in finished:
+            finished[name] = run
+        else:
+            earlier[name].append(run)
+    # A FINISHED duplicate can only come from concurrent sweeps: keep the first, hide the rest.
+    for name in finished:
+        for run in earlier.pop(name, []):
+            tracking.end_run(client, run.info.run_id, schema.STATUS_KILLED)
+            client.delete_run(run.info.run_id)
+    return finished, earlier
+
+
+def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
+    """Creates the child run of one grid point (RUNNING); soft-deletes its earlier attempts."""
+    attempts = [run.info.run_id for run in earlier_runs]
+    tags = {
+        schema.PARENT_RUN_ID: parent_id,
+        schema.GRID_POINT: point.name,
+        schema.CONFIG_HASH: point.config_hash,
+        schema.TASK: config["task"],
+        schema.KIND: point.hparams["kind"],
+        **{axis: tracking.param_value(value) for axis, value in point.axes.items()},
+        schema.ATTEMPT: str(len(attempts) + 1),
+    }
+    if attempts:
+        tags[schema.PREVIOUS_ATTEMPTS] = ",".join(attempts)
+    run = client.create_run(experiment_id, run_name=point.name, tags=tags)
+    run_id = run.info.run_id
+    logger = tracking.RunLogger(client, run_id)
+    logger.log_params(point_params(point))
+    logger.log_text(config.to_yaml(), "config/resolved.yaml")
+    for old in earlier_runs:
+        tracking.end_run(client, old.info.run_id, schema.STATUS_KILLED)
+        client.delete_run(old.info.run_id)
+    return run_id
+
+
+def end_runs(client, in_flight, status=schema.STATUS_KILLED):
+    """Ends the runs in flight (run id -> (point, start time)) with `status`; empties it.
+
+    Returns:
+        The run names, in order.
+    """
+    names = []
+    for run_id, (point, _) in list(in_flight.items()):
+        try:
+            tracking.end_run(client, run_id, status)
+        except Exception as error:  # keep marking the others
+            print(f"Could not mark {point.name} {status}: {error}", file=sys.stderr)
+        names.append(point.name)
+    in_flight.clear()
+    return names

@@ -1,0 +1,62 @@
+"""Tracking: the project's `mlflow.yaml`, MLflow runs, TensorBoard folders.
+
+- `settings`: `mlflow.yaml` (`load_tracking_config`, `TrackingConfig`) and the check
+  that its store can be used (`check_tracking_uri`). No MLflow import.
+- `mlflow_runs`: the client, experiments, `RunLogger` (logs to one run by id), and the
+  queries of a sweep's runs (`latest_parent_run`, `child_runs`).
+- `tensorboard_logs`: the HParams dashboard, a run's hyperparameters, images.
+
+The names below are the package's public API.
+"""
+
+from experiments.tracking.mlflow_runs import (
+    RunLogger,
+    child_runs,
+    configure_mlflow,
+    device_name,
+    end_run,
+    ensure_experiment,
+    latest_parent_run,
+    log_traceback,
+    param_value,
+    pip_requirements,
+    system_tags,
+)
+from experiments.tracking.settings import (
+    CONFIG_ENV,
+    REPO_ROOT,
+    TrackingConfig,
+    TrackingError,
+    check_tracking_uri,
+    load_tracking_config,
+)
+from experiments.tracking.tensorboard_logs import (
+    reset_dir,
+    write_hparams_config,
+    write_images,
+    write_run_hparams,
+)
+
+__all__ = [
+    "CONFIG_ENV",
+    "REPO_ROOT",
+    "RunLogger",
+    "TrackingConfig",
+    "TrackingError",
+    "check_tracking_uri",
+    "child_runs",
+    "configure_mlflow",
+    "device_name",
+    "end_run",
+    "ensure_experiment",
+    "latest_parent_run",
+    "load_tracking_config",
+    "log_traceback",
+    "param_value",
+    "pip_requirements",
+    "reset_dir",
+    "system_tags",
+    "write_hparams_config",
+    "write_images",
+    "write_run_hparams",
+]

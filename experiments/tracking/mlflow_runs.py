@@ -1,0 +1,214 @@
+"""MLflow: the client, experiments, one run's logger, and the sweep's run queries.
+
+`RunLogger` logs to one MLflow run by id (no global "active run") and carries the
+run's TensorBoard directory: it is the object the probes receive.
+"""
+
+import json
+import numbers
+import os
+import pathlib
+import platform
+import socket
+import time
+
+from experiments import schema
+
+
+def configure_mlflow(tracking_uri):
+    """Points MLflow at `tracking_uri`, with bounded HTTP retries.
+
+    MLflow's HTTP client retries 7 times with exponential backoff by default
+    (minutes before an error); a sweep wants to know sooner. Values already
+    in the environment win.
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri  # inherited by worker processes
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.MlflowClient(tracking_uri=tracking_uri)
+
+
+def ensure_experiment(client, tracking, name):
+    """The MLflow experiment id of a named experiment, created (or restored) if needed."""
+    experiment_name = tracking.experiment_name(name)
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        location = None
+        if tracking.artifact_root is not None:
+            location = pathlib.Path(tracking.artifact_root, name).as_uri()
+        return client.create_experiment(experiment_name, artifact_location=location)
+    if experiment.lifecycle_stage == "deleted":
+        client.restore_experiment(experiment.experiment_id)
+    return experiment.experiment_id
+
+
+def system_tags():
+    """Library versions and the device, as MLflow tags (imports TensorFlow)."""
+    import keras
+    import mlflow
+    import numpy
+    import tensorflow as tf
+
+    tags = {
+        "version.python": platform.python_version(),
+        "version.tensorflow": tf.__version__,
+        "version.keras": keras.__version__,
+        "version.mlflow": mlflow.__version__,
+        "version.numpy": numpy.__version__,
+        "keras.backend": keras.backend.backend(),
+        "host": socket.gethostname(),
+        "device": device_name(),
+    }
+    try:
+        import tensorboard
+
+        tags["version.tensorboard"] = tensorboard.__version__
+    except ImportError:
+        pass
+    return tags
+
+
+def device_name():
+    """The GPU's name when TensorFlow sees one (Keras then trains there), else "CPU"."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    name = details.get("device_name", gpus[0].name)
+    return name if len(gpus) == 1 else f"{len(gpus)}x {name}"
+
+
+def pip_requirements():
+    """Pinned requirements of a logged model (rnn_layers itself must be importable to load it)."""
+    from importlib import metadata
+
+    packages = ("keras", "tensorflow", "numpy")
+    return [f"{p}=={metadata.version(p)}" for p in packages]
+
+
+def param_value(value):
+    """A param/tag value as MLflow stores it: lists and dicts as JSON, the rest as str."""
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+# --------------------------------------------------------------- RunLogger
+class RunLogger:
+    """Logs to one MLflow run by id, plus the run's TensorBoard directory.
+
+    This is the object probes receive (`experiments.probes.make_probes`).
+
+    Args:
+        client: an `mlflow.MlflowClient`.
+        run_id: the run to log to.
+        tb_dir: the run's TensorBoard directory (`<root>/<experiment>/<run name>`),
+            for `tf.summary` images and scalars; None when TensorBoard is off.
+
+    Example:
+
+    >>> logger = RunLogger(client, run.info.run_id, tb_dir="tb_logs/exp/vanilla-L10-s0")
+    >>> logger.log_metrics({"grad_norm": 0.3}, step=4)
+    """
+
+    def __init__(self, client, run_id, tb_dir=None):
+        self.client = client
+        self.run_id = run_id
+        self.tb_dir = tb_dir
+
+    def log_metrics(self, metrics, step=None):
+        """Logs `{name: number}` at `step` (an int; None: 0)."""
+        from mlflow.entities import Metric
+
+        timestamp = int(time.time() * 1000)
+        entries = [
+            Metric(key, float(value), timestamp, int(step or 0))
+            for key, value in metrics.items()
+            if isinstance(value, numbers.Real) or hasattr(value, "__float__")
+        ]
+        for start in range(0, len(entries), 1000):  # MLflow's batch limit
+            self.client.log_batch(self.run_id, metrics=entries[start : start + 1000])
+
+    def log_params(self, params):
+        """Logs `{name: value}` as params (lists/dicts as JSON)."""
+        from mlflow.entities import Param
+
+        entries = [Param(key, param_value(value)) for key, value in params.items()]
+        for start in range(0, len(entries), 100):
+            self.client.log_batch(self.run_id, params=entries[start : start + 100])
+
+    def set_tags(self, tags):
+        """Sets `{name: value}` as tags."""
+        from mlflow.entities import RunTag
+
+        entries = [RunTag(key, param_value(value)) for key, value in tags.items()]
+        if entries:
+            self.client.log_batch(self.run_id, tags=entries)
+
+    def log_artifact(self, local_path, artifact_path=None):
+        """Copies a local file into the run's artifacts (under `artifact_path`)."""
+        self.client.log_artifact(self.run_id, str(local_path), artifact_path)
+
+    def log_figure(self, figure, artifact_file):
+        """Saves a matplotlib figure as an artifact (e.g. `"plots/loss.png"`)."""
+        self.client.log_figure(self.run_id, figure, artifact_file)
+
+    def log_dict(self, dictionary, artifact_file):
+        """Saves a dict as a JSON/YAML artifact (by the file's extension)."""
+        self.client.log_dict(self.run_id, dictionary, artifact_file)
+
+    def log_text(self, text, artifact_file):
+        """Saves a string as a text artifact."""
+        self.client.log_text(self.run_id, text, artifact_file)
+
+
+# -------------------------------------------------------- MLflow run helpers
+def end_run(client, run_id, status):
+    """Ends a run with `status` (FINISHED, FAILED, KILLED) if it is still RUNNING."""
+    run = client.get_run(run_id)
+    if run.info.status in ("RUNNING", "SCHEDULED"):
+        client.set_terminated(run_id, status)
+
+
+def log_traceback(client, run_id, text):
+    """Stores a traceback as `traceback.txt` and its last line as the `error` tag."""
+    try:
+        client.log_text(run_id, text, schema.TRACEBACK_FILE)
+    finally:
+        last = text.strip().splitlines()[-1] if text.strip() else "unknown error"
+        client.set_tag(run_id, schema.ERROR, last[:4000])
+
+
+def latest_parent_run(client, experiment_id, config_hash=None):
+    """The newest parent run of an experiment's sweeps (with this config hash), or None."""
+    condition = f"= '{config_hash}'" if config_hash else "!= ''"
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{schema.SWEEP_HASH}` {condition}",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def child_runs(client, experiment_id, parent_run_id):
+    """Every active child run of a parent (any status), oldest first."""
+    runs = []
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{schema.PARENT_RUN_ID}` = '{parent_run_id}'",
+            order_by=["attributes.start_time ASC"],
+            max_results=1000,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
