@@ -88,6 +88,7 @@ import mlflow
 
 from experiments import config as experiment_config
 from experiments import sweep, tracking
+from experiments.grid import expand_grid
 
 results = {"profile": PROFILE}
 
@@ -122,7 +123,7 @@ named `<model>-L<length>-s<seed>`.
 # %%
 for name in ("short_dependency", "long_dependency"):
     config = experiment_config.load_config(name, PROFILE, OVERRIDES)
-    points = experiment_config.expand_grid(config)
+    points = expand_grid(config)
     print(f"{name}: task {config['task']}, grid {config['grid']}")
     print(f"  {len(points)} runs, e.g. {', '.join(p.name for p in points[:4])}, ...")
     batches = config["epochs"] * config["steps_per_epoch"]
