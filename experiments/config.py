@@ -43,6 +43,7 @@ import yaml
 
 from experiments import checks
 from experiments.checks import ConfigError
+from experiments.overrides import override_as_section, parse_override
 from experiments.report import REPORT_KINDS
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parent / "configs"
@@ -188,38 +189,6 @@ def _check_section_keys(section, source, path, *, allow_profiles):
                     raise checks.unknown_key(
                         source, f"{path + '.' if path else ''}resources", sub, RESOURCE_VALIDATORS
                     )
-
-
-# --------------------------------------------------------------- --set parsing
-def parse_override(text):
-    """Parses one `--set key=value` argument into `(dotted_key, value)`.
-
-    The value is read as YAML, so `lr=0.01`, `epochs=3`, `jit_compile=false`,
-    `grid.length=[10,20]` and `models.deep.num_layers=3` all work.
-
-    Raises:
-        ConfigError: when `text` has no `=` or the value is not valid YAML.
-    """
-    if not isinstance(text, str) or "=" not in text:
-        raise ConfigError(
-            f"--set {text!r}: expected key=value, e.g. `--set lr=0.01` or `--set grid.seed=[0,1]`."
-        )
-    key, raw = text.split("=", 1)
-    key = key.strip()
-    if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"--set {text!r}: the key before `=` is empty or malformed.")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({error}).") from None
-    return key, value
-
-
-def _override_as_section(dotted_key, value):
-    section = value
-    for part in reversed(dotted_key.split(".")):
-        section = {part: section}
-    return section
 
 
 # ---------------------------------------------------------------- the config
@@ -375,7 +344,7 @@ def load_config(name, profile=DEFAULT_PROFILE, overrides=(), config_dir=CONFIG_D
     overrides = tuple(overrides)
     for text in overrides:
         key, value = parse_override(text)
-        section = _override_as_section(key, value)
+        section = override_as_section(key, value)
         try:
             _check_section_keys(section, f"--set {text}", "", allow_profiles=False)
         except ConfigError as error:

@@ -3,8 +3,9 @@
 import pytest
 
 from experiments import config
-from experiments.config import ConfigError, load_config, parse_override
+from experiments.config import ConfigError, load_config
 from experiments.grid import expand_grid
+from experiments.overrides import parse_override
 
 BASE = """\
 description: A tiny test experiment.
