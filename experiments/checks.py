@@ -43,6 +43,23 @@ def positive_int(source, path, value):
     return int(value)
 
 
+# Validation (and so the time to solve) is measured once per epoch; this bounds its
+# resolution in updates.
+MAX_STEPS_PER_EPOCH = 100
+
+
+def steps_per_epoch(source, path, value):
+    if not is_int(value) or value < 1:
+        raise type_error(source, path, value, "an integer >= 1")
+    if value > MAX_STEPS_PER_EPOCH:
+        raise ConfigError(
+            f"{where(source, path)} must be at most {MAX_STEPS_PER_EPOCH} (got {value}): the "
+            "validation metric, and so the time to solve, is checked once per epoch. Use "
+            "more epochs of fewer steps for the same budget."
+        )
+    return int(value)
+
+
 def non_negative_int(source, path, value):
     if not is_int(value) or value < 0:
         raise type_error(source, path, value, "an integer >= 0")

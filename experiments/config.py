@@ -85,7 +85,7 @@ DEFAULTS = {
     "clipnorm": 1.0,  # gradient-norm clipping per variable (Keras `clipnorm`); null: none
     "batch_size": 32,  # sequences per batch
     "epochs": 10,  # epochs; every epoch draws fresh sequences
-    "steps_per_epoch": 100,  # batches per epoch
+    "steps_per_epoch": 100,  # batches per epoch, at most 100 (validation runs once an epoch)
     # Evaluation runs in batches of 256: multiples of 256 spare every grid point the
     # compilation of one more (smaller) last batch, about half a second each.
     "val_samples": 512,  # fixed validation set (own seed), evaluated after every epoch
@@ -147,7 +147,7 @@ VALIDATORS = {
     "clipnorm": checks.optional_positive_float,
     "batch_size": checks.positive_int,
     "epochs": checks.positive_int,
-    "steps_per_epoch": checks.positive_int,
+    "steps_per_epoch": checks.steps_per_epoch,
     "val_samples": checks.positive_int,
     "test_samples": checks.positive_int,
     "jit_compile": checks.boolean,

@@ -17,7 +17,8 @@ Per grid point, the child run holds:
   `chance` and `solved_threshold`;
 - tags: the grid axes, `grid_point`, `config_hash`, `attempt`, `kind`, `task`;
 - metrics: per epoch `loss`, `val_loss`, the task metric and `val_<metric>`; at the end
-  `test_<metric>`, `test_loss`, `solved`, `diverged`, `train_time_s`, `epochs_trained`.
+  `test_<metric>`, `test_loss`, `solved`, `diverged`, `train_time_s`, `epochs_trained`,
+  and the time to solve: `updates_to_solve`, `sequences_to_solve`, `solve_censored`.
 """
 
 import dataclasses
@@ -66,10 +67,18 @@ SOLVED = "solved"
 DIVERGED = "diverged"
 TRAIN_TIME_S = "train_time_s"
 EPOCHS_TRAINED = "epochs_trained"
-RESULT_METRICS = (TEST_LOSS, SOLVED, DIVERGED, TRAIN_TIME_S)
+# When the validation metric first reached the threshold; censored runs never did (or
+# diverged) and hold the updates they trained.
+UPDATES_TO_SOLVE = "updates_to_solve"
+SEQUENCES_TO_SOLVE = "sequences_to_solve"
+SOLVE_CENSORED = "solve_censored"
+TIME_TO_SOLVE_METRICS = (UPDATES_TO_SOLVE, SEQUENCES_TO_SOLVE, SOLVE_CENSORED)
+RESULT_METRICS = (TEST_LOSS, SOLVED, DIVERGED, TRAIN_TIME_S, *TIME_TO_SOLVE_METRICS)
 
 # Metrics of the report, on the parent run.
 HORIZON_PREFIX = "horizon_"
+# The horizon had training stopped at a fraction of the budget; step = those updates.
+BUDGET_HORIZON_PREFIX = "budget_horizon_"
 
 STATUS_FINISHED = "FINISHED"
 STATUS_FAILED = "FAILED"
@@ -86,6 +95,11 @@ def horizon_metric_name(curve):
     text = re.sub(r",\s*", "_", str(curve))
     text = re.sub(r"[^A-Za-z0-9_.\-/ ]", "-", text).replace(" ", "")
     return f"{HORIZON_PREFIX}{text}"
+
+
+def budget_horizon_metric_name(curve):
+    """`budget_horizon_<curve>`, logged with step = updates (see `horizon_metric_name`)."""
+    return BUDGET_HORIZON_PREFIX + horizon_metric_name(curve)[len(HORIZON_PREFIX) :]
 
 
 def _float(text):

@@ -13,8 +13,8 @@ Reads top to bottom like a training script:
    fresh every epoch from `task.dataset(...)`;
 2. the model (`experiments.models.build_model`);
 3. `model.fit` with the callbacks: NaN stop, per-epoch MLflow metrics,
-   TensorBoard, probes, optional stop-when-solved;
-4. test metrics, `solved`, `diverged`, `train_time_s`, the model file.
+   TensorBoard, probes, the time to solve (and optionally stop there);
+4. test metrics, `solved`, `diverged`, `train_time_s`, the time to solve, the model file.
 
 The metric, param and tag names are those of `experiments.schema`.
 """
@@ -123,23 +123,53 @@ def _epoch_logger(run_logger):
     return EpochMetricsLogger()
 
 
-def _stop_when_solved(task):
+def _solve_timer(task, hp):
     import keras
 
-    class StopWhenSolved(keras.callbacks.Callback):
-        """Stops training once the validation metric reaches the solved threshold."""
+    class SolveTimer(keras.callbacks.Callback):
+        """Records when the validation metric first reaches the solved threshold.
+
+        Validation runs after every epoch, that is every `steps_per_epoch` updates (at most
+        100, the config enforces it), so `updates_to_solve` is exact to that resolution.
+        With `stop_when_solved`, training stops there.
+        """
 
         def __init__(self):
             super().__init__()
-            self.stopped_epoch = None
+            self.solved_epoch = None
 
         def on_epoch_end(self, epoch, logs=None):
             value = (logs or {}).get(f"val_{task.metric}")
-            if value is not None and task.is_solved(value):
-                self.stopped_epoch = epoch
-                self.model.stop_training = True
+            if self.solved_epoch is None and value is not None and task.is_solved(value):
+                self.solved_epoch = epoch
+                if hp["stop_when_solved"]:
+                    self.model.stop_training = True
 
-    return StopWhenSolved()
+    return SolveTimer()
+
+
+def time_to_solve(solved_epoch, epochs_trained, hp, *, diverged):
+    """The time-to-solve metrics of a run.
+
+    Args:
+        solved_epoch: the first epoch (0-based) whose validation metric was solved, or None.
+        epochs_trained: epochs actually trained.
+        hp: the grid point's hyperparameters (`steps_per_epoch`, `batch_size`).
+        diverged: whether the run diverged (then it never counts as solved).
+
+    Returns:
+        `{updates_to_solve, sequences_to_solve, solve_censored}`. A run that never reached
+        the threshold (or diverged) is censored at the updates it trained: the time to solve
+        is then only known to be longer than that.
+    """
+    censored = solved_epoch is None or diverged
+    epochs = epochs_trained if censored else solved_epoch + 1
+    updates = epochs * hp["steps_per_epoch"]
+    return {
+        schema.UPDATES_TO_SOLVE: updates,
+        schema.SEQUENCES_TO_SOLVE: updates * hp["batch_size"],
+        schema.SOLVE_CENSORED: int(censored),
+    }
 
 
 def _is_xla_compile_error(error):
@@ -184,7 +214,7 @@ def train_grid_point(job, run_logger):
             tracking.reset_dir(job.tb_dir)
         model = build_model(hp, task, seed=hp["seed"], jit_compile=jit_compile)
         epoch_logger = _epoch_logger(run_logger)
-        stopper = _stop_when_solved(task) if hp["stop_when_solved"] else None
+        solve_timer = _solve_timer(task, hp)
         callbacks = [keras.callbacks.TerminateOnNaN(), epoch_logger]
         if job.tb_dir:
             callbacks.append(
@@ -194,8 +224,7 @@ def train_grid_point(job, run_logger):
             )
         callbacks += _make_probes(job, task, run_logger)
         callbacks += injected_callbacks
-        if stopper is not None:
-            callbacks.append(stopper)
+        callbacks.append(solve_timer)
         train_stream = task.dataset(hp["batch_size"], hp["steps_per_epoch"], seed=seeds["train"])
         started = time.perf_counter()
         try:
@@ -216,9 +245,9 @@ def train_grid_point(job, run_logger):
                 run_logger.set_tags({"jit_compile_fallback": first_line[:500]})
                 return fit(jit_compile=False)
             raise
-        return model, history, time.perf_counter() - started, stopper
+        return model, history, time.perf_counter() - started, solve_timer
 
-    model, history, train_time, stopper = fit(bool(hp["jit_compile"]))
+    model, history, train_time, solve_timer = fit(bool(hp["jit_compile"]))
     run_logger.set_tags({"jit_compile_effective": bool(model.jit_compile)})
 
     # 4. Test metrics; a NaN/inf loss or weight means diverged (never solved).
@@ -236,10 +265,11 @@ def train_grid_point(job, run_logger):
         schema.DIVERGED: int(diverged),
         schema.TRAIN_TIME_S: train_time,
         schema.EPOCHS_TRAINED: epochs_trained,
+        **time_to_solve(solve_timer.solved_epoch, epochs_trained, hp, diverged=diverged),
     }
     run_logger.log_metrics(final, step=max(epochs_trained - 1, 0))
-    if stopper is not None and stopper.stopped_epoch is not None:
-        run_logger.set_tags({"stopped_when_solved_at_epoch": stopper.stopped_epoch})
+    if hp["stop_when_solved"] and solve_timer.solved_epoch is not None:
+        run_logger.set_tags({"stopped_when_solved_at_epoch": solve_timer.solved_epoch})
     if job.tb_dir:
         tb_metrics = {k: v for k, v in final.items() if k != schema.EPOCHS_TRAINED}
         tracking.write_run_hparams(job.tb_dir, job.run_name, hp, tb_metrics)

@@ -4,13 +4,19 @@ The test metric against dependency length per curve (`breakdown.png`), the per-r
 results (`results.csv`), the statistics per curve and length (`summary.csv`), each
 curve's memory horizon (`horizons.csv`, and the parent-run metric `horizon_<curve>`),
 and their Markdown tables; for tasks whose metric is not the loss, the test loss beside
-the memoryless baseline loss.
+the memoryless baseline loss. Then the budget axis (`experiments.report.budget`): the
+updates to solve per curve and length (`time_to_solve.csv`, `time_to_solve.png`) and
+the horizon had training stopped at a fraction of the budget (`budget_horizons.csv`,
+`budget_horizons.png`, the parent-run metric `budget_horizon_<curve>` with step =
+updates), with one sentence per curve on whether its horizon was still growing.
 """
 
 import json
 
 from experiments import schema
 from experiments.plots.breakdown import plot_breakdown
+from experiments.plots.budget import plot_budget_horizons, plot_time_to_solve
+from experiments.report import budget
 from experiments.report.horizon import memory_horizon, summarize
 from experiments.report.text import baseline_losses, loss_table, markdown_tables
 
@@ -36,3 +42,33 @@ def add_to_report(report):
     report.figures["breakdown"] = plot_breakdown(summary, df, info, title=report.title)
     for _, row in horizons.iterrows():
         report.metrics[schema.horizon_metric_name(row["curve"])] = float(row["horizon"])
+    add_budget_axis(report)
+
+
+def add_budget_axis(report):
+    """The time to solve and the horizon against the budget (runs that logged them)."""
+    df = report.results
+    if not budget.has_time_to_solve(df):
+        return
+    times = budget.time_to_solve_summary(df)
+    horizons_by_budget = budget.budget_horizons(df)
+    verdicts = budget.budget_verdicts(horizons_by_budget)
+    report.tables["time_to_solve"] = times
+    report.tables["budget_horizons"] = horizons_by_budget
+    report.sections.append(budget.time_to_solve_markdown(times))
+    report.sections.append(budget.budget_markdown(horizons_by_budget, verdicts))
+    report.terminal_sections.append(
+        "Horizon against the budget (the same runs cut at 1/8, 1/4, 1/2, all of it):\n"
+        + "\n".join(f"  {sentence}" for sentence in verdicts.values())
+    )
+    report.figures["time_to_solve"] = plot_time_to_solve(
+        times, df, budget.updates_to_solve_or_inf(df), title=f"{report.title}: time to solve"
+    )
+    lengths = sorted(report.summary["length"].unique().tolist())
+    report.figures["budget_horizons"] = plot_budget_horizons(
+        horizons_by_budget, lengths, title=f"{report.title}: horizon vs budget"
+    )
+    for curve, group in horizons_by_budget.groupby("curve", sort=True):
+        report.metric_series[schema.budget_horizon_metric_name(curve)] = list(
+            zip(group["updates"], group["horizon"])
+        )

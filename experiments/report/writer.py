@@ -40,6 +40,8 @@ class Report:
         figures: name -> matplotlib Figure, written as `<name>.png` and shown in
             TensorBoard as the image `report/<name>`.
         metrics: name -> number, logged on the parent run.
+        metric_series: name -> `[(step, value), ...]`, logged on the parent run with
+            those steps (e.g. a horizon against the budget in updates).
     """
 
     title: str
@@ -54,6 +56,7 @@ class Report:
     terminal_sections: list = dataclasses.field(default_factory=list)
     figures: dict = dataclasses.field(default_factory=dict)
     metrics: dict = dataclasses.field(default_factory=dict)
+    metric_series: dict = dataclasses.field(default_factory=dict)
 
     def metric_history(self, run_id, key):
         """`[(step, value), ...]` of one metric of one child run, by step."""
@@ -136,6 +139,12 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
 
         for name, value in report.metrics.items():
             client.log_metric(parent_run_id, name, float(value))
+        for name, points in report.metric_series.items():
+            # A redrawn report adds only the points the run does not hold yet.
+            logged = {(m.step, m.value) for m in client.get_metric_history(parent_run_id, name)}
+            for step, value in points:
+                if (int(step), float(value)) not in logged:
+                    client.log_metric(parent_run_id, name, float(value), step=int(step))
         client.log_artifacts(parent_run_id, str(out_dir), "report")
 
         where = f"report files: MLflow run {parent_run_id} artifacts report/"

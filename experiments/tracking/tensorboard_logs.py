@@ -12,6 +12,8 @@ import os
 import pathlib
 import shutil
 
+from experiments import schema
+
 
 def tensorboard_hparam_value(value):
     """HParams accept bool/int/float/str: everything else becomes JSON text."""
@@ -41,10 +43,12 @@ def write_hparams_config(tb_experiment_dir, hparam_names, metric):
     for old in root.glob("events.out.tfevents.*"):
         old.unlink()
     metrics = [
-        hp.Metric(f"test_{metric}", display_name=f"test {metric}"),
-        hp.Metric("solved", display_name="solved"),
-        hp.Metric("diverged", display_name="diverged"),
-        hp.Metric("train_time_s", display_name="train time (s)"),
+        hp.Metric(schema.test_metric_name(metric), display_name=f"test {metric}"),
+        hp.Metric(schema.SOLVED, display_name="solved"),
+        hp.Metric(schema.DIVERGED, display_name="diverged"),
+        hp.Metric(schema.TRAIN_TIME_S, display_name="train time (s)"),
+        hp.Metric(schema.UPDATES_TO_SOLVE, display_name="updates to solve"),
+        hp.Metric(schema.SOLVE_CENSORED, display_name="not solved within budget"),
         hp.Metric(f"epoch_{metric}", group="validation", display_name=f"val {metric}"),
         hp.Metric("epoch_loss", group="validation", display_name="val loss"),
         hp.Metric("epoch_loss", group="train", display_name="train loss"),

@@ -155,6 +155,10 @@ def test_set_overrides_with_types(config_dir):
         ("units=[1, 2]", None),
         ("=3", "key before `=`"),
         ("lr=[1", "not valid YAML"),
+        (
+            "steps_per_epoch=150",
+            r"`steps_per_epoch` must be at most 100 .*more epochs of fewer steps",
+        ),
     ],
 )
 def test_bad_set_is_a_clear_error(config_dir, override, message):

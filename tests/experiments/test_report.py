@@ -301,9 +301,15 @@ def breakdown_children():
         "vanilla": {10: [0.001, 0.003], 50: [0.17, 0.005], 100: [0.17, 0.16]},
         "lstm": {10: [0.001, 0.001], 50: [0.002, 0.004], 100: [0.003, 0.02]},
     }
+    # Updates to solve of the solved runs (budget: 10 epochs x 100 steps).
+    updates = {
+        "vanilla": {10: [100, 300], 50: [None, 900]},
+        "lstm": {10: [100, 100], 50: [200, 400], 100: [600, None]},
+    }
     for model, by_length in results.items():
         for length, values in by_length.items():
             for seed, value in enumerate(values):
+                solved_at = updates[model].get(length, [None, None])[seed]
                 children.append(
                     {
                         "name": f"{model}-L{length}-s{seed}",
@@ -314,12 +320,16 @@ def breakdown_children():
                             "seed": seed,
                             "task": "adding",
                             "units": 8,
+                            "epochs": 10,
+                            "steps_per_epoch": 100,
                         },
                         "metrics": {
                             "test_mse": value,
                             "solved": float(value <= 0.01),
                             "diverged": 0.0,
                             "test_loss": value,
+                            "updates_to_solve": float(solved_at or 1000),
+                            "solve_censored": float(solved_at is None),
                         },
                     }
                 )
@@ -358,7 +368,29 @@ def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tm
         "report/summary.md",
         "report/breakdown.png",
         "report/horizons.csv",
+        "report/time_to_solve.csv",
+        "report/time_to_solve.png",
+        "report/budget_horizons.csv",
+        "report/budget_horizons.png",
     } <= artifacts
+    # The horizon against the budget, with step = updates: both still growing at the end
+    # (the LSTM's reaches the longest length tested).
+    history = client.get_metric_history(parent_id, "budget_horizon_lstm")
+    assert sorted((m.step, m.value) for m in history) == [
+        (125, 10),
+        (250, 50),
+        (500, 50),
+        (1000, 100),
+    ]
+    assert (
+        "lstm: every length tested solved, only with the whole budget (50 at 500 -> >= 100" in text
+    )
+    assert "vanilla: horizon still growing with the budget (10 at 500 -> 50 at 1,000" in text
+    summary_md = (tmp_path / "out" / "summary.md").read_text()
+    assert (
+        "### Updates to solve" in summary_md
+        and "### Memory horizon against the training budget" in summary_md
+    )
     results = pd.read_csv(tmp_path / "out" / "results.csv")
     assert (
         len(results) == 12
@@ -381,6 +413,7 @@ def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tm
         str(tb_report / "vanilla"), size_guidance={"tensors": 0}
     ).Reload()
     assert [event.step for event in scalars.Tensors("breakdown/test_mse")] == [10, 50, 100]
+    assert len(client.get_metric_history(parent_id, "budget_horizon_lstm")) == 4
 
 
 def test_write_report_gradient_flow_and_two_weights_kinds(store, tmp_path):

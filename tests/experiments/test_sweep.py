@@ -106,6 +106,27 @@ def test_per_epoch_metrics_have_explicit_steps(smoke):
             assert sorted(m.step for m in history) == [0, 1], key
 
 
+def test_time_to_solve_agrees_with_the_validation_history(smoke):
+    import mlflow
+
+    settings, result, _ = smoke
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    runs = search(settings, filter_string=f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    steps, batch = (
+        config.load_config(EXPERIMENT, "smoke")[k] for k in ("steps_per_epoch", "batch_size")
+    )
+    for _, row in runs.iterrows():
+        history = sorted(client.get_metric_history(row["run_id"], "val_mse"), key=lambda m: m.step)
+        solved_epochs = [m.step for m in history if m.value <= 0.01]
+        censored = not solved_epochs
+        epochs = len(history) if censored else solved_epochs[0] + 1
+        assert row["metrics.solve_censored"] == int(censored)
+        assert row["metrics.updates_to_solve"] == epochs * steps
+        assert row["metrics.sequences_to_solve"] == epochs * steps * batch
+        if row["metrics.solved"] == 1:
+            assert not censored
+
+
 def test_logged_model_loads_and_reproduces_the_test_metric(smoke):
     import keras
     import mlflow

@@ -1,0 +1,122 @@
+"""The budget-axis figures: updates to solve against length, horizon against budget."""
+
+import math
+
+import numpy as np
+
+from experiments.plots import color, pyplot
+
+
+def plot_time_to_solve(summary, df, updates, *, title=""):
+    """Updates to solve against dependency length, one curve per model (log-log).
+
+    The line is the median over seeds (censored seeds count as slower than any solved
+    one; a median that is itself censored is not drawn), the band spans the seeds that
+    solved, filled dots are seeds that solved, and open markers on the dashed budget
+    line are seeds that did not solve within it (censored: their time to solve is only
+    known to be longer).
+
+    Args:
+        summary: `budget.time_to_solve_summary(df)`.
+        df: the results table, for the per-seed markers.
+        updates: per run of `df`, its updates to solve or inf (`budget.updates_to_solve_or_inf`).
+        title: figure title.
+
+    Returns:
+        A matplotlib `Figure`.
+    """
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(7.5, 5.0))
+    budgets = (df["epochs"] * df["steps_per_epoch"]).astype(float)
+    for index, (curve, group) in enumerate(summary.groupby("curve", sort=True)):
+        curve_color = color(index)
+        group = group.sort_values("length")
+        known = group[~group["median_censored"].astype(bool)]
+        axes.plot(
+            known["length"], known["median_updates"], "-o", color=curve_color, label=str(curve)
+        )
+        solved = group[group["n_solved_in_time"] > 0]
+        axes.fill_between(
+            solved["length"],
+            solved["min_updates"],
+            solved["max_updates"],
+            color=curve_color,
+            alpha=0.18,
+            linewidth=0,
+        )
+        runs = df["curve"] == curve
+        finite = runs & np.isfinite(updates)
+        axes.scatter(df.loc[finite, "length"], updates[finite], color=curve_color, s=10, alpha=0.6)
+        censored = runs & ~np.isfinite(updates)
+        axes.scatter(
+            df.loc[censored, "length"],
+            budgets[censored],
+            facecolors="none",
+            edgecolors=curve_color,
+            marker="^",
+            s=40,
+        )
+    for budget in sorted(set(budgets.dropna().tolist())):
+        axes.axhline(budget, color="gray", linestyle="--", linewidth=1)
+    axes.scatter(
+        [], [], facecolors="none", edgecolors="gray", marker="^", label="not solved (at budget)"
+    )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    lengths = sorted(summary["length"].unique().tolist())
+    if lengths:
+        axes.set_xticks(lengths)
+        axes.set_xticklabels([f"{length:g}" for length in lengths])
+        axes.minorticks_off()
+    axes.set_xlabel("dependency length (log scale)")
+    axes.set_ylabel("updates to solve (log; line: median, band: seeds that solved)")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_budget_horizons(budget_table, lengths, *, title=""):
+    """The memory horizon against the training budget, one step line per curve.
+
+    The y axis lists the lengths tested (and "none" below the shortest); an upward
+    triangle marks a horizon that is censored (every length tested solved).
+
+    Args:
+        budget_table: `budget.budget_horizons(df)`.
+        lengths: the lengths tested, ascending.
+        title: figure title.
+    """
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(6.5, 4.2))
+    position = {0: 0, **{length: index + 1 for index, length in enumerate(lengths)}}
+    curves = sorted(budget_table["curve"].unique().tolist())
+    offsets = np.linspace(-0.08, 0.08, len(curves)) if len(curves) > 1 else [0.0]
+    for index, curve in enumerate(curves):
+        group = budget_table[budget_table["curve"] == curve].sort_values("fraction")
+        y = [position.get(h, math.nan) + offsets[index] for h in group["horizon"]]
+        axes.plot(group["updates"], y, "-o", color=color(index), label=str(curve))
+        censored = group["censored"].astype(bool).to_numpy()
+        axes.scatter(
+            group["updates"][censored],
+            np.asarray(y)[censored],
+            marker="^",
+            s=70,
+            color=color(index),
+        )
+    axes.set_xscale("log", base=2)
+    updates = sorted(budget_table["updates"].unique().tolist())
+    if updates:
+        axes.set_xticks(updates)
+        axes.set_xticklabels([f"{u:,.0f}" for u in updates])
+        axes.minorticks_off()
+    axes.set_yticks(list(position.values()))
+    axes.set_yticklabels(["none", *(f"{length:g}" for length in lengths)])
+    axes.set_xlabel("training budget (updates; the same runs, cut at 1/8, 1/4, 1/2, all)")
+    axes.set_ylabel("memory horizon (length)")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
