@@ -68,6 +68,9 @@ DEFAULTS = {
         "length": [10],  # dependency lengths passed to datasets.make(length=...)
         "seed": [0],  # run seeds: initialization, training stream, val/test sets
     },
+    # Once every seed of a model failed a length, train one longer length (the plateau)
+    # and record the longer ones as not run (experiments/skipping.py has the rule).
+    "skip_decided_lengths": False,
     "models": {},  # extra/changed variants: name -> {kind: ..., <hyperparameters>}
     # --- model hyperparameters (every variant starts from these) ---------------
     "units": 64,  # hidden units; for `deep`, an int (same per layer) or one int per layer
@@ -152,6 +155,7 @@ VALIDATORS = {
     "test_samples": checks.positive_int,
     "jit_compile": checks.boolean,
     "stop_when_solved": checks.boolean,
+    "skip_decided_lengths": checks.boolean,
 }
 RESOURCE_VALIDATORS = {"num_cpus": checks.positive_int, "num_gpus": checks.non_negative_float}
 AXIS_VALIDATORS = {

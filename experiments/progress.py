@@ -34,12 +34,13 @@ class Progress:
         self.started_at = time.monotonic()
         self.durations = []
         self.launched = 0
+        self.not_run_count = 0
 
     def started(self, point):
         """The line of a grid point that starts: `run 3/48: vanilla L=50 seed 0 (...)`."""
         self.launched += 1
         elapsed = format_seconds(time.monotonic() - self.started_at)
-        remaining = self.todo - len(self.durations)
+        remaining = self.todo - len(self.durations) - self.not_run_count
         if self.durations:
             eta = sum(self.durations) / len(self.durations) * remaining / self.parallel
             eta_text = f"ETA {format_seconds(eta)}"
@@ -47,7 +48,8 @@ class Progress:
             eta_text = "ETA after the first run"
         done_before = self.total - self.todo
         self.out(
-            f"run {done_before + self.launched}/{self.total}: {point.label()}  "
+            f"run {done_before + self.launched + self.not_run_count}/{self.total}: "
+            f"{point.label()}  "
             f"(elapsed {elapsed}, {eta_text})"
         )
 
@@ -61,3 +63,9 @@ class Progress:
             )
         else:
             self.out(f"  {point.name}: FAILED: {outcome.error or 'unknown error'}")
+
+    def not_run(self, point, reason):
+        """The line of a grid point the sweep decided not to train."""
+        self.not_run_count += 1
+        done = self.total - self.todo + self.launched + self.not_run_count
+        self.out(f"run {done}/{self.total}: {point.label()}  not run: {reason}")

@@ -15,7 +15,8 @@ Per grid point, the child run holds:
 - params: every hyperparameter of the point (`config.HYPERPARAMETER_KEYS`, plus `task`,
   `model`, `kind`, `length`, `seed`), the task's `task_params.<key>`, and the task's
   `chance` and `solved_threshold`;
-- tags: the grid axes, `grid_point`, `config_hash`, `attempt`, `kind`, `task`;
+- tags: the grid axes, `grid_point`, `config_hash`, `attempt`, `kind`, `task`, and
+  `not_run` (the reason) on a point the sweep skipped, which has no metrics;
 - metrics: per epoch `loss`, `val_loss`, the task metric and `val_<metric>`; at the end
   `test_<metric>`, `test_loss`, `solved`, `diverged`, `train_time_s`, `epochs_trained`,
   and the time to solve: `updates_to_solve`, `sequences_to_solve`, `solve_censored`.
@@ -41,6 +42,7 @@ REPORT_ERROR = "report_error"
 GRID_PARAM_PREFIX = "grid."
 N_FINISHED = "n_finished"
 N_FAILED = "n_failed"
+N_NOT_RUN = "n_not_run"
 
 # ------------------------------------------------- a child run (one grid point)
 GRID_POINT = "grid_point"
@@ -52,6 +54,9 @@ TASK = "task"
 ERROR = "error"
 TRACEBACK_FILE = "traceback.txt"
 TASK_PARAM_PREFIX = "task_params."
+# A grid point the sweep decided not to train (`skip_decided_lengths`): a FINISHED child
+# with this tag (the reason) and no metrics. Never solved, never a failed run.
+NOT_RUN = "not_run"
 
 # Params that describe a grid point without being a hyperparameter of its model.
 MODEL = "model"

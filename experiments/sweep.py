@@ -9,7 +9,10 @@ executors (`experiments.executors`) only run `train.run_job` somewhere:
    command again reuses the newest parent with the same config hash; `--force` starts
    a new parent.
 3. Plan: a grid point with a FINISHED child of the same config under that parent is
-   skipped; every other point runs (`experiments.sweep_runs`).
+   skipped; every other point runs (`experiments.sweep_runs`), unless the config's
+   `skip_decided_lengths` rule decides that a shorter length already failed: then its
+   child run is FINISHED with the tag `not_run` and nothing is trained
+   (`experiments.skipping`).
 4. For each point to run, the driver creates the child run (RUNNING, named e.g.
    `vanilla-L100-s0`) and hands a `train.GridPointJob` to the executor; the job ends the
    run FINISHED or FAILED (with `traceback.txt`). A worker that dies is FAILED by the
@@ -23,7 +26,6 @@ executors (`experiments.executors`) only run `train.run_job` somewhere:
 These rules live in the driver, so every executor behaves the same.
 """
 
-import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -32,7 +34,7 @@ import threading
 import time
 import traceback
 
-from experiments import schema, sweep_runs, tracking
+from experiments import schema, skipping, sweep_runs, tracking
 from experiments.config import ConfigError, load_config
 from experiments.executors import executor_class
 from experiments.grid import expand_grid
@@ -58,6 +60,9 @@ class SweepResult:
         finished: run names that finished in this invocation.
         failed: run names that failed in this invocation.
         skipped: run names already FINISHED before (resume).
+        not_run: run names this invocation decided not to train (`skip_decided_lengths`).
+        held_back: run names not decided because a shorter length's run failed; the next
+            invocation, which retries that run, decides them.
         report: the report's terminal summary (or None).
         report_error: the report's error line when it raised (or None).
     """
@@ -67,12 +72,14 @@ class SweepResult:
     finished: list
     failed: list
     skipped: list
+    not_run: list = dataclasses.field(default_factory=list)
+    held_back: list = dataclasses.field(default_factory=list)
     report: str | None = None
     report_error: str | None = None
 
     @property
     def ok(self):
-        return not self.failed and self.report_error is None
+        return not self.failed and not self.held_back and self.report_error is None
 
 
 class _SignalsAsInterrupt:
@@ -187,6 +194,10 @@ def run_sweep(
                     client, experiment_id, parent_id, points
                 )
                 todo = [p for p in points if p.name not in finished]
+                skipper = skipping.LengthSkipper(points, config["skip_decided_lengths"])
+                by_name = {p.name: p for p in points}
+                for run_name, run in finished.items():
+                    skipper.record(by_name[run_name], skipping.outcome_of_run(run))
                 if finished:
                     out(
                         f"Skipping {len(finished)} grid point(s) already FINISHED; "
@@ -200,25 +211,16 @@ def run_sweep(
                 # 4. Run.
                 result = SweepResult(parent_id, experiment_id, [], [], sorted(finished))
                 progress = Progress(len(points), len(todo), pool.max_in_flight, out)
-                _run_points(
-                    client,
-                    pool,
-                    config,
-                    tracking_config,
-                    experiment_id,
-                    parent_id,
-                    todo,
-                    earlier,
-                    result,
-                    in_flight,
-                    progress,
-                )
+                runner = _PointRunner(client, pool, config, tracking_config, parent_id, skipper)
+                runner.run(experiment_id, todo, earlier, result, in_flight, progress)
 
                 # 5. Report and close the parent.
                 client.set_tag(parent_id, schema.SWEEP_N_FAILED, str(len(result.failed)))
                 n_finished = len(result.skipped) + len(result.finished)
                 client.log_metric(parent_id, schema.N_FINISHED, n_finished)
                 client.log_metric(parent_id, schema.N_FAILED, len(result.failed))
+                n_not_run = sum(o == skipping.NOT_RUN for o in skipper.outcomes.values())
+                client.log_metric(parent_id, schema.N_NOT_RUN, n_not_run)
                 result.report, result.report_error = _write_report(
                     client, parent_id, out, tracking_config
                 )
@@ -254,64 +256,120 @@ def run_sweep(
             f"traceback is the run artifact {schema.TRACEBACK_FILE}; run the same command "
             "again to retry them."
         )
+    if result.held_back:
+        out(
+            f"{len(result.held_back)} grid point(s) wait for a failed shorter length "
+            f"(skip_decided_lengths): {', '.join(result.held_back)}. The same command runs "
+            "or skips them after retrying it."
+        )
     return result
 
 
-def _run_points(
-    client,
-    executor,
-    config,
-    tracking_config,
-    experiment_id,
-    parent_id,
-    todo,
-    earlier,
-    result,
-    in_flight,
-    progress,
-):
-    queue = collections.deque(todo)
-    futures = {}
-    verbose = 2 if executor.max_in_flight == 1 else 0
-    while queue or futures:
-        while queue and len(in_flight) < executor.max_in_flight:
-            point = queue.popleft()
-            progress.started(point)
-            run_id = sweep_runs.create_child(
-                client, config, experiment_id, parent_id, point, earlier.get(point.name, [])
-            )
-            in_flight[run_id] = (point, time.monotonic())
-            job = GridPointJob(
-                experiment=config.name,
-                tracking_uri=tracking_config.tracking_uri,
-                run_id=run_id,
-                run_name=point.name,
-                hparams=point.hparams,
-                task_params=point.task_params,
-                probes=list(config["probes"]),
-                tb_dir=tracking_config.tb_run_dir(config.name, point.name),
-                verbose=verbose,
-            )
-            futures[executor.submit(job)] = run_id
-        done, _ = concurrent.futures.wait(
-            list(futures), return_when=concurrent.futures.FIRST_COMPLETED
-        )
-        for future in done:
-            run_id = futures.pop(future)
-            point, began = in_flight.pop(run_id)
-            try:
-                outcome = future.result()
-            except Exception as error:  # the worker itself died (or the executor failed)
-                text = "".join(traceback.format_exception(error))
-                tracking.log_traceback(client, run_id, text)
-                tracking.end_run(client, run_id, schema.STATUS_FAILED)
-                outcome = schema.GridPointOutcome(
-                    point.name,
-                    schema.STATUS_FAILED,
-                    error=f"worker failed: {type(error).__name__}: {error}",
+class _PointRunner:
+    """Hands the grid points to the executor and records how each ended.
+
+    With `skip_decided_lengths`, a point is handed over only once the skipping rule has
+    decided it (`experiments.skipping`); a point it skips gets a FINISHED child run
+    tagged `not_run` and no training.
+    """
+
+    def __init__(self, client, executor, config, tracking_config, parent_id, skipper):
+        self.client = client
+        self.executor = executor
+        self.config = config
+        self.tracking_config = tracking_config
+        self.parent_id = parent_id
+        self.skipper = skipper
+        self.verbose = 2 if executor.max_in_flight == 1 else 0
+
+    def run(self, experiment_id, todo, earlier, result, in_flight, progress):
+        """Runs `todo`; fills `result` and keeps `in_flight` (run id -> point) current."""
+        queue = list(todo)
+        futures = {}
+        while queue or futures:
+            while queue and len(in_flight) < self.executor.max_in_flight:
+                ready = self._next_decided(queue)
+                if ready is None:
+                    break  # the rest wait for runs in flight
+                point, decision = ready
+                queue.remove(point)
+                if decision == skipping.SKIP:
+                    sweep_runs.record_not_run(
+                        self.client,
+                        self.config,
+                        experiment_id,
+                        self.parent_id,
+                        point,
+                        earlier.get(point.name, []),
+                        skipping.NOT_RUN_REASON,
+                    )
+                    self.skipper.record(point, skipping.NOT_RUN)
+                    result.not_run.append(point.name)
+                    progress.not_run(point, skipping.NOT_RUN_REASON)
+                    continue
+                progress.started(point)
+                run_id = sweep_runs.create_child(
+                    self.client,
+                    self.config,
+                    experiment_id,
+                    self.parent_id,
+                    point,
+                    earlier.get(point.name, []),
                 )
-            (result.finished if outcome.finished else result.failed).append(point.name)
-            progress.ended(point, outcome, time.monotonic() - began)
+                in_flight[run_id] = (point, time.monotonic())
+                futures[self.executor.submit(self._job(point, run_id))] = run_id
+            if not futures:
+                # What still waits, waits on a failed run: the next invocation retries it.
+                result.held_back.extend(point.name for point in queue)
+                return
+            done, _ = concurrent.futures.wait(
+                list(futures), return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                run_id = futures.pop(future)
+                point, began = in_flight.pop(run_id)
+                outcome = self._outcome(future, run_id, point)
+                (result.finished if outcome.finished else result.failed).append(point.name)
+                if not outcome.finished:
+                    self.skipper.record(point, skipping.FAILED)
+                else:
+                    solved = outcome.solved and not outcome.diverged
+                    self.skipper.record(point, skipping.SOLVED if solved else skipping.NOT_SOLVED)
+                progress.ended(point, outcome, time.monotonic() - began)
+
+    def _next_decided(self, queue):
+        """The first queued point the skipping rule has decided, with its decision."""
+        for point in queue:
+            decision = self.skipper.decide(point)
+            if decision != skipping.WAIT:
+                return point, decision
+        return None
+
+    def _job(self, point, run_id):
+        return GridPointJob(
+            experiment=self.config.name,
+            tracking_uri=self.tracking_config.tracking_uri,
+            run_id=run_id,
+            run_name=point.name,
+            hparams=point.hparams,
+            task_params=point.task_params,
+            probes=list(self.config["probes"]),
+            tb_dir=self.tracking_config.tb_run_dir(self.config.name, point.name),
+            verbose=self.verbose,
+        )
+
+    def _outcome(self, future, run_id, point):
+        try:
+            return future.result()
+        except Exception as error:  # the worker itself died (or the executor failed)
+            text = "".join(traceback.format_exception(error))
+            tracking.log_traceback(self.client, run_id, text)
+            tracking.end_run(self.client, run_id, schema.STATUS_FAILED)
+            return schema.GridPointOutcome(
+                point.name,
+                schema.STATUS_FAILED,
+                error=f"worker failed: {type(error).__name__}: {error}",
+            )
 
 
 def _write_report(client, parent_id, out, tracking_config):

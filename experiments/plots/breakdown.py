@@ -7,7 +7,7 @@ import numpy as np
 from experiments.plots import color, pyplot
 
 
-def plot_breakdown(summary, df, info, *, title=""):
+def plot_breakdown(summary, df, info, *, title="", not_run=None):
     """Test metric against dependency length, one curve per model, band over seeds.
 
     Top panel: the mean over seeds as a line, the band from the seeds' minimum to their
@@ -21,6 +21,8 @@ def plot_breakdown(summary, df, info, *, title=""):
         df: the results table (for the per-seed dots).
         info: the sweep's `schema.SweepInfo` (metric, chance, threshold, direction).
         title: figure title.
+        not_run: rows of the grid points the sweep did not train (drawn as gray crosses
+            on the chance line: "not run, a shorter length failed").
 
     Returns:
         A matplotlib `Figure`.
@@ -42,6 +44,18 @@ def plot_breakdown(summary, df, info, *, title=""):
         top.scatter(seeds["length"], seeds["test_metric"], color=curve_color, s=8, alpha=0.5)
         bottom.plot(
             group["length"], group["solved_fraction"], "-o", color=curve_color, markersize=4
+        )
+    if not_run is not None and len(not_run) and not math.isnan(info.chance):
+        reason = "; ".join(sorted(set(not_run["not_run"])))
+        points = not_run.drop_duplicates(["curve", "length"])
+        top.scatter(
+            points["length"],
+            [info.chance] * len(points),
+            marker="x",
+            color="dimgray",
+            s=40,
+            zorder=3,
+            label=f"not run: {reason}",
         )
     if not math.isnan(info.chance):
         top.axhline(info.chance, color="gray", linestyle="--", label=f"chance ({info.chance:.3g})")
@@ -66,6 +80,8 @@ def plot_breakdown(summary, df, info, *, title=""):
     bottom.set_xlabel("dependency length (log scale)")
     bottom.grid(True, which="both", alpha=0.3)
     lengths = sorted(summary["length"].unique().tolist())
+    if not_run is not None and len(not_run):
+        lengths = sorted({*lengths, *not_run["length"].tolist()})
     if lengths:
         bottom.set_xticks(lengths)
         bottom.set_xticklabels([f"{length:g}" for length in lengths])

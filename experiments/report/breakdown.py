@@ -13,33 +13,43 @@ updates), with one sentence per curve on whether its horizon was still growing.
 
 import json
 
+import pandas as pd
+
 from experiments import schema
 from experiments.plots.breakdown import plot_breakdown
 from experiments.plots.budget import plot_budget_horizons, plot_time_to_solve
 from experiments.report import budget
 from experiments.report.horizon import memory_horizon, summarize
-from experiments.report.text import baseline_losses, loss_table, markdown_tables
+from experiments.report.text import baseline_losses, loss_table, markdown_tables, not_run_text
 
 
 def add_to_report(report):
     """Adds the breakdown tables, figure, sections and horizon metrics to `report`."""
     info, df = report.info, report.results
+    not_run = report.not_run if report.not_run is not None else df.iloc[:0]
     report.summary = summary = summarize(df)
     report.horizons = horizons = memory_horizon(summary)
-    report.tables["results"] = df.drop(columns=["curve"]).rename(
+    every_point = pd.concat([df, not_run]).sort_values(["model", "length", "seed"], kind="stable")
+    report.tables["results"] = every_point.drop(columns=["curve"]).rename(
         columns={"test_metric": schema.test_metric_name(info.metric)}
     )
     report.tables["summary"] = summary
     report.tables["horizons"] = horizons.assign(
         lengths=horizons["lengths"].map(json.dumps) if len(horizons) else []
     )
-    report.sections.append(markdown_tables(summary, horizons, info))
+    report.sections.append(markdown_tables(summary, horizons, info, not_run=not_run))
+    if len(not_run):
+        sentence = not_run_text(not_run)
+        report.sections.append(sentence + "\n")
+        report.terminal_sections.append(sentence)
     # Where the main metric is the loss itself (mse) the loss table would repeat it.
     if info.metric != "mse":
         losses = loss_table(summary, baseline_losses(df, info))
         if losses:
             report.sections.append(losses)
-    report.figures["breakdown"] = plot_breakdown(summary, df, info, title=report.title)
+    report.figures["breakdown"] = plot_breakdown(
+        summary, df, info, title=report.title, not_run=not_run
+    )
     for _, row in horizons.iterrows():
         report.metrics[schema.horizon_metric_name(row["curve"])] = float(row["horizon"])
     add_budget_axis(report)

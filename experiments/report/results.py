@@ -19,8 +19,9 @@ BASE_COLUMNS = (
     schema.SEED,
     "test_metric",
     *schema.RESULT_METRICS,
+    schema.NOT_RUN,
 )
-_TEXT_COLUMNS = ("run_id", "run_name", schema.MODEL)
+_TEXT_COLUMNS = ("run_id", "run_name", schema.MODEL, schema.NOT_RUN)
 
 
 def number(text):
@@ -47,7 +48,8 @@ def results_from_runs(runs, info):
     Returns:
         A DataFrame with columns `run_id`, `run_name`, `model`, `length`, `seed`,
         `test_metric` (the value of `test_<metric>`), `test_loss`, `solved`, `diverged`,
-        `train_time_s`, and one column per other param (numbers parsed), sorted by
+        `train_time_s`, the time to solve, `not_run` (the reason a skipped point was not
+        trained, else ""), and one column per other param (numbers parsed), sorted by
         model, length, seed. `df.attrs` holds `info` and `axes` (the extra curve axes).
     """
     metric_key = schema.test_metric_name(info.metric)
@@ -62,6 +64,7 @@ def results_from_runs(runs, info):
             "run_name": run.info.run_name,
             **params,
             "test_metric": metrics.get(metric_key, math.nan),
+            schema.NOT_RUN: run.data.tags.get(schema.NOT_RUN, ""),
         }
         for key in schema.RESULT_METRICS:
             row[key] = metrics.get(key, math.nan)
@@ -93,6 +96,9 @@ def results_table(rows, info):
             df.loc[missing, schema.SOLVED] = judged
         df[schema.SOLVED] = df[schema.SOLVED].fillna(0.0)
         df[schema.DIVERGED] = df[schema.DIVERGED].fillna(0.0)
+        df[schema.NOT_RUN] = df[schema.NOT_RUN].fillna("")
+        # A point the sweep did not train is never solved (it has no test metric either).
+        df.loc[df[schema.NOT_RUN] != "", schema.SOLVED] = 0.0
         df = df.sort_values(["model", "length", "seed"], kind="stable").reset_index(drop=True)
     df.attrs["info"] = info
     df.attrs["axes"] = curve_axes(df, info.grid_axes or None)
@@ -134,3 +140,12 @@ def curve_labels(df, axes):
     for axis in axes:
         labels = labels + f", {axis}=" + df[axis].astype(str)
     return labels
+
+
+def split_not_run(df):
+    """`(trained, not_run)`: the rows of runs that trained, and of points not trained."""
+    skipped = df[schema.NOT_RUN].fillna("") != ""
+    trained, not_run = df[~skipped].copy(), df[skipped].copy()
+    for part in (trained, not_run):
+        part.attrs = dict(df.attrs)
+    return trained, not_run

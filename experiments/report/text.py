@@ -17,12 +17,16 @@ def fmt(value, digits=4):
     return f"{value:.{digits}g}"
 
 
-def markdown_tables(summary, horizons, info):
+def markdown_tables(summary, horizons, info, *, not_run=None):
     """Markdown: the horizon table, then the test metric per curve and length.
 
     Cells of the second table read `mean ± std (k/n)`: mean and population std of the
-    test metric over seeds, and k of n seeds solved.
+    test metric over seeds, and k of n seeds solved; "not run" where the sweep skipped
+    the length (`not_run`: the rows of the points it did not train).
     """
+    skipped = set()
+    if not_run is not None and len(not_run):
+        skipped = set(zip(not_run["curve"], not_run["length"]))
     metric = info.metric
     lines = [
         f"### Memory horizon ({info.task}, solved = test {metric} "
@@ -46,7 +50,7 @@ def markdown_tables(summary, horizons, info):
             f"{fmt(row['next_length'])} | {row['next_solved'] or '-'} | {fmt(row['next_mean'])} "
             f"| {'; '.join(note)} |"
         )
-    lengths = sorted(summary["length"].unique().tolist()) if len(summary) else []
+    lengths = sorted({*summary["length"].tolist(), *(length for _, length in skipped)})
     lines += [
         "",
         f"### Test {metric} per length (mean ± std over seeds, (solved seeds / seeds))",
@@ -60,13 +64,27 @@ def markdown_tables(summary, horizons, info):
         for length in lengths:
             row = by_length.get(length)
             cells.append(
-                "-"
+                ("not run" if (curve, length) in skipped else "-")
                 if row is None
                 else f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} "
                 f"({int(row['n_solved'])}/{int(row['n_seeds'])})"
             )
         lines.append(f"| {curve} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def not_run_text(not_run):
+    """One sentence naming the lengths the sweep decided not to train, per curve."""
+    parts = []
+    for curve, group in not_run.groupby("curve", sort=True):
+        lengths = ", ".join(f"{length:g}" for length in sorted(group["length"].unique()))
+        parts.append(f"{curve} L={lengths}")
+    reasons = "; ".join(sorted(set(not_run["not_run"])))
+    return (
+        f"Not run ({reasons}; skip_decided_lengths: once every seed of a model failed a "
+        f"length, one longer length runs and the rest are skipped): {'; '.join(parts)} "
+        f"({len(not_run)} grid point(s))."
+    )
 
 
 def baseline_losses(df, info):

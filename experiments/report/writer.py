@@ -17,7 +17,7 @@ import pandas as pd
 
 from experiments import plots, schema, tracking
 from experiments.report import kind_module
-from experiments.report.results import results_from_runs
+from experiments.report.results import results_from_runs, split_not_run
 from experiments.report.text import budget_text, terminal_summary
 from experiments.report.to_tensorboard import tensorboard_safe, write_tensorboard
 
@@ -29,7 +29,10 @@ class Report:
     Attributes:
         title: the report's title (experiment, parent run name, task).
         info: the sweep's `schema.SweepInfo`.
-        results: the results table (`results.results_table`), one row per FINISHED child.
+        results: the results table (`results.results_table`), one row per FINISHED child
+            that trained.
+        not_run: the rows of the grid points the sweep decided not to train (the
+            `not_run` column says why), in the same columns.
         runs: run id -> the MLflow `Run` of each FINISHED child (for probe metrics).
         client: the `mlflow.MlflowClient` the sweep was read with (for metric histories).
         summary, horizons: the breakdown analysis (`horizon.summarize`,
@@ -48,6 +51,7 @@ class Report:
     info: schema.SweepInfo
     results: pd.DataFrame
     runs: dict
+    not_run: pd.DataFrame | None = None
     client: object = None
     summary: pd.DataFrame | None = None
     horizons: pd.DataFrame | None = None
@@ -105,7 +109,7 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
             tracking_config = None
     experiment = _experiment_name(client, parent, tracking_config)
     children = tracking.child_runs(client, parent.info.experiment_id, parent_run_id)
-    results = results_from_runs(children, info)
+    results, not_run = split_not_run(results_from_runs(children, info))
     title = f"{experiment} ({info.run_name}): {info.task}"
 
     temporary = out_dir is None
@@ -115,6 +119,7 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
         title=title,
         info=info,
         results=results,
+        not_run=not_run,
         runs={run.info.run_id: run for run in children},
         client=client,
     )
