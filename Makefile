@@ -52,7 +52,7 @@ test: $(STAMP) $(RAY_STAMP) ## Run the fast test suite (what CI runs; installs r
 test-slow: $(STAMP) ## Run the slow, paper-scale checks (skipped by `make test`).
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
-experiment: $(STAMP) $(if $(filter ray,$(EXECUTOR)),$(RAY_STAMP)) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|full] [WORKERS=2] [EXECUTOR=local|ray] [ARGS="--set lr=0.01"]
+experiment: $(STAMP) $(if $(filter ray,$(EXECUTOR)),$(RAY_STAMP)) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|long|full] [WORKERS=2] [EXECUTOR=local|ray] [ARGS="--set lr=0.01"]
 	@test -n "$(NAME)" || { echo "Give an experiment name: make experiment NAME=<name>. Known names:"; $(PY) -m experiments list; exit 2; }
 	$(PY) -m experiments run $(NAME) --profile $(PROFILE) --executor $(EXECUTOR) $(WORKERS_ARG) $(ARGS)
 

@@ -100,7 +100,7 @@ DEFAULTS = {
         "num_cpus": 1,
         "num_gpus": 0,
     },
-    "profiles": {},  # smoke | quick | full -> overrides of any key above
+    "profiles": {},  # smoke | quick | full (required), long, ... -> overrides of any key above
 }
 
 # Keys that describe one grid point's model or training: they may be grid axes,

@@ -54,12 +54,33 @@ def test_every_default_key_has_a_validator_or_section():
     assert set(config.HYPERPARAMETER_KEYS) <= set(config.VALIDATORS)
 
 
-@pytest.mark.parametrize("name", config.experiment_names())
-@pytest.mark.parametrize("profile", config.PROFILES)
+SHIPPED = [
+    (name, profile)
+    for name in config.experiment_names()
+    for profile in load_config(name, "smoke").profiles
+]
+BREAKDOWN_EXPERIMENTS = [
+    name
+    for name in config.experiment_names()
+    if load_config(name, "smoke")["report"] in ("breakdown", "depth")
+]
+
+
+@pytest.mark.parametrize("name, profile", SHIPPED)
 def test_shipped_configs_load(name, profile):
     cfg = load_config(name, profile)
     assert expand_grid(cfg)
     assert config.describe(name)
+
+
+@pytest.mark.parametrize("name", BREAKDOWN_EXPERIMENTS)
+def test_every_breakdown_experiment_has_a_long_profile_that_keeps_its_promise(name):
+    cfg = load_config(name, "long")
+    assert cfg["epochs"] * cfg["steps_per_epoch"] >= 10_000
+    assert cfg["grid"]["seed"] == [0, 1, 2]
+    assert cfg["skip_decided_lengths"] and cfg["stop_when_solved"]
+    longest = max(cfg["grid"]["length"])
+    assert longest >= {"adding": 200, "copy_memory": 100}.get(cfg["task"], 100)
 
 
 def test_describe_reads_the_description_and_refuses_a_broken_file(config_dir):
