@@ -91,3 +91,33 @@ def test_overlap_script_prints_both_executors(capsys):
     overlap.main(["--steps", "3", "--batch", "4", "--units", "4", "--rounds", "1"])
     out = capsys.readouterr().out
     assert "| chain + independent |" in out and out.count("\n|") >= 4
+
+
+def test_skip_savings_replays_the_rule_on_known_outcomes(tmp_path, capsys):
+    import pandas as pd
+
+    from benchmarks import skip_savings
+    from experiments.config import load_config
+    from experiments.grid import expand_grid
+
+    # vanilla: L=5 solved in 4 updates, L=10 never; so L=20 (one longer) runs, L=40 skipped.
+    rows = [
+        {"model": "vanilla", "length": 5, "seed": 0, "solved": 1, "updates_to_solve": 4},
+        {"model": "vanilla", "length": 10, "seed": 0, "solved": 0, "updates_to_solve": 8},
+    ]
+    overrides = ["grid.model=[vanilla]", "grid.length=[5,10,20,40]"]
+    points = expand_grid(load_config("long_dependency", "smoke", overrides))
+    outcomes = skip_savings.outcomes_from_results(pd.DataFrame(rows))
+    budget = 8  # the smoke profile: 2 epochs x 4 steps
+    assert skip_savings.replay(points, outcomes, budget, enabled=False) == (
+        4,
+        0,
+        4 + 8 + 8 + 8,
+        4 * 5 + 8 * 10 + 8 * 20 + 8 * 40,
+    )
+    assert skip_savings.replay(points, outcomes, budget, enabled=True) == (
+        3,
+        1,
+        4 + 8 + 8,
+        4 * 5 + 8 * 10 + 8 * 20,
+    )
