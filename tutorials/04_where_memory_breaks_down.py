@@ -263,7 +263,7 @@ larger scale):
   to 100.
 - The gated models are not magic either: with this budget the LSTM is back at chance at
   length 100. The comparison the literature makes needs the `full` profile (lengths up
-  to 750, 100 epochs of 200 updates, on a GPU): at that scale, Arjovsky et al. (2016)
+  to 750, 20,000 updates per run, on a GPU): at that scale, Arjovsky et al. (2016)
   found a tanh RNN stuck at the 0.167 baseline for every length from 100 to 750 while
   an LSTM solved lengths of a few hundred, and Le et al. (2015) report a tanh RNN
   solving only length 150, after more than a million updates.
@@ -272,7 +272,17 @@ larger scale):
 
 The horizons depend on the budget, so always read them together with the profile:
 more training pushes the gated models' curves much further out, the vanilla RNN's
-hardly at all; lesson 5 shows why. In the `smoke` profile (fast mode) nothing is
+hardly at all; lesson 5 shows why. The report lets you see this without training again.
+Every run records when its validation metric first reached the "solved" bar
+(`updates_to_solve`; a run that never did is *censored* at its budget), and the report
+draws two more figures from those numbers: `time_to_solve.png`, the updates each model
+needed against the length (a learning cost that grows with the length, then leaves the
+budget), and `budget_horizons.png`, the horizon each model would have had had training
+stopped at 1/8, 1/4, 1/2 or all of the budget. A horizon that still grew between half
+and all of the budget is *budget-limited*: more training would likely move it. One that
+had stopped is *architecture-limited* at this budget. The report prints one sentence per
+model saying which, and `make experiment NAME=long_dependency PROFILE=long` gives every
+run 10,000 updates to check the verdict. In the `smoke` profile (fast mode) nothing is
 trained long enough to solve anything, so the plot shows only the plumbing.
 
 ## Browsing the runs: MLflow UI
