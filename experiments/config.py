@@ -94,7 +94,10 @@ DEFAULTS = {
     "val_samples": 512,  # fixed validation set (own seed), evaluated after every epoch
     "test_samples": 2048,  # fixed test set (own seed): the final metric and `solved`
     "jit_compile": True,  # XLA; Keras turns it off itself for layers that do not support it
-    "stop_when_solved": False,  # stop once the validation metric reaches the solved threshold
+    "stop_when_solved": False,  # stop once the validation metric has reached the solved threshold
+    # ... and stayed there this many epochs in a row (1: stop at the first crossing, which
+    # leaves the model right at the threshold, where the test set often judges it short).
+    "solved_patience": 3,
     # --- execution ------------------------------------------------------------
     "resources": {  # per grid point, for executors that schedule (Ray)
         "num_cpus": 1,
@@ -125,6 +128,7 @@ TRAIN_KEYS = (
     "test_samples",
     "jit_compile",
     "stop_when_solved",
+    "solved_patience",
 )
 HYPERPARAMETER_KEYS = MODEL_KEYS + TRAIN_KEYS
 
@@ -155,6 +159,7 @@ VALIDATORS = {
     "test_samples": checks.positive_int,
     "jit_compile": checks.boolean,
     "stop_when_solved": checks.boolean,
+    "solved_patience": checks.positive_int,
     "skip_decided_lengths": checks.boolean,
 }
 RESOURCE_VALIDATORS = {"num_cpus": checks.positive_int, "num_gpus": checks.non_negative_float}

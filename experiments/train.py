@@ -131,19 +131,26 @@ def _solve_timer(task, hp):
 
         Validation runs after every epoch, that is every `steps_per_epoch` updates (at most
         100, the config enforces it), so `updates_to_solve` is exact to that resolution.
-        With `stop_when_solved`, training stops there.
+        With `stop_when_solved`, training stops once the metric has stayed solved for
+        `solved_patience` epochs in a row: a model stopped at its first crossing sits right
+        at the threshold, and the test set then often judges it just short of it.
         """
 
         def __init__(self):
             super().__init__()
             self.solved_epoch = None
+            self.stopped_epoch = None
+            self.solved_in_a_row = 0
 
         def on_epoch_end(self, epoch, logs=None):
             value = (logs or {}).get(f"val_{task.metric}")
-            if self.solved_epoch is None and value is not None and task.is_solved(value):
+            solved = value is not None and task.is_solved(value)
+            self.solved_in_a_row = self.solved_in_a_row + 1 if solved else 0
+            if solved and self.solved_epoch is None:
                 self.solved_epoch = epoch
-                if hp["stop_when_solved"]:
-                    self.model.stop_training = True
+            if hp["stop_when_solved"] and self.solved_in_a_row >= hp["solved_patience"]:
+                self.stopped_epoch = epoch
+                self.model.stop_training = True
 
     return SolveTimer()
 
@@ -268,8 +275,8 @@ def train_grid_point(job, run_logger):
         **time_to_solve(solve_timer.solved_epoch, epochs_trained, hp, diverged=diverged),
     }
     run_logger.log_metrics(final, step=max(epochs_trained - 1, 0))
-    if hp["stop_when_solved"] and solve_timer.solved_epoch is not None:
-        run_logger.set_tags({"stopped_when_solved_at_epoch": solve_timer.solved_epoch})
+    if solve_timer.stopped_epoch is not None:
+        run_logger.set_tags({"stopped_when_solved_at_epoch": solve_timer.stopped_epoch})
     if job.tb_dir:
         tb_metrics = {k: v for k, v in final.items() if k != schema.EPOCHS_TRAINED}
         tracking.write_run_hparams(job.tb_dir, job.run_name, hp, tb_metrics)

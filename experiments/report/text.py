@@ -169,6 +169,8 @@ def budget_text(df):
         and df["stop_when_solved"].astype(str).str.lower().isin(["true", "1"]).any()
     ):
         text += ", stopped early once solved"
+        if "solved_patience" in df.columns and df["solved_patience"].notna().any():
+            text += f" on {one_or_range('solved_patience')} validations in a row"
     return text + ". The horizons hold for this budget: a longer training can move them."
 
 

@@ -170,3 +170,48 @@ def test_figures_draw_censored_points_at_the_budget():
     assert sorted(map(tuple, censored.tolist())) == [(10, BUDGET)] * 3 + [(20, BUDGET)] * 2
     figure = plot_budget_horizons(budget.budget_horizons(df), [10, 20])
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["none", "10", "20"]
+
+
+def _run_solve_timer(val_mse_per_epoch, *, stop_when_solved, patience):
+    """Feeds a validation history to the training's SolveTimer; returns (timer, epochs run)."""
+    import types
+
+    import datasets
+    from experiments import train
+
+    hp = {"stop_when_solved": stop_when_solved, "solved_patience": patience}
+    timer = train._solve_timer(datasets.make("adding", length=10), hp)
+    model = types.SimpleNamespace(stop_training=False)
+    timer.set_model(model)
+    for epoch, value in enumerate(val_mse_per_epoch):
+        timer.on_epoch_end(epoch, {"val_mse": value})
+        if model.stop_training:
+            return timer, epoch + 1
+    return timer, len(val_mse_per_epoch)
+
+
+def test_solve_timer_records_the_first_crossing_and_stops_after_the_patience():
+    history = [0.1, 0.009, 0.011, 0.008, 0.007, 0.006, 0.005]
+    timer, epochs = _run_solve_timer(history, stop_when_solved=True, patience=3)
+    # First solved at epoch 1; solved three validations in a row only at epochs 3, 4, 5.
+    assert timer.solved_epoch == 1 and timer.stopped_epoch == 5 and epochs == 6
+    timer, epochs = _run_solve_timer(history, stop_when_solved=True, patience=1)
+    assert timer.solved_epoch == 1 and timer.stopped_epoch == 1 and epochs == 2
+    timer, epochs = _run_solve_timer(history, stop_when_solved=False, patience=1)
+    assert timer.solved_epoch == 1 and timer.stopped_epoch is None and epochs == len(history)
+    timer, _ = _run_solve_timer([0.1, 0.2, float("nan")], stop_when_solved=True, patience=1)
+    assert timer.solved_epoch is None and timer.stopped_epoch is None
+
+
+def test_time_to_solve_counts_updates_to_the_first_crossing_or_censors_at_the_budget():
+    from experiments import train
+
+    hp = {"steps_per_epoch": 100, "batch_size": 32}
+    assert train.time_to_solve(1, 6, hp, diverged=False) == {
+        schema.UPDATES_TO_SOLVE: 200,
+        schema.SEQUENCES_TO_SOLVE: 6400,
+        schema.SOLVE_CENSORED: 0,
+    }
+    assert train.time_to_solve(None, 15, hp, diverged=False)[schema.UPDATES_TO_SOLVE] == 1500
+    assert train.time_to_solve(None, 15, hp, diverged=False)[schema.SOLVE_CENSORED] == 1
+    assert train.time_to_solve(2, 4, hp, diverged=True)[schema.SOLVE_CENSORED] == 1

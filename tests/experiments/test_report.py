@@ -549,19 +549,21 @@ def test_budget_text_states_the_updates_optimizer_and_early_stopping():
     df = table({"vanilla": {10: [0.001, 0.002]}, "lstm": {10: [0.001, 0.001]}})
     assert budget_text(df) == ""  # a hand-made table without training params
     df = df.assign(
-        epochs=10,
-        steps_per_epoch=150,
+        epochs=15,
+        steps_per_epoch=100,
         batch_size=32,
         optimizer="adam",
         lr=0.003,
         clipnorm=1.0,
         stop_when_solved=True,
+        solved_patience=3,
     )
     text = budget_text(df)
     assert text.startswith(
-        "Budget: at most 1,500 adam updates per run (10 epochs x 150 batches of 32 fresh sequences"
+        "Budget: at most 1,500 adam updates per run (15 epochs x 100 batches of 32 fresh sequences"
     )
-    assert "lr 0.003" in text and "clipping 1" in text and "stopped early once solved" in text
+    assert "lr 0.003" in text and "clipping 1" in text
+    assert "stopped early once solved on 3 validations in a row" in text
     # Budgets that differ between runs are given as a range.
-    df.loc[df["model"] == "lstm", "epochs"] = 20
+    df.loc[df["model"] == "lstm", "epochs"] = 30
     assert "at most 1,500-3,000 adam updates" in budget_text(df)
