@@ -28,7 +28,10 @@ def plot_time_to_solve(summary, df, updates, *, title=""):
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(7.5, 5.0))
     budgets = (df["epochs"] * df["steps_per_epoch"]).astype(float)
+    n_curves = summary["curve"].nunique()
     for index, (curve, group) in enumerate(summary.groupby("curve", sort=True)):
+        # Censored markers of different curves share a point: spread them a little.
+        shift = 1.0 + 0.04 * (index - (n_curves - 1) / 2)
         curve_color = color(index)
         group = group.sort_values("length")
         known = group[~group["median_censored"].astype(bool)]
@@ -49,7 +52,7 @@ def plot_time_to_solve(summary, df, updates, *, title=""):
         axes.scatter(df.loc[finite, "length"], updates[finite], color=curve_color, s=10, alpha=0.6)
         censored = runs & ~np.isfinite(updates)
         axes.scatter(
-            df.loc[censored, "length"],
+            df.loc[censored, "length"] * shift,
             budgets[censored],
             facecolors="none",
             edgecolors=curve_color,
@@ -58,6 +61,14 @@ def plot_time_to_solve(summary, df, updates, *, title=""):
         )
     for budget in sorted(set(budgets.dropna().tolist())):
         axes.axhline(budget, color="gray", linestyle="--", linewidth=1)
+        axes.annotate(
+            f"budget {budget:,.0f}",
+            (0.01, budget),
+            xycoords=("axes fraction", "data"),
+            fontsize=7,
+            color="gray",
+            va="bottom",
+        )
     axes.scatter(
         [], [], facecolors="none", edgecolors="gray", marker="^", label="not solved (at budget)"
     )
@@ -105,6 +116,8 @@ def plot_budget_horizons(budget_table, lengths, *, title=""):
             s=70,
             color=color(index),
         )
+    if budget_table["censored"].astype(bool).any():
+        axes.scatter([], [], marker="^", s=70, color="gray", label="every length solved (>=)")
     axes.set_xscale("log", base=2)
     updates = sorted(budget_table["updates"].unique().tolist())
     if updates:

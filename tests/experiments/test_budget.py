@@ -167,7 +167,9 @@ def test_figures_draw_censored_points_at_the_budget():
         c for c in axes.collections if len(c.get_offsets()) and not len(c.get_facecolors())
     ]
     censored = np.concatenate([c.get_offsets() for c in open_markers])
-    assert sorted(map(tuple, censored.tolist())) == [(10, BUDGET)] * 3 + [(20, BUDGET)] * 2
+    # At the budget, beside their length (curves sharing a point are spread by a few %).
+    assert set(censored[:, 1]) == {BUDGET}
+    assert sorted(np.round(censored[:, 0], -1).tolist()) == [10] * 3 + [20] * 2
     figure = plot_budget_horizons(budget.budget_horizons(df), [10, 20])
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["none", "10", "20"]
 
