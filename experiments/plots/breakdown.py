@@ -52,9 +52,10 @@ def plot_breakdown(summary, df, info, *, title="", not_run=None):
             points["length"],
             [info.chance] * len(points),
             marker="x",
-            color="dimgray",
-            s=40,
-            zorder=3,
+            color="black",
+            s=60,
+            linewidths=2,
+            zorder=5,  # above the curves that reach the chance line there
             label=f"not run: {reason}",
         )
     if not math.isnan(info.chance):
