@@ -72,6 +72,11 @@ def plot_time_to_solve(summary, df, updates, *, title=""):
     axes.scatter(
         [], [], facecolors="none", edgecolors="gray", marker="^", label="not solved (at budget)"
     )
+    # Room above the budget line, and a range even when no run solved (all at the budget).
+    finite = updates[np.isfinite(updates)]
+    highest = budgets.max() if len(budgets) else 1.0
+    lowest = min(finite.min(), highest) if len(finite) else highest
+    axes.set_ylim(lowest / 1.5, highest * 1.5)
     axes.set_xscale("log")
     axes.set_yscale("log")
     lengths = sorted(summary["length"].unique().tolist())

@@ -217,3 +217,19 @@ def test_time_to_solve_counts_updates_to_the_first_crossing_or_censors_at_the_bu
     assert train.time_to_solve(None, 15, hp, diverged=False)[schema.UPDATES_TO_SOLVE] == 1500
     assert train.time_to_solve(None, 15, hp, diverged=False)[schema.SOLVE_CENSORED] == 1
     assert train.time_to_solve(2, 4, hp, diverged=True)[schema.SOLVE_CENSORED] == 1
+
+
+def test_time_to_solve_figure_when_no_run_solved_has_a_range_and_no_warning():
+    import warnings
+
+    from experiments.plots.budget import plot_time_to_solve
+
+    df = table({"vanilla": {5: [None], 10: [None]}, "gru": {5: [None], 10: [None]}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = plot_time_to_solve(
+            budget.time_to_solve_summary(df), df, budget.updates_to_solve_or_inf(df)
+        )
+        figure.tight_layout()
+    low, high = figure.axes[0].get_ylim()
+    assert low < BUDGET < high
