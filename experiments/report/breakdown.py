@@ -29,7 +29,11 @@ def add_to_report(report):
     not_run = report.not_run if report.not_run is not None else df.iloc[:0]
     report.summary = summary = summarize(df)
     report.horizons = horizons = memory_horizon(summary)
-    every_point = pd.concat([df, not_run]).sort_values(["model", "length", "seed"], kind="stable")
+    every_point = df
+    if len(not_run):
+        every_point = pd.concat([df, not_run]).sort_values(
+            ["model", "length", "seed"], kind="stable"
+        )
     report.tables["results"] = every_point.drop(columns=["curve"]).rename(
         columns={"test_metric": schema.test_metric_name(info.metric)}
     )
