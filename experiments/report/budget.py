@@ -26,6 +26,7 @@ import pandas as pd
 
 from experiments import schema
 from experiments.report.horizon import format_horizon, memory_horizon, summarize
+from experiments.report.text import curve_by_length_table
 
 BUDGET_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 FRACTION_LABELS = {0.125: "1/8", 0.25: "1/4", 0.5: "1/2", 1.0: "all"}
@@ -199,34 +200,23 @@ def _updates_text(value):
 
 def time_to_solve_markdown(summary):
     """Markdown: median updates to solve (range over solved seeds) per curve and length."""
-    lengths = sorted(summary["length"].unique().tolist())
-    lines = [
+
+    def cell(curve, length, row):
+        if row is None:
+            return "-"
+        median = ("> " if row["median_censored"] else "") + _updates_text(row["median_updates"])
+        if row["n_solved_in_time"] > 1:
+            median += f" ({_updates_text(row['min_updates'])}-{_updates_text(row['max_updates'])})"
+        if row["n_censored"]:
+            median += f", {int(row['n_censored'])}/{int(row['n_seeds'])} not solved"
+        return median
+
+    title = (
         "### Updates to solve (median over seeds; range over the seeds that solved; "
-        "'> N': not solved within the budget N)",
-        "",
-        "| curve | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
-        "|---|" + "---|" * len(lengths),
-    ]
-    for curve, group in summary.groupby("curve", sort=True):
-        by_length = {row["length"]: row for _, row in group.iterrows()}
-        cells = []
-        for length in lengths:
-            row = by_length.get(length)
-            if row is None:
-                cells.append("-")
-                continue
-            median = ("> " if row["median_censored"] else "") + _updates_text(row["median_updates"])
-            spread = (
-                f" ({_updates_text(row['min_updates'])}-{_updates_text(row['max_updates'])})"
-                if row["n_solved_in_time"] > 1
-                else ""
-            )
-            unsolved = f", {int(row['n_censored'])}/{int(row['n_seeds'])} not solved" * bool(
-                row["n_censored"]
-            )
-            cells.append(median + spread + unsolved)
-        lines.append(f"| {curve} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        "'> N': not solved within the budget N)"
+    )
+    lengths = sorted(summary["length"].unique().tolist())
+    return "\n".join(curve_by_length_table(title, summary, lengths, cell)) + "\n"
 
 
 def budget_markdown(budget_table, verdicts):

@@ -50,27 +50,38 @@ def markdown_tables(summary, horizons, info, *, not_run=None):
             f"{fmt(row['next_length'])} | {row['next_solved'] or '-'} | {fmt(row['next_mean'])} "
             f"| {'; '.join(note)} |"
         )
+
+    def cell(curve, length, row):
+        if row is None:
+            return "not run" if (curve, length) in skipped else "-"
+        return (
+            f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} "
+            f"({int(row['n_solved'])}/{int(row['n_seeds'])})"
+        )
+
     lengths = sorted({*summary["length"].tolist(), *(length for _, length in skipped)})
-    lines += [
-        "",
-        f"### Test {metric} per length (mean ± std over seeds, (solved seeds / seeds))",
+    title = f"### Test {metric} per length (mean ± std over seeds, (solved seeds / seeds))"
+    lines += ["", *curve_by_length_table(title, summary, lengths, cell)]
+    return "\n".join(lines) + "\n"
+
+
+def curve_by_length_table(title, summary, lengths, cell):
+    """Markdown lines: a title, then one row per curve and one column per length.
+
+    `cell(curve, length, row)` gives each cell's text; `row` is the curve's row of
+    `summary` at that length, or None.
+    """
+    lines = [
+        title,
         "",
         "| curve | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
         "|---|" + "---|" * len(lengths),
     ]
     for curve, group in summary.groupby("curve", sort=True):
         by_length = {row["length"]: row for _, row in group.iterrows()}
-        cells = []
-        for length in lengths:
-            row = by_length.get(length)
-            cells.append(
-                ("not run" if (curve, length) in skipped else "-")
-                if row is None
-                else f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} "
-                f"({int(row['n_solved'])}/{int(row['n_seeds'])})"
-            )
+        cells = [cell(curve, length, by_length.get(length)) for length in lengths]
         lines.append(f"| {curve} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def not_run_text(not_run):
