@@ -293,21 +293,6 @@ class _PointRunner:
                     break  # the rest wait for runs in flight
                 point, decision = ready
                 queue.remove(point)
-                if decision == skipping.SKIP:
-                    sweep_runs.record_not_run(
-                        self.client,
-                        self.config,
-                        experiment_id,
-                        self.parent_id,
-                        point,
-                        earlier.get(point.name, []),
-                        skipping.NOT_RUN_REASON,
-                    )
-                    self.skipper.record(point, skipping.NOT_RUN)
-                    result.not_run.append(point.name)
-                    progress.not_run(point, skipping.NOT_RUN_REASON)
-                    continue
-                progress.started(point)
                 run_id = sweep_runs.create_child(
                     self.client,
                     self.config,
@@ -316,6 +301,13 @@ class _PointRunner:
                     point,
                     earlier.get(point.name, []),
                 )
+                if decision == skipping.SKIP:
+                    sweep_runs.mark_not_run(self.client, run_id, skipping.NOT_RUN_REASON)
+                    self.skipper.record(point, skipping.NOT_RUN)
+                    result.not_run.append(point.name)
+                    progress.not_run(point, skipping.NOT_RUN_REASON)
+                    continue
+                progress.started(point)
                 in_flight[run_id] = (point, time.monotonic())
                 futures[self.executor.submit(self._job(point, run_id))] = run_id
             if not futures:

@@ -129,17 +129,15 @@ def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
     return run_id
 
 
-def record_not_run(client, config, experiment_id, parent_id, point, earlier_runs, reason):
-    """Records a grid point the sweep decided not to train: a FINISHED child, no metrics.
+def mark_not_run(client, run_id, reason):
+    """Ends a just-created child run as a grid point the sweep decided not to train.
 
-    It carries the tag `not_run` (the reason) and a note, so the MLflow UI, the report
-    and a resumed sweep all see it as decided, never as solved or as a failed run.
+    FINISHED with no metrics, the tag `not_run` (the reason) and a note, so the MLflow UI,
+    the report and a resumed sweep all see it as decided, never as solved or as failed.
     """
-    run_id = create_child(client, config, experiment_id, parent_id, point, earlier_runs)
     client.set_tag(run_id, schema.NOT_RUN, reason)
     client.set_tag(run_id, schema.NOTE, f"Not run: {reason} (skip_decided_lengths).")
     tracking.end_run(client, run_id, schema.STATUS_FINISHED)
-    return run_id
 
 
 def end_runs(client, in_flight, status=schema.STATUS_KILLED):
