@@ -13,12 +13,14 @@
 Every command reads the tracking settings from `mlflow.yaml` (or the file
 in `--mlflow-config` / `$VRL_MLFLOW_CONFIG`); `MLFLOW_TRACKING_URI` overrides
 the store. Input errors exit with status 2 and a message, before TensorFlow
-loads; failed grid points exit 1; an interrupted sweep exits 130 (Ctrl-C) or
-143 (SIGTERM).
+loads; failed grid points exit 1; a sweep that another driver is running on the
+same store exits 75 (try again later) before writing anything; an interrupted sweep
+exits 130 (Ctrl-C) or 143 (SIGTERM).
 """
 
 import argparse
 import os
+import socket
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,6 +29,7 @@ from experiments import config as config_module  # noqa: E402  (no TensorFlow he
 from experiments import tracking  # noqa: E402
 
 EXIT_INPUT_ERROR = 2
+EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL: the same command works once the other driver ends
 
 
 def _parser():
@@ -141,6 +144,12 @@ def _run(args):
         )
     except sweep.SweepInterrupted as interrupted:
         return 128 + int(interrupted.signum)
+    except sweep.SweepBusy as busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return EXIT_BUSY
+    except sweep.SweepFailed as failed:
+        print(f"error: {failed}", file=sys.stderr)
+        return 1
     return 0 if result.ok else 1
 
 
@@ -148,9 +157,11 @@ def _report(args):
     config_module.config_path(args.name)  # unknown name: the known ones
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     tracking.check_tracking_uri(tracking_config.tracking_uri)
-    client = tracking.configure_mlflow(tracking_config.tracking_uri)
+    client = tracking.open_store(tracking_config)
     experiment = client.get_experiment_by_name(tracking_config.experiment_name(args.name))
     run_id = args.run_id
+    if run_id is not None:
+        _check_parent_run(client, run_id, args.name)
     if run_id is None:
         parent = (
             None
@@ -169,8 +180,58 @@ def _report(args):
     return 0
 
 
-def _serve(command, address):
-    print(f"Open {address}  (Ctrl-C stops it)", flush=True)
+def _check_parent_run(client, run_id, name):
+    from experiments import schema
+
+    try:
+        run = client.get_run(run_id)
+    except Exception:
+        raise ValueError(
+            f"No run {run_id!r} in the tracking store. `--run-id` takes a sweep's parent run "
+            f"id (printed as `parent run <id>` by `python -m experiments run {name}`); "
+            "leave it out for the latest sweep."
+        ) from None
+    if schema.SWEEP_HASH not in run.data.tags:
+        raise ValueError(
+            f"Run {run_id!r} is not a sweep's parent run (a grid point's run?). `--run-id` "
+            "takes the id printed as `parent run <id>`; leave it out for the latest sweep."
+        )
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _client_address(host, port):
+    """The address clients open: a wildcard bind is reached through this machine's name."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://{host}:{port}/"
+
+
+def _check_can_serve(name, host, port):
+    """Fails now, in one line, when the port is taken; warns when serving beyond loopback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ValueError(
+                f"Cannot serve {name} on {host}:{port} ({error.strerror}): another server "
+                f"may be using the port. Stop it, or choose another with --port."
+            ) from None
+    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        print(
+            f"WARNING: {name} listens on {host}, beyond this machine, with no "
+            "authentication: anyone who can reach this port can read (and, for MLflow, "
+            "change or delete) the runs. Use it only on a trusted network.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _serve(name, command, host, port):
+    _check_can_serve(name, host, port)
+    print(f"Open {_client_address(host, port)}  (Ctrl-C stops it)", flush=True)
     # Become the server (no child left behind when this process gets a signal).
     os.execv(command[0], command)
 
@@ -190,7 +251,7 @@ def _tensorboard(args):
         str(args.port),
     ]
     print(f"TensorBoard over {tracking_config.tensorboard_root}")
-    return _serve(command, f"http://{args.host}:{args.port}/")
+    return _serve("TensorBoard", command, args.host, args.port)
 
 
 def _mlflow_ui(args):
@@ -216,11 +277,15 @@ def _mlflow_ui(args):
     if tracking_config.artifact_root:
         command += ["--default-artifact-root", tracking_config.artifact_root]
     print(f"MLflow UI over {tracking_config.tracking_uri}")
-    return _serve(command, f"http://{args.host}:{args.port}/")
+    return _serve("the MLflow UI", command, args.host, args.port)
 
 
 def _mlflow_server(args, extra):
-    tracking_config = tracking.load_tracking_config(args.mlflow_config, environ={})
+    # The store the runner logs to (MLFLOW_TRACKING_URI included), unless that is a
+    # server itself: then this server serves mlflow.yaml's store.
+    tracking_config = tracking.load_tracking_config(args.mlflow_config)
+    if tracking_config.is_remote:
+        tracking_config = tracking.load_tracking_config(args.mlflow_config, environ={})
     backend = args.backend_store_uri or tracking_config.tracking_uri
     artifacts = args.artifacts_destination or tracking_config.artifact_root or "mlartifacts"
     command = [
@@ -240,8 +305,9 @@ def _mlflow_server(args, extra):
         *extra,
     ]
     print(f"MLflow tracking server: store {backend}, artifacts {os.path.abspath(artifacts)}")
-    print(f"Point the suite at it with: MLFLOW_TRACKING_URI=http://{args.host}:{args.port}")
-    return _serve(command, f"http://{args.host}:{args.port}/")
+    address = _client_address(args.host, args.port).rstrip("/")
+    print(f"Point the suite at it with: MLFLOW_TRACKING_URI={address}")
+    return _serve("the MLflow tracking server", command, args.host, args.port)
 
 
 def main(argv=None):

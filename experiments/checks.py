@@ -4,6 +4,7 @@ the `--set` argument), the key, what was given and what is allowed."""
 
 import copy
 import difflib
+import math
 import numbers
 
 
@@ -60,6 +61,21 @@ def steps_per_epoch(source, path, value):
     return int(value)
 
 
+# Longer sequences do not fit a batch in memory on any machine this suite targets
+# (32 sequences of a million steps are gigabytes per input feature).
+MAX_LENGTH = 100_000
+
+
+def length(source, path, value):
+    value = positive_int(source, path, value)
+    if value > MAX_LENGTH:
+        raise ConfigError(
+            f"{where(source, path)} must be at most {MAX_LENGTH:,} steps (got {value:,}): "
+            "a batch of longer sequences does not fit in memory."
+        )
+    return value
+
+
 def non_negative_int(source, path, value):
     if not is_int(value) or value < 0:
         raise type_error(source, path, value, "an integer >= 0")
@@ -72,8 +88,8 @@ def positive_float(source, path, value):
             value = float(value)
         except ValueError:
             pass
-    if not is_number(value) or not value > 0:
-        raise type_error(source, path, value, "a number > 0")
+    if not is_number(value) or not value > 0 or not math.isfinite(value):
+        raise type_error(source, path, value, "a finite number > 0")
     return float(value)
 
 
@@ -115,6 +131,18 @@ def choice(choices):
             raise ConfigError(
                 f"{where(source, path)} must be one of {', '.join(choices)}; got {value!r}."
             )
+        return value
+
+    return check
+
+
+def choice_list(choices):
+    """A check that the value is a list of names from `choices`."""
+
+    def check(source, path, value):
+        value = string_list(source, path, value)
+        for index, item in enumerate(value):
+            choice(choices)(source, f"{path}[{index}]", item)
         return value
 
     return check

@@ -38,12 +38,14 @@ import difflib
 import hashlib
 import json
 import pathlib
+import re
 
 import yaml
 
 from experiments import checks
 from experiments.checks import ConfigError
 from experiments.overrides import override_as_section, parse_override
+from experiments.probes import PROBES
 from experiments.report import REPORT_KINDS
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parent / "configs"
@@ -53,6 +55,8 @@ MODEL_KINDS = ("vanilla", "deep", "lstm", "gru")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 HEADS = ("dense", "none")
 REQUIRED_AXES = ("model", "length", "seed")
+# An experiment name is also a folder name under the output roots: never a path.
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 # Every key a config may set, with its default. Comments say what it means.
 DEFAULTS = {
@@ -141,7 +145,7 @@ VALIDATORS = {
     "task": checks.optional_string,
     "task_params": checks.mapping,
     "report": checks.choice(tuple(REPORT_KINDS)),
-    "probes": checks.string_list,
+    "probes": checks.choice_list(tuple(PROBES)),
     "units": checks.units,
     "num_layers": checks.positive_int,
     "activation": checks.activation,
@@ -165,7 +169,7 @@ VALIDATORS = {
 RESOURCE_VALIDATORS = {"num_cpus": checks.positive_int, "num_gpus": checks.non_negative_float}
 AXIS_VALIDATORS = {
     "model": checks.string,
-    "length": checks.positive_int,
+    "length": checks.length,
     "seed": checks.non_negative_int,
 }
 
@@ -232,6 +236,14 @@ class ExperimentConfig:
             variants[name] = _merge(variants.get(name, {}), spec)
         return variants
 
+    def source_of(self, key):
+        """Where a key's value came from, for messages: its last `--set`, else the file."""
+        for text in reversed(self.overrides):
+            dotted = text.split("=", 1)[0].strip()
+            if key in dotted.split("."):
+                return f"--set {text!r}"
+        return f"{self.path} (profile {self.profile})"
+
     def hashed_values(self):
         """What identifies a sweep: every value but the description and `resources`.
 
@@ -268,6 +280,12 @@ def experiment_names(config_dir=CONFIG_DIR):
 
 def config_path(name, config_dir=CONFIG_DIR):
     """The YAML file of a named experiment, or `ConfigError` listing the known names."""
+    if not isinstance(name, str) or not EXPERIMENT_NAME.fullmatch(name):
+        raise ConfigError(
+            f"Experiment name {name!r} must be letters, digits, `_` or `-` (a name from "
+            "`python -m experiments list`, not a path); new experiments go in "
+            f"{CONFIG_DIR.relative_to(CONFIG_DIR.parents[1])}/<name>.yaml."
+        )
     path = pathlib.Path(config_dir) / f"{name}.yaml"
     if not path.is_file():
         names = experiment_names(config_dir)

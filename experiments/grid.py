@@ -80,6 +80,13 @@ def expand_grid(config):
             "seed": axes["seed"],
             **hparams,
         }
+        if isinstance(hparams["units"], list) and variant["kind"] != "deep":
+            raise ConfigError(
+                f"{config.source_of('units')}: `units` {hparams['units']!r} is a per-layer "
+                f"list, but model {axes['model']!r} ({variant['kind']}) has one layer. Give "
+                "it one integer; per-layer lists are for `deep` variants "
+                "(`models.<name>.units`)."
+            )
         name = f"{axes['model']}-L{axes['length']}-s{axes['seed']}"
         name += "".join(f"-{_axis_suffix(k, v)}" for k, v in axes.items() if k not in REQUIRED_AXES)
         task_params = copy.deepcopy(config["task_params"])

@@ -9,12 +9,42 @@ stays linear: classification losses take logits.
 import keras
 
 import rnn_layers
-from experiments.config import DEFAULTS, MODEL_KINDS
+from experiments.config import DEFAULTS, MODEL_KINDS, ConfigError
 
 
 def _initializer(spec):
     # A name ("orthogonal") or a serialized initializer ({class_name, config}).
     return keras.initializers.get(spec)
+
+
+def check_model_settings(config, points):
+    """Checks the Keras names of a sweep's grid points before any run exists.
+
+    Raises:
+        ConfigError: an activation or initializer Keras does not know, naming the `--set`
+            argument or the file it came from.
+    """
+    lookups = {
+        "activation": (keras.activations.get, "a Keras activation (e.g. tanh, relu, linear)"),
+        "kernel_initializer": (_initializer, "a Keras initializer"),
+        "recurrent_initializer": (_initializer, "a Keras initializer"),
+    }
+    seen = set()
+    for point in points:
+        for key, (lookup, what) in lookups.items():
+            value = point.hparams[key]
+            marker = (key, repr(value))
+            if marker in seen:
+                continue
+            seen.add(marker)
+            try:
+                lookup(value)
+            except (ValueError, TypeError) as error:
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                raise ConfigError(
+                    f"{config.source_of(key)}: `{key}` {value!r} is not {what}"
+                    f"{' (' + reason[:200] + ')' if reason else ''}."
+                ) from None
 
 
 def build_body(model_spec, return_sequences):

@@ -37,6 +37,9 @@ SWEEP_HASH = "sweep.config_hash"
 SWEEP_OVERRIDES = "sweep.overrides"
 SWEEP_GRID_SIZE = "sweep.grid_size"
 SWEEP_N_FAILED = "sweep.n_failed"
+# Which driver runs the sweep now, and when it last said so (experiments/sweep_claim.py).
+SWEEP_DRIVER = "sweep.driver"
+SWEEP_HEARTBEAT = "sweep.heartbeat"
 REPORT_ERROR = "report_error"
 # The sweep's grid is logged as params `grid.<axis>`: the report's curve axes come from it.
 GRID_PARAM_PREFIX = "grid."

@@ -27,9 +27,9 @@ These rules live in the driver, so every executor behaves the same.
 """
 
 import concurrent.futures
-import contextlib
 import dataclasses
 import signal
+import tempfile
 import threading
 import time
 import traceback
@@ -39,7 +39,14 @@ from experiments.config import ConfigError, load_config
 from experiments.executors import executor_class
 from experiments.grid import expand_grid
 from experiments.progress import Progress, print_now
+from experiments.sweep_claim import SweepBusy, SweepClaim
+
+__all__ = ["SweepBusy", "SweepFailed", "SweepInterrupted", "SweepResult", "run_sweep"]
 from experiments.train import GridPointJob
+
+
+class SweepFailed(RuntimeError):
+    """The driver could not go on (its tracking store failed under it): one line to show."""
 
 
 class SweepInterrupted(Exception):
@@ -153,20 +160,32 @@ def run_sweep(
     )
 
     import datasets  # loads Keras / TensorFlow
+    from experiments.models import check_model_settings
 
-    try:
-        task = datasets.make(
-            config["task"], length=points[0].hparams["length"], seed=0, **config["task_params"]
-        )
-    except ValueError as error:
-        raise ConfigError(f"{config.path}: {error}") from None
+    check_model_settings(config, points)
+    tasks = {}  # every length of the grid, not only the first, must make a task
+    for length in sorted({p.hparams["length"] for p in points}):
+        try:
+            tasks[length] = datasets.make(
+                config["task"], length=length, seed=0, **config["task_params"]
+            )
+        except (ValueError, TypeError) as error:
+            source = config.source_of("length") if "length" in str(error) else config.path
+            raise ConfigError(f"{source}: {error}") from None
+    task = tasks[points[0].hparams["length"]]
 
     # 2. Database, experiment, parent run: created here, before any worker starts.
-    client = tracking.configure_mlflow(tracking_config.tracking_uri)
+    client = tracking.open_store(tracking_config)
     experiment_id = tracking.ensure_experiment(client, tracking_config, name)
-    pool = executor_type(
-        workers=workers, config=config, tracking=tracking_config, address=address, out=out
-    )
+    claim = SweepClaim(client, tracking_config, name, config.config_hash)
+    claim.acquire()  # SweepBusy: another driver runs this sweep; nothing written yet
+    try:
+        pool = executor_type(
+            workers=workers, config=config, tracking=tracking_config, address=address, out=out
+        )
+    except BaseException:
+        claim.release()
+        raise
     in_flight = {}  # run_id -> (point, start time): what an interrupt marks KILLED
     parent_id = None
     try:
@@ -177,12 +196,18 @@ def run_sweep(
                     parent = tracking.latest_parent_run(client, experiment_id, config.config_hash)
                 if parent is not None:
                     parent_id = parent.info.run_id
+                    claim.hold_parent(parent_id, created=False)
                     client.update_run(parent_id, status="RUNNING")
                     out(f"Resuming sweep {parent.info.run_name} (parent run {parent_id}).")
                 else:
                     parent_id, parent_name = sweep_runs.create_parent(
                         client, experiment_id, config, task, points
                     )
+                    try:
+                        claim.hold_parent(parent_id, created=True)
+                    except SweepBusy:
+                        parent_id = None  # deleted: the other driver's parent is the sweep
+                        raise
                     out(f"New sweep {parent_name} (parent run {parent_id}).")
                 out(
                     f"Tracking: {tracking_config.tracking_uri}   "
@@ -224,11 +249,17 @@ def run_sweep(
                 result.report, result.report_error = _write_report(
                     client, parent_id, out, tracking_config
                 )
-                tracking.end_run(client, parent_id, schema.STATUS_FINISHED)
+                # A sweep with grid points still to run is not FINISHED: the same command
+                # resumes it.
+                complete = not result.failed and not result.held_back
+                status = schema.STATUS_FINISHED if complete else schema.STATUS_FAILED
+                tracking.end_run(client, parent_id, status)
+            except SweepBusy:
+                raise  # nothing of this driver's is RUNNING
             except KeyboardInterrupt:
                 signum = signals.signum or signal.SIGINT
                 pool.interrupt()
-                killed = sweep_runs.end_runs(client, in_flight, schema.STATUS_KILLED)
+                killed, _ = sweep_runs.end_runs(client, in_flight, schema.STATUS_KILLED)
                 if parent_id is not None:
                     tracking.end_run(client, parent_id, schema.STATUS_KILLED)
                 message = (
@@ -238,17 +269,21 @@ def run_sweep(
                 )
                 out(message)
                 raise SweepInterrupted(signum, message) from None
-            except Exception:
-                # The driver itself broke (e.g. the tracking server went away): leave
-                # nothing RUNNING.
+            except Exception as error:
+                # The driver itself broke (e.g. the tracking server went away, the disk is
+                # full): leave nothing RUNNING that the store lets us end, and say in one
+                # line what happened and how to resume.
                 pool.interrupt()
-                sweep_runs.end_runs(client, in_flight, schema.STATUS_FAILED)
+                names, unmarked = sweep_runs.end_runs(client, in_flight, schema.STATUS_FAILED)
                 if parent_id is not None:
-                    with contextlib.suppress(Exception):  # the original error matters more
+                    try:
                         tracking.end_run(client, parent_id, schema.STATUS_FAILED)
-                raise
+                    except Exception:
+                        unmarked.append("the parent run")
+                raise SweepFailed(_driver_failure(error, names, unmarked)) from error
     finally:
         pool.shutdown()
+        claim.release()
 
     if result.failed:
         out(
@@ -362,6 +397,31 @@ class _PointRunner:
                 schema.STATUS_FAILED,
                 error=f"worker failed: {type(error).__name__}: {error}",
             )
+
+
+def _driver_failure(error, names, unmarked):
+    """One line for a driver that cannot go on; the traceback goes to a file."""
+    reason = (str(error).strip().splitlines() or [""])[0][:300]
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="vrl-sweep-error-", suffix=".txt", delete=False
+        ) as file:
+            file.write("".join(traceback.format_exception(error)))
+        details = f" Traceback: {file.name}."
+    except OSError:
+        details = ""
+    stopped = f" {len(names)} run(s) in flight stopped" if names else ""
+    left = (
+        f"; {', '.join(unmarked)} could not be marked FAILED and stay RUNNING until the "
+        "next run of this command replaces them"
+        if unmarked
+        else ""
+    )
+    return (
+        f"The sweep stopped: {type(error).__name__}: {reason}.{stopped}{left}. When the "
+        "tracking store works again (server running, disk space free), run the same "
+        f"command to resume.{details}"
+    )
 
 
 def _write_report(client, parent_id, out, tracking_config):

@@ -14,7 +14,6 @@ The driver (`experiments.sweep`) calls these; the names they write are those of
 """
 
 import collections
-import sys
 
 from experiments import schema, tracking
 
@@ -144,14 +143,15 @@ def end_runs(client, in_flight, status=schema.STATUS_KILLED):
     """Ends the runs in flight (run id -> (point, start time)) with `status`; empties it.
 
     Returns:
-        The run names, in order.
+        `(names, unmarked)`: the run names, in order, and those the store would not end
+        (it failed): they stay RUNNING until the next run of the sweep replaces them.
     """
-    names = []
+    names, unmarked = [], []
     for run_id, (point, _) in list(in_flight.items()):
         try:
             tracking.end_run(client, run_id, status)
-        except Exception as error:  # keep marking the others
-            print(f"Could not mark {point.name} {status}: {error}", file=sys.stderr)
+        except Exception:  # keep marking the others; the caller reports the store failure
+            unmarked.append(point.name)
         names.append(point.name)
     in_flight.clear()
-    return names
+    return names, unmarked

@@ -10,13 +10,27 @@ import concurrent.futures
 import multiprocessing
 import os
 import signal
+import threading
+import time
 
 from experiments.executors import Executor
 from experiments.train import run_job
 
+DRIVER_POLL_S = 1.0
 
-def _init_worker(threads):
+
+def _exit_when_driver_dies(driver_pid):
+    # A driver killed with SIGKILL cannot stop its pool: without this, each worker would
+    # stay blocked on the pool's queue for minutes, holding its TensorFlow memory.
+    while True:
+        time.sleep(DRIVER_POLL_S)
+        if os.getppid() != driver_pid:
+            os._exit(1)
+
+
+def _init_worker(threads, driver_pid):
     # Runs in each spawned worker before TensorFlow is imported there.
+    threading.Thread(target=_exit_when_driver_dies, args=(driver_pid,), daemon=True).start()
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -52,7 +66,7 @@ class LocalExecutor(Executor):
             self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self._threads,),
+            initargs=(self._threads, os.getpid()),
         )
 
     @property

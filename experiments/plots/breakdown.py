@@ -58,6 +58,17 @@ def plot_breakdown(summary, df, info, *, title="", not_run=None):
             zorder=5,  # above the curves that reach the chance line there
             label=f"not run: {reason}",
         )
+    diverged = df[df["diverged"] > 0.5] if "diverged" in df else df.iloc[:0]
+    if len(diverged) and not math.isnan(info.chance):
+        top.scatter(
+            diverged["length"],
+            [info.chance] * len(diverged),
+            marker="v",
+            color="red",
+            s=50,
+            zorder=5,
+            label="diverged run (metric not finite; drawn on the chance line)",
+        )
     if not math.isnan(info.chance):
         top.axhline(info.chance, color="gray", linestyle="--", label=f"chance ({info.chance:.3g})")
     if not math.isnan(info.solved_threshold):

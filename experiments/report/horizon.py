@@ -39,7 +39,10 @@ def summarize(df):
     summary = grouped.agg(
         n_seeds=("seed", "size"),
         mean=("test_metric", "mean"),
-        std=("test_metric", lambda v: float(np.std(v, ddof=0))),
+        std=(
+            "test_metric",
+            lambda v: float(np.std(v.dropna(), ddof=0)) if v.notna().any() else math.nan,
+        ),
         min=("test_metric", "min"),
         max=("test_metric", "max"),
         n_solved=("solved", lambda v: int(np.sum(v > 0.5))),

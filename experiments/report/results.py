@@ -6,6 +6,7 @@ tests (and the analysis functions downstream) can work on hand-made tables.
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from experiments import schema
@@ -42,7 +43,7 @@ def results_from_runs(runs, info):
     """One row per FINISHED child run (pure: takes MLflow `Run` objects).
 
     Args:
-        runs: MLflow `Run` objects (children of one parent).
+        runs: MLflow `Run` objects (children of one parent), oldest first.
         info: the sweep's `schema.SweepInfo`.
 
     Returns:
@@ -54,9 +55,16 @@ def results_from_runs(runs, info):
     """
     metric_key = schema.test_metric_name(info.metric)
     rows = []
+    seen = set()
     for run in runs:
         if run.info.status != schema.STATUS_FINISHED:
             continue
+        # One row per grid point: a store written by two drivers at once (before sweeps
+        # were claimed) may hold two FINISHED runs of a point; the first one counts.
+        point = run.data.tags.get(schema.GRID_POINT, run.info.run_name)
+        if point in seen:
+            continue
+        seen.add(point)
         params = {key: number(value) for key, value in run.data.params.items()}
         metrics = run.data.metrics
         row = {
@@ -96,6 +104,15 @@ def results_table(rows, info):
             df.loc[missing, schema.SOLVED] = judged
         df[schema.SOLVED] = df[schema.SOLVED].fillna(0.0)
         df[schema.DIVERGED] = df[schema.DIVERGED].fillna(0.0)
+        # A non-finite metric means the run diverged; a diverged run's metrics describe a
+        # broken model, not a memory: they are tabled and drawn as "diverged", not averaged.
+        # (MLflow stores an infinite metric as the largest double.)
+        metric = pd.to_numeric(df["test_metric"], errors="coerce").astype(float)
+        infinite = metric.notna() & ~(metric.abs() < np.finfo(float).max)
+        df.loc[infinite, schema.DIVERGED] = 1.0
+        broken = df[schema.DIVERGED] > 0.5
+        df["test_metric"] = metric.where(~broken)
+        df[schema.TEST_LOSS] = pd.to_numeric(df[schema.TEST_LOSS], errors="coerce").where(~broken)
         df[schema.NOT_RUN] = df[schema.NOT_RUN].fillna("")
         # A point the sweep did not train is never solved (it has no test metric either).
         df.loc[df[schema.NOT_RUN] != "", schema.SOLVED] = 0.0

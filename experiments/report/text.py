@@ -17,6 +17,13 @@ def fmt(value, digits=4):
     return f"{value:.{digits}g}"
 
 
+def metric_or_diverged(mean, n_diverged, digits=4):
+    """A mean metric, or "diverged" where every seed diverged (no finite metric)."""
+    if n_diverged and (mean is None or mean != mean):
+        return "diverged"
+    return fmt(mean, digits)
+
+
 def markdown_tables(summary, horizons, info, *, not_run=None):
     """Markdown: the horizon table, then the test metric per curve and length.
 
@@ -54,10 +61,12 @@ def markdown_tables(summary, horizons, info, *, not_run=None):
     def cell(curve, length, row):
         if row is None:
             return "not run" if (curve, length) in skipped else "-"
-        return (
-            f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} "
-            f"({int(row['n_solved'])}/{int(row['n_seeds'])})"
-        )
+        solved = f"{int(row['n_solved'])}/{int(row['n_seeds'])}"
+        n_diverged = int(row["n_diverged"])
+        if n_diverged == int(row["n_seeds"]):
+            return f"diverged ({solved})"
+        diverged = f", {n_diverged} diverged" if n_diverged else ""
+        return f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} ({solved}{diverged})"
 
     lengths = sorted({*summary["length"].tolist(), *(length for _, length in skipped)})
     title = f"### Test {metric} per length (mean ± std over seeds, (solved seeds / seeds))"
@@ -199,17 +208,23 @@ def terminal_summary(summary, horizons, info, *, title, where="", budget=""):
     width = max([len(str(c)) for c in horizons["curve"]] + [5]) if len(horizons) else 5
     for _, row in horizons.iterrows():
         group = summary[summary["curve"] == row["curve"]].sort_values("length")
+        next_diverged = dict(zip(group["length"], group["n_diverged"])).get(row["next_length"], 0)
+
         curve_text = "  ".join(
-            f"L{length:g}:{fmt(mean, 3)}({int(k)}/{int(n)})"
-            for length, mean, k, n in zip(
-                group["length"], group["mean"], group["n_solved"], group["n_seeds"]
+            f"L{length:g}:{metric_or_diverged(mean, k_diverged, 3)}({int(k)}/{int(n)})"
+            for length, mean, k, n, k_diverged in zip(
+                group["length"],
+                group["mean"],
+                group["n_solved"],
+                group["n_seeds"],
+                group["n_diverged"],
             )
         )
         following = (
             ""
             if row["censored"]
             else f"; at L={row['next_length']:g}: {row['next_solved']} solved, "
-            f"{metric} {fmt(row['next_mean'], 3)}"
+            f"{metric} {metric_or_diverged(row['next_mean'], next_diverged, 3)}"
         )
         flag = " (non-monotone)" if row["non_monotone"] else ""
         lines.append(

@@ -13,6 +13,8 @@ import socket
 import time
 
 from experiments import schema
+from experiments.tracking.locks import exclusive_lock
+from experiments.tracking.settings import TrackingError
 
 
 def configure_mlflow(tracking_uri):
@@ -31,6 +33,64 @@ def configure_mlflow(tracking_uri):
     return mlflow.MlflowClient(tracking_uri=tracking_uri)
 
 
+def open_store(tracking_config):
+    """The MLflow client of the configured store, checked usable (created if it is new).
+
+    A new SQLite database is created and migrated here, once, under a file lock: MLflow
+    creating one database from several processes at once fails (`_alembic_tmp_*` tables).
+    A store that cannot be used fails now, in one line, before anything is written.
+
+    Raises:
+        TrackingError: the store is not writable, not an MLflow database, or fails.
+    """
+    database = tracking_config.sqlite_path
+    if database is not None:
+        _check_writable(database)
+    try:
+        if database is None:
+            client = configure_mlflow(tracking_config.tracking_uri)
+            client.search_experiments(max_results=1)
+        else:
+            with exclusive_lock(tracking_config.lock_dir / "create-store.lock"):
+                client = configure_mlflow(tracking_config.tracking_uri)
+                client.search_experiments(max_results=1)
+    except Exception as error:  # SQLAlchemy, MLflow or HTTP errors: one line for the user
+        raise TrackingError(_store_error(tracking_config.tracking_uri, error)) from None
+    return client
+
+
+def _check_writable(database):
+    folder = database.parent
+    if database.exists() and not database.is_file():
+        raise TrackingError(
+            f"The SQLite store {database} is a folder, not a database file: point "
+            "tracking_uri in mlflow.yaml (or MLFLOW_TRACKING_URI) at a file."
+        )
+    target = database if database.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise TrackingError(
+            f"Cannot write the MLflow store: {target} is read-only for this user. Make it "
+            "writable, or point tracking_uri in mlflow.yaml (or MLFLOW_TRACKING_URI) elsewhere."
+        )
+
+
+def _store_error(tracking_uri, error):
+    text = str(error).strip().splitlines()
+    reason = text[0] if text else type(error).__name__
+    if "file is not a database" in str(error):
+        return (
+            f"{tracking_uri} is not an MLflow SQLite database (file is not a database). Point "
+            "tracking_uri in mlflow.yaml (or MLFLOW_TRACKING_URI) at another file, or move "
+            "this one away."
+        )
+    if "readonly database" in str(error) or "unable to open database" in str(error):
+        return (
+            f"Cannot write the MLflow store {tracking_uri} ({reason[:200]}). Make the file "
+            "and its folder writable, or point tracking_uri elsewhere."
+        )
+    return f"The MLflow store {tracking_uri} cannot be used: {type(error).__name__}: {reason[:300]}"
+
+
 def ensure_experiment(client, tracking, name):
     """The MLflow experiment id of a named experiment, created (or restored) if needed."""
     experiment_name = tracking.experiment_name(name)
@@ -39,7 +99,14 @@ def ensure_experiment(client, tracking, name):
         location = None
         if tracking.artifact_root is not None:
             location = pathlib.Path(tracking.artifact_root, name).as_uri()
-        return client.create_experiment(experiment_name, artifact_location=location)
+        try:
+            return client.create_experiment(experiment_name, artifact_location=location)
+        except Exception:
+            # Another driver created it at the same moment: use theirs.
+            experiment = client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
     if experiment.lifecycle_stage == "deleted":
         client.restore_experiment(experiment.experiment_id)
     return experiment.experiment_id

@@ -57,11 +57,40 @@ class TrackingConfig:
 
     def tb_experiment_dir(self, name):
         """`<tensorboard_root>/<experiment>`: where the HParams config lives."""
-        return os.path.join(self.tensorboard_root, name)
+        return self._inside_tensorboard_root(name)
 
     def tb_run_dir(self, name, run_name):
         """`<tensorboard_root>/<experiment>/<run name>`."""
-        return os.path.join(self.tensorboard_root, name, run_name)
+        return self._inside_tensorboard_root(name, run_name)
+
+    def _inside_tensorboard_root(self, *names):
+        # Run folders are reset (deleted, recreated): a name must never lead outside the root.
+        for name in names:
+            if not name or name in (".", "..") or "/" in name or os.sep in name:
+                raise TrackingError(
+                    f"{name!r} cannot be a folder name under the TensorBoard root "
+                    f"{self.tensorboard_root}: use letters, digits, `_`, `-`, `.` or `=`."
+                )
+        return os.path.join(self.tensorboard_root, *names)
+
+    @property
+    def sqlite_path(self):
+        """The database file of a SQLite store, else None."""
+        prefix = "sqlite:///"
+        if self.tracking_uri.startswith(prefix) and self.tracking_uri != prefix + ":memory:":
+            return pathlib.Path(self.tracking_uri[len(prefix) :])
+        return None
+
+    @property
+    def lock_dir(self):
+        """`<database>-locks/` beside a SQLite store (file locks of this machine), else None."""
+        path = self.sqlite_path
+        return None if path is None else path.with_name(path.name + "-locks")
+
+    def sweep_lock_path(self, name, config_hash):
+        """The lock file that one driver of a sweep holds, or None (not a SQLite store)."""
+        folder = self.lock_dir
+        return None if folder is None else folder / f"{name}-{config_hash}.lock"
 
     @property
     def is_remote(self):

@@ -46,7 +46,7 @@ def test_unknown_name_prints_known_names(tmp_path):
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("lr=fast", "`lr` must be a number > 0"),
+        ("lr=fast", "`lr` must be a finite number > 0"),
         ("epochz=2", "unknown key `epochz`"),
         ("units", "expected key=value"),
     ],
@@ -126,3 +126,55 @@ def test_repo_mlflow_yaml_and_env_override():
 def test_check_tracking_uri_refuses_closed_port():
     with pytest.raises(tracking.TrackingError, match="Cannot reach"):
         tracking.check_tracking_uri(f"http://127.0.0.1:{closed_port()}", timeout=2)
+
+
+# ------------------------------------------------------- stores, run ids, servers
+def test_a_store_that_is_not_a_database_is_one_line_and_untouched(tmp_path):
+    write_tracking_yaml(tmp_path)
+    store = tmp_path / "mlflow.db"
+    store.write_text("my notes, not a database\n" * 100)
+    result = run_cli("run", "long_dependency", "--profile", "smoke", env=cli_env(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert "is not an MLflow SQLite database" in result.stderr
+    assert "Traceback" not in result.stderr and "sqlalchemy" not in result.stderr.lower()
+    assert store.read_text() == "my notes, not a database\n" * 100
+
+
+def test_a_store_path_that_is_a_folder_is_one_line(tmp_path):
+    write_tracking_yaml(tmp_path)
+    (tmp_path / "mlflow.db").mkdir()
+    result = run_cli("run", "long_dependency", "--profile", "smoke", env=cli_env(tmp_path))
+    assert result.returncode == 2 and "is a folder, not a database file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_report_of_a_run_id_that_does_not_exist(tmp_path):
+    write_tracking_yaml(tmp_path)
+    result = run_cli("report", "long_dependency", "--run-id", "f" * 32, env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert f"No run '{'f' * 32}' in the tracking store" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3
+
+
+@pytest.mark.parametrize("command", ["tensorboard", "mlflow-ui", "mlflow-server"])
+def test_a_server_on_a_taken_port_exits_with_one_line(tmp_path, command):
+    write_tracking_yaml(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(command, "--port", str(port), env=cli_env(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serving_beyond_loopback_warns_and_names_a_reachable_address(capsys):
+    from experiments.__main__ import _check_can_serve, _client_address
+
+    _check_can_serve("TensorBoard", "127.0.0.1", closed_port())
+    assert capsys.readouterr().err == ""
+    _check_can_serve("TensorBoard", "0.0.0.0", closed_port())
+    assert "no authentication" in capsys.readouterr().err
+    assert "0.0.0.0" not in _client_address("0.0.0.0", 5000)
+    assert _client_address("0.0.0.0", 5000) == f"http://{socket.gethostname()}:5000/"

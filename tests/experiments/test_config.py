@@ -168,26 +168,44 @@ def test_set_overrides_with_types(config_dir):
     "override, message",
     [
         ("lr", "expected key=value"),
-        ("lr=abc", r"--set 'lr=abc'.*`lr` must be a number"),
+        ("lr=abc", r"--set 'lr=abc'.*`lr` must be a finite number"),
         ("epochz=3", r"unknown key `epochz`.*Did you mean `epochs`"),
         ("grid.seed=[-1]", r"`grid\.seed\[0\]`"),
         ("grid.model=[rnn]", "unknown model 'rnn'"),
         ("grid.length=[]", "non-empty list"),
-        ("units=[1, 2]", None),
         ("=3", "key before `=`"),
         ("lr=[1", "not valid YAML"),
         (
             "steps_per_epoch=150",
             r"`steps_per_epoch` must be at most 100 .*more epochs of fewer steps",
         ),
+        ("lr=.inf", r"--set 'lr=\.inf'.*`lr` must be a finite number > 0; got inf"),
+        ("lr=.nan", r"`lr` must be a finite number > 0; got nan"),
+        ("clipnorm=.inf", r"`clipnorm` must be a finite number > 0"),
+        ("probes=[weights, nope]", r"`probes\[1\]` must be one of weights, gradient_flow"),
+        ("grid.length=[5, 0]", r"`grid\.length\[1\]` must be an integer >= 1"),
+        ("grid.length=[5, 1000000]", r"`grid\.length\[1\]` must be at most 100,000 steps"),
     ],
 )
 def test_bad_set_is_a_clear_error(config_dir, override, message):
-    if message is None:  # a per-layer list is fine for the config, refused by vanilla at build time
-        load_config("tiny", "smoke", [override], config_dir=config_dir)
-        return
     with pytest.raises(ConfigError, match=message):
         load_config("tiny", "smoke", [override], config_dir=config_dir)
+
+
+def test_per_layer_units_on_a_one_layer_model_names_the_set_argument(config_dir):
+    cfg = load_config("tiny", "smoke", ["units=[1, 2]"], config_dir=config_dir)
+    with pytest.raises(ConfigError, match=r"--set 'units=\[1, 2\]'.*one layer.*`deep`"):
+        expand_grid(cfg)
+    deep = load_config(
+        "tiny", "smoke", ["units=[1, 2]", "grid.model=[deep]"], config_dir=config_dir
+    )
+    assert expand_grid(deep)[0].hparams["units"] == [1, 2]
+
+
+@pytest.mark.parametrize("name", ["/tmp/victim", "../configs/tiny", "a/b", "a b", "", "x.y"])
+def test_an_experiment_name_is_not_a_path(config_dir, name):
+    with pytest.raises(ConfigError, match="must be letters, digits, `_` or `-`.*not a path"):
+        load_config(name, "smoke", config_dir=config_dir)
 
 
 def test_parse_override():

@@ -56,7 +56,8 @@ def test_failing_grid_point_then_resume(tracking_dir, monkeypatch):
     assert "Injected failure" in failed.data.tags["error"]
     assert points["vanilla-L10-s0"][0].info.status == "FINISHED"
     parent = client.get_run(first.parent_run_id)
-    assert parent.info.status == "FINISHED" and parent.data.tags["sweep.n_failed"] == "1"
+    # A sweep with a failed grid point is not FINISHED: its parent says so.
+    assert parent.info.status == "FAILED" and parent.data.tags["sweep.n_failed"] == "1"
 
     # Run the same command again: only the failed point reruns, into the same parent.
     monkeypatch.delenv("VRL_FAIL_GRID_POINT")
@@ -73,6 +74,7 @@ def test_failing_grid_point_then_resume(tracking_dir, monkeypatch):
         "vanilla-L10-s0": ["FINISHED"],
     }
     assert points["vanilla-L10-s0"][0].info.run_id == first_finished_id(first, client)
+    assert client.get_run(first.parent_run_id).info.status == "FINISHED"
     rerun = points["vanilla-L5-s0"][0]
     assert (
         rerun.data.tags["attempt"] == "2"

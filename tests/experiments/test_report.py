@@ -144,6 +144,32 @@ def test_diverged_runs_count_as_not_solved_and_accuracy_metrics_use_higher_is_be
     assert memory_horizon(summary).set_index("curve").loc["vanilla", "horizon"] == 4
 
 
+def test_non_finite_and_diverged_metrics_are_tabled_as_diverged_not_averaged():
+    rows = [
+        # MLflow stores inf as the largest double; a diverged run may end finite but huge.
+        {"model": "vanilla", "length": 5, "seed": 0, "test_metric": np.finfo(float).max},
+        {"model": "vanilla", "length": 5, "seed": 1, "test_metric": 3.7e31, "diverged": 1.0},
+        {"model": "vanilla", "length": 10, "seed": 0, "test_metric": 0.004},
+        {"model": "vanilla", "length": 10, "seed": 1, "test_metric": math.inf},
+    ]
+    df = results_table(rows, ADDING_INFO)
+    assert df["diverged"].tolist() == [1.0, 1.0, 0.0, 1.0]
+    assert df["solved"].tolist() == [0.0, 0.0, 1.0, 0.0]
+    summary = summarize(df)
+    by_length = summary.set_index("length")
+    assert math.isnan(by_length.loc[5, "mean"]) and by_length.loc[5, "n_diverged"] == 2
+    assert by_length.loc[10, "mean"] == pytest.approx(0.004)  # the diverged seed left out
+    assert by_length.loc[10, "std"] == 0.0
+    horizons = memory_horizon(summary)
+    text = markdown_tables(summary, horizons, ADDING_INFO)
+    assert "diverged (0/2)" in text and "(1/2, 1 diverged)" in text
+    terminal = terminal_summary(summary, horizons, ADDING_INFO, title="t")
+    assert "L5:diverged(0/2)" in terminal and "at L=5: 0/2 solved, mse diverged" in terminal
+    figure = plot_breakdown(summary, df, ADDING_INFO, title="t")
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert any(label.startswith("diverged run") for label in labels)
+
+
 # --------------------------------------------------------------------------------------
 # Tables, labels, figures
 # --------------------------------------------------------------------------------------
@@ -468,6 +494,23 @@ def test_write_report_gradient_flow_and_two_weights_kinds(store, tmp_path):
     assert sorted(weights["curve"]) == ["vanilla, activation=linear", "vanilla, activation=tanh"]
     assert weights["u_minus_alpha"].tolist() == pytest.approx([0.01, 0.01])
     assert (tmp_path / "weights" / "weights.png").is_file()
+
+
+def test_write_report_of_a_sweep_whose_runs_diverged(store, tmp_path):
+    # Metrics beyond float32 once crashed the report's TensorBoard scalars.
+    root, client, experiment_id = store
+    children = [
+        {
+            "name": f"vanilla-L{length}-s0",
+            "params": {"model": "vanilla", "kind": "vanilla", "length": length, "seed": 0},
+            "metrics": {"test_mse": value, "test_loss": value, "solved": 0.0, "diverged": 1.0},
+        }
+        for length, value in ((5, math.inf), (10, 3.7e31))
+    ]
+    parent_id = make_sweep(client, experiment_id, "breakdown", children)
+    text = report.write_report(parent_id, out_dir=tmp_path / "out", client=client)
+    assert "L5:diverged(0/1)" in text and "L10:diverged(0/1)" in text
+    assert "diverged (0/1)" in (tmp_path / "out" / "summary.md").read_text()
 
 
 def test_write_report_without_finished_children(store):
