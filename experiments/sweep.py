@@ -4,10 +4,11 @@ The driver (this module, in the process that runs the CLI) owns every run's life
 executors (`experiments.executors`) only run `train.run_job` somewhere:
 
 1. Validate the config and reach the tracking store (fast, before TensorFlow).
-2. Create the MLflow database, the experiment and the parent run (never from workers:
-   many processes creating a fresh SQLite store at once corrupt it). Running the same
-   command again reuses the newest parent with the same config hash; `--force` starts
-   a new parent.
+2. Open the store (a new SQLite database is created once, under a file lock), the
+   experiment, and claim the sweep (`experiments.sweep_claim`): a second driver of the
+   same sweep on the same store stops with `SweepBusy` before writing anything. Then
+   the parent run: running the same command again reuses the newest parent with the same
+   config hash; `--force` starts a new parent.
 3. Plan: a grid point with a FINISHED child of the same config under that parent is
    skipped; every other point runs (`experiments.sweep_runs`), unless the config's
    `skip_decided_lengths` rule decides that a shorter length already failed: then its
@@ -21,7 +22,10 @@ executors (`experiments.executors`) only run `train.run_job` somewhere:
    and the parent KILLED, and exits (code 130 / 143). Run the same command again to
    resume.
 6. At the end, `experiments.report.write_report(parent_run_id)` draws the report, and
-   the parent ends FINISHED.
+   the parent ends FINISHED (FAILED while grid points failed or wait on a failed one).
+7. When the store fails under the driver, it stops the runs in flight, marks what the
+   store still accepts FAILED and raises `SweepFailed` with one line; the same command
+   resumes once the store works.
 
 These rules live in the driver, so every executor behaves the same.
 """

@@ -62,7 +62,7 @@ def finish(process):
     return process.returncode, output
 
 
-def sweep_runs(experiment=EXPERIMENT):
+def store_runs(experiment=EXPERIMENT):
     """(parents, children) of an experiment in the test store: active runs only."""
     import mlflow
 
@@ -87,7 +87,7 @@ def test_two_drivers_of_one_sweep_at_once_train_each_point_once(tracking_dir, pr
     assert "Another driver is running this sweep of long_dependency" in busy_output
     assert "Traceback" not in busy_output
 
-    parents, children = sweep_runs()
+    parents, children = store_runs()
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     names = sorted(r.data.tags["grid_point"] for r in children)
     assert names == ["vanilla-L10-s0", "vanilla-L5-s0"]  # one run per grid point
@@ -109,12 +109,12 @@ def test_second_driver_started_mid_sweep_leaves_the_runs_in_flight_alone(trackin
     busy_code, busy_output = finish(second)
     assert busy_code == 75, busy_output
     assert "Another driver is running this sweep" in busy_output and "pid" in busy_output
-    _, in_flight = sweep_runs()
+    _, in_flight = store_runs()
     assert [r.info.status for r in in_flight] == ["RUNNING"]  # not deleted, not killed
 
     code, output = finish(first)
     assert code == 0, "".join(lines) + output
-    parents, children = sweep_runs()
+    parents, children = store_runs()
     assert len(parents) == 1 and [r.info.status for r in children] == ["FINISHED"]
     assert children[0].info.run_id == in_flight[0].info.run_id
 
@@ -136,12 +136,12 @@ def test_two_experiments_starting_together_on_a_new_store_both_finish(tracking_d
     for code, output in (finish(first), finish(second)):
         assert code == 0, output
         assert "alembic" not in output and "Traceback" not in output
-    assert len(sweep_runs(EXPERIMENT)[1]) == 2 and len(sweep_runs("latch")[1]) == 1
+    assert len(store_runs(EXPERIMENT)[1]) == 2 and len(store_runs("latch")[1]) == 1
 
 
 def test_workers_exit_when_the_driver_is_killed(tracking_dir, processes):
-    args = ("run", EXPERIMENT, "--profile", "smoke", *TINY, "--workers", "2")
-    driver = processes.start(tracking_dir, *args, "--set", "epochs=50", VRL_EPOCH_DELAY_S="0.5")
+    args = ("run", EXPERIMENT, "--profile", "smoke", *TINY, "--workers", "2", "--set", "epochs=50")
+    driver = processes.start(tracking_dir, *args, VRL_EPOCH_DELAY_S="0.5")
     deadline = time.monotonic() + TIMEOUT_S
     line = ""
     while not line.startswith("run 2/"):
@@ -156,10 +156,11 @@ def test_workers_exit_when_the_driver_is_killed(tracking_dir, processes):
         time.sleep(0.5)
     assert not [pid for pid in workers if _alive(pid)], "workers outlived the killed driver"
 
-    # The next run marks what the killed driver left RUNNING and finishes the sweep.
+    # The same command replaces what the killed driver left RUNNING and finishes the sweep.
     code, output = finish(processes.start(tracking_dir, *args))
     assert code == 0, output
-    _, children = sweep_runs()
+    parents, children = store_runs()
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert sorted(r.info.status for r in children) == ["FINISHED", "FINISHED"]
 
 
@@ -281,3 +282,36 @@ def test_a_server_that_goes_away_mid_sweep_is_one_line_and_the_sweep_resumes(tmp
         parents, children = _server_runs(again)
         assert len(parents) == 1 and parents[0].info.status == "FINISHED"
         assert [r.info.status for r in children] == ["FINISHED"]  # the stranded run replaced
+
+
+def test_a_store_that_fails_under_the_driver_is_one_line_and_the_sweep_resumes(
+    tracking_dir, monkeypatch
+):
+    import errno
+
+    from experiments import sweep, sweep_runs
+
+    create_child = sweep_runs.create_child
+    calls = []
+
+    def disk_full_on_the_second_run(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return create_child(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_runs, "create_child", disk_full_on_the_second_run)
+    overrides = ["grid.model=[vanilla]", "grid.length=[5,10]"]
+    with pytest.raises(sweep.SweepFailed) as failed:
+        sweep.run_sweep(EXPERIMENT, "smoke", overrides, out=lambda line: None)
+    message = str(failed.value)
+    assert "\n" not in message and "No space left on device" in message
+    assert "run the same command to resume" in message
+    parents, children = store_runs()
+    assert parents[0].info.status == "FAILED"
+    assert [r.info.status for r in children] == ["FINISHED"]
+
+    monkeypatch.setattr(sweep_runs, "create_child", create_child)
+    result = sweep.run_sweep(EXPERIMENT, "smoke", overrides, out=lambda line: None)
+    assert result.ok and result.skipped == ["vanilla-L5-s0"]
+    assert result.finished == ["vanilla-L10-s0"]
