@@ -178,3 +178,18 @@ def test_serving_beyond_loopback_warns_and_names_a_reachable_address(capsys):
     assert "no authentication" in capsys.readouterr().err
     assert "0.0.0.0" not in _client_address("0.0.0.0", 5000)
     assert _client_address("0.0.0.0", 5000) == f"http://{socket.gethostname()}:5000/"
+
+
+def test_mlflow_server_serves_the_store_the_runner_logs_to(tmp_path):
+    write_tracking_yaml(tmp_path)
+    store = f"sqlite:///{tmp_path / 'team.db'}"
+    with socket.socket() as taken:  # stops the command after it has chosen its store
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        chosen = run_cli(
+            "mlflow-server", "--port", port, env=cli_env(tmp_path, MLFLOW_TRACKING_URI=store)
+        )
+        default = run_cli("mlflow-server", "--port", port, env=cli_env(tmp_path))
+    assert f"store {store}," in chosen.stdout
+    assert f"store sqlite:///{tmp_path / 'mlflow.db'}," in default.stdout

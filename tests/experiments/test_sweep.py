@@ -209,3 +209,20 @@ def test_running_again_skips_everything(smoke):
     assert again.finished == [] and len(again.skipped) == 8
     assert set(search(settings)["run_id"]) == before
     assert any("Skipping 8 grid point(s) already FINISHED" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("activation=tanhh", r"--set 'activation=tanhh'.*not a Keras activation"),
+        ("recurrent_initializer=orthogonall", r"--set .*`recurrent_initializer`.*initializer"),
+        ("models.gru.kernel_initializer=nope", r"`kernel_initializer` 'nope' is not a Keras"),
+        ("grid.length=[5,1]", r"--set 'grid.length=\[5,1\]'.*length must be >= 2"),
+    ],
+)
+def test_bad_keras_names_and_any_impossible_length_fail_before_any_run(
+    tracking_dir, override, message
+):
+    with pytest.raises(config.ConfigError, match=message):
+        sweep.run_sweep(EXPERIMENT, "smoke", [override], out=lambda line: None)
+    assert not (tracking_dir / "mlflow.db").exists()  # nothing written
