@@ -67,7 +67,7 @@ def _check_writable(database):
             "tracking_uri in mlflow.yaml (or MLFLOW_TRACKING_URI) at a file."
         )
     target = database if database.exists() else folder
-    if not os.access(target, os.W_OK):
+    if target.exists() and not os.access(target, os.W_OK):
         raise TrackingError(
             f"Cannot write the MLflow store: {target} is read-only for this user. Make it "
             "writable, or point tracking_uri in mlflow.yaml (or MLFLOW_TRACKING_URI) elsewhere."
