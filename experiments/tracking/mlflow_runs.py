@@ -54,6 +54,12 @@ def open_store(tracking_config):
             with exclusive_lock(tracking_config.lock_dir / "create-store.lock"):
                 client = configure_mlflow(tracking_config.tracking_uri)
                 client.search_experiments(max_results=1)
+    except OSError as error:  # the lock file beside the database
+        raise TrackingError(
+            f"Cannot write the MLflow store {tracking_config.tracking_uri}: {error.strerror} "
+            f"({error.filename}). Make its folder writable, or point tracking_uri in "
+            "mlflow.yaml (or MLFLOW_TRACKING_URI) elsewhere."
+        ) from None
     except Exception as error:  # SQLAlchemy, MLflow or HTTP errors: one line for the user
         raise TrackingError(_store_error(tracking_config.tracking_uri, error)) from None
     return client
