@@ -174,8 +174,9 @@ def _report(args):
                 f"Run one first: python -m experiments run {args.name}"
             )
         run_id = parent.info.run_id
-    from experiments import report
+    from experiments import quiet, report
 
+    quiet.import_tensorflow()
     report.write_report(run_id, client=client)  # prints its summary
     return 0
 

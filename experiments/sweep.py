@@ -38,7 +38,7 @@ import threading
 import time
 import traceback
 
-from experiments import schema, skipping, sweep_runs, tracking
+from experiments import quiet, schema, skipping, sweep_runs, tracking
 from experiments.config import ConfigError, load_config
 from experiments.executors import executor_class
 from experiments.grid import expand_grid
@@ -163,6 +163,7 @@ def run_sweep(
         workers=workers, config=config, tracking=tracking_config, address=address
     )
 
+    quiet.import_tensorflow()  # without its start-up notices
     import datasets  # loads Keras / TensorFlow
     from experiments.models import check_model_settings
 

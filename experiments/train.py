@@ -29,7 +29,7 @@ import traceback
 
 import numpy as np
 
-from experiments import fault_injection, schema, tracking
+from experiments import fault_injection, quiet, schema, tracking
 
 EVAL_BATCH_SIZE = 256
 
@@ -71,6 +71,7 @@ def run_job(job):
         A `schema.GridPointOutcome`: FINISHED with the test metric, or FAILED with the
         exception's last line.
     """
+    quiet.import_tensorflow()  # a Ray worker's first job: no start-up notices
     client = tracking.configure_mlflow(job.tracking_uri)
     logger = tracking.RunLogger(client, job.run_id, job.tb_dir)
     client.update_run(job.run_id, status="RUNNING")

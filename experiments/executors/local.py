@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 
+from experiments import quiet
 from experiments.executors import Executor
 from experiments.train import run_job
 
@@ -38,7 +39,7 @@ def _init_worker(threads, driver_pid):
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # several workers share one GPU
     # Ctrl-C reaches the whole process group: only the driver handles it (and stops us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import tensorflow as tf  # after the variables above; the calls below make sure
+    tf = quiet.import_tensorflow()  # after the variables above; the calls below make sure
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -5,6 +5,7 @@ run's TensorBoard directory: it is the object the probes receive.
 """
 
 import json
+import logging
 import numbers
 import os
 import pathlib
@@ -27,6 +28,9 @@ def configure_mlflow(tracking_uri):
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri  # inherited by worker processes
+    # "Creating initial MLflow database tables..." and the like: not the user's business.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from experiments import tracking
+from experiments.quiet import startup_noise
 from tests.experiments.runner_helpers import REPO_ROOT, cli, cli_env, write_tracking_yaml
 
 HANG_GUARD_S = 60
@@ -193,3 +194,35 @@ def test_mlflow_server_serves_the_store_the_runner_logs_to(tmp_path):
         default = run_cli("mlflow-server", "--port", port, env=cli_env(tmp_path))
     assert f"store {store}," in chosen.stdout
     assert f"store sqlite:///{tmp_path / 'mlflow.db'}," in default.stdout
+
+
+def test_a_sweep_prints_no_tensorflow_startup_lines(tmp_path):
+    # From the driver and from both workers; TF_CPP_MIN_LOG_LEVEL does not stop these lines.
+    write_tracking_yaml(tmp_path)
+    env = cli_env(tmp_path)
+    env.pop("TF_CPP_MIN_LOG_LEVEL")
+    result = subprocess.run(
+        cli(
+            "run",
+            "long_dependency",
+            "--profile",
+            "smoke",
+            "--workers",
+            "2",
+            "--set",
+            "grid.model=[vanilla]",
+        ),
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = (result.stdout + result.stderr).splitlines()
+    noise = [line for line in output if startup_noise(line) or "cuInit" in line]
+    assert not noise, "\n".join(noise)
+    assert not [line for line in output if "INFO mlflow" in line]
+    assert any(line.startswith("  vanilla-L5-s0: test mse") for line in output)
+    # The filter keeps what is not a known start-up notice.
+    assert not startup_noise("E0000 00:00:1.2  1 some_kernel.cc:7] a real error")
