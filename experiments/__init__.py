@@ -11,7 +11,8 @@ One module per concern; imports point down this list:
 
 - `__main__`: the command line.
 - `sweep`: the driver (resume, FAILED / KILLED rules); `sweep_runs`: the sweep's parent
-  and child runs in MLflow; `progress`: its progress lines.
+  and child runs in MLflow; `sweep_claim`: one driver per sweep; `progress`: its
+  progress lines.
 - `executors/`: where grid points train (`local` processes, `ray`), one interface.
 - `train`: one grid point (task -> model -> fit -> metrics, model file);
   `fault_injection`: the test-only faults it can be asked to raise.
@@ -22,4 +23,6 @@ One module per concern; imports point down this list:
 - `tracking/`: `mlflow.yaml`, MLflow helpers, TensorBoard folders.
 - `report/`: the report kinds; `probes/`: the measurement callbacks; `plots/`: every
   figure.
+- `quiet`: TensorFlow imported without its C++ start-up notices (every process that
+  trains or reports, the lessons, `tensorboard`).
 """

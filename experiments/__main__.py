@@ -240,10 +240,16 @@ def _serve(name, command, host, port):
 def _tensorboard(args):
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     os.makedirs(tracking_config.tensorboard_root, exist_ok=True)
+    # TensorBoard imports TensorFlow: through `quiet`, so its start-up notices stay out.
+    serve_quietly = (
+        f"import sys; sys.path.insert(0, {str(tracking.REPO_ROOT)!r}); "
+        "from experiments.quiet import import_tensorflow; import_tensorflow(); "
+        "from tensorboard.main import run_main; sys.argv[0] = 'tensorboard'; run_main()"
+    )
     command = [
         sys.executable,
-        "-m",
-        "tensorboard.main",
+        "-c",
+        serve_quietly,
         "--logdir",
         tracking_config.tensorboard_root,
         "--host",

@@ -66,10 +66,12 @@ import os
 import pathlib
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
 REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
 sys.path.insert(0, str(REPO_ROOT))
+from experiments.quiet import import_tensorflow
+
+import_tensorflow()  # without its C++ start-up notices (oneDNN, CUDA probing)
 OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
