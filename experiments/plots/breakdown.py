@@ -45,30 +45,21 @@ def plot_breakdown(summary, df, info, *, title="", not_run=None):
         bottom.plot(
             group["length"], group["solved_fraction"], "-o", color=curve_color, markersize=4
         )
-    if not_run is not None and len(not_run) and not math.isnan(info.chance):
+    # Points without a finite metric, marked on the chance line.
+    marks = []
+    if not_run is not None and len(not_run):
         reason = "; ".join(sorted(set(not_run["not_run"])))
         points = not_run.drop_duplicates(["curve", "length"])
-        top.scatter(
-            points["length"],
-            [info.chance] * len(points),
-            marker="x",
-            color="black",
-            s=60,
-            linewidths=2,
-            zorder=5,  # above the curves that reach the chance line there
-            label=f"not run: {reason}",
-        )
-    diverged = df[df["diverged"] > 0.5] if "diverged" in df else df.iloc[:0]
-    if len(diverged) and not math.isnan(info.chance):
-        top.scatter(
-            diverged["length"],
-            [info.chance] * len(diverged),
-            marker="v",
-            color="red",
-            s=50,
-            zorder=5,
-            label="diverged run (metric not finite; drawn on the chance line)",
-        )
+        style = {"marker": "x", "color": "black", "s": 60, "linewidths": 2}
+        marks.append((points["length"], style, f"not run: {reason}"))
+    if "diverged" in df and (df["diverged"] > 0.5).any():
+        style = {"marker": "v", "color": "red", "s": 50}
+        label = "diverged run (metric not finite; drawn on the chance line)"
+        marks.append((df.loc[df["diverged"] > 0.5, "length"], style, label))
+    if not math.isnan(info.chance):
+        for lengths, style, label in marks:
+            # zorder: above the curves that reach the chance line there
+            top.scatter(lengths, [info.chance] * len(lengths), zorder=5, label=label, **style)
     if not math.isnan(info.chance):
         top.axhline(info.chance, color="gray", linestyle="--", label=f"chance ({info.chance:.3g})")
     if not math.isnan(info.solved_threshold):
