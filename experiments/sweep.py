@@ -44,9 +44,9 @@ from experiments.executors import executor_class
 from experiments.grid import expand_grid
 from experiments.progress import Progress, print_now
 from experiments.sweep_claim import SweepBusy, SweepClaim
+from experiments.train import GridPointJob
 
 __all__ = ["SweepBusy", "SweepFailed", "SweepInterrupted", "SweepResult", "run_sweep"]
-from experiments.train import GridPointJob
 
 
 class SweepFailed(RuntimeError):
@@ -168,16 +168,15 @@ def run_sweep(
     from experiments.models import check_model_settings
 
     check_model_settings(config, points)
-    tasks = {}  # every length of the grid, not only the first, must make a task
-    for length in sorted({p.hparams["length"] for p in points}):
+    first_length = points[0].hparams["length"]
+    for length in sorted({p.hparams["length"] for p in points}):  # every length, not the first
         try:
-            tasks[length] = datasets.make(
-                config["task"], length=length, seed=0, **config["task_params"]
-            )
+            made = datasets.make(config["task"], length=length, seed=0, **config["task_params"])
         except (ValueError, TypeError) as error:
             source = config.source_of("length") if "length" in str(error) else config.path
             raise ConfigError(f"{source}: {error}") from None
-    task = tasks[points[0].hparams["length"]]
+        if length == first_length:
+            task = made  # the sweep's metric, chance and threshold
 
     # 2. Database, experiment, parent run: created here, before any worker starts.
     client = tracking.open_store(tracking_config)

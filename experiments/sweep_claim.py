@@ -86,7 +86,8 @@ class SweepClaim:
         self.config_hash = config_hash
         self.lock_path = tracking_config.sweep_lock_path(experiment, config_hash)
         self.token = f"{uuid.uuid4().hex[:12]} ({process_identity()})"
-        self._file_lock = None
+        self._file_lock = contextlib.ExitStack()
+        self._holds_file = False
         self._parent_id = None
         self._stop = threading.Event()
         self._heartbeat = None
@@ -106,14 +107,13 @@ class SweepClaim:
             SweepBusy: another driver holds it.
         """
         if self.lock_path is not None:
-            lock = exclusive_lock(self.lock_path, wait=False)
             try:
-                lock.__enter__()
+                self._file_lock.enter_context(exclusive_lock(self.lock_path, wait=False))
             except LockHeld as held:
                 raise SweepBusy(
                     _busy_message(self.experiment, self.config_hash, held.holder)
                 ) from None
-            self._file_lock = lock
+            self._holds_file = True
 
     # ------------------------------------------------------ parent-run tags
     def hold_parent(self, parent_id, created):
@@ -126,7 +126,7 @@ class SweepClaim:
             SweepBusy: another live driver holds this sweep (a parent this driver
                 created is deleted first).
         """
-        if self._file_lock is not None:
+        if self._holds_file:
             self.client.set_tag(parent_id, schema.SWEEP_DRIVER, self.token)
             self._parent_id = parent_id
             return
@@ -190,6 +190,5 @@ class SweepClaim:
             with contextlib.suppress(Exception):  # the store may be what failed
                 self.client.set_tag(self._parent_id, schema.SWEEP_DRIVER, "")
             self._parent_id = None
-        if self._file_lock is not None:
-            self._file_lock.__exit__(None, None, None)
-            self._file_lock = None
+        self._file_lock.close()  # unlocks the file, if held
+        self._holds_file = False
