@@ -10,4 +10,6 @@ from rnn_layers.cell import VanillaRNNCell
 from rnn_layers.layer import VanillaRNN
 from rnn_layers.stacked import DeepVanillaRNN
 
-__all__ = ["VanillaRNNCell", "VanillaRNN", "DeepVanillaRNN"]
+__version__ = "0.1.0"
+
+__all__ = ["VanillaRNNCell", "VanillaRNN", "DeepVanillaRNN", "__version__"]
