@@ -11,6 +11,7 @@ terminal.
 """
 
 import contextlib
+import glob
 import os
 import re
 import sys
@@ -19,15 +20,21 @@ import tempfile
 # The start-up notices of TensorFlow 2.x on a CPU machine (C++ source file: what it says).
 STARTUP_NOTICES = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|[IWE]\d{4} [\d:. ]+\s+\d+ (port\.cc|cudart_stub\.cc|cpu_feature_guard\.cc"
-    r"|cuda_platform\.cc|cuda_executor\.cc|gpu_device\.cc)"
+    r"|[IW]\d{4} [\d:. ]+\s+\d+ (port\.cc|cudart_stub\.cc|cpu_feature_guard\.cc)"
     r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate)"
 )
+# "failed call to cuInit": expected where there is no NVIDIA device at all; on a machine
+# with one it is a real error (a driver problem) and is shown.
+NO_GPU_CUINIT = re.compile(r"^E\d{4} [\d:. ]+\s+\d+ cuda_platform\.cc:\d+\] failed call to cuInit")
 
 
-def startup_noise(line):
+def startup_noise(line, has_nvidia_device=None):
     """Whether a line of TensorFlow's stderr is a known start-up notice."""
-    return bool(STARTUP_NOTICES.match(line))
+    if STARTUP_NOTICES.match(line):
+        return True
+    if has_nvidia_device is None:
+        has_nvidia_device = bool(glob.glob("/dev/nvidia[0-9]*"))
+    return not has_nvidia_device and bool(NO_GPU_CUINIT.match(line))
 
 
 @contextlib.contextmanager

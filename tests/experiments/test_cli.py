@@ -224,5 +224,8 @@ def test_a_sweep_prints_no_tensorflow_startup_lines(tmp_path):
     assert not noise, "\n".join(noise)
     assert not [line for line in output if "INFO mlflow" in line]
     assert any(line.startswith("  vanilla-L5-s0: test mse") for line in output)
-    # The filter keeps what is not a known start-up notice.
+    # The filter keeps what is not a known start-up notice, and cuInit failing where a GPU is.
     assert not startup_noise("E0000 00:00:1.2  1 some_kernel.cc:7] a real error")
+    cuinit = "E0000 00:00:1796.3    1988 cuda_platform.cc:52] failed call to cuInit: INTERNAL"
+    assert startup_noise(cuinit, has_nvidia_device=False)
+    assert not startup_noise(cuinit, has_nvidia_device=True)
