@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 RAY_STAMP := $(VENV)/.requirements-ray-installed
+NOTEBOOKS_STAMP := $(VENV)/.requirements-notebooks-installed
 NAME ?=
 PROFILE ?= quick
 ARGS ?=
@@ -21,7 +22,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint format test test-slow experiment experiments report tensorboard mlflow-ui mlflow-server bench notebooks test-ray test-postgres clean
+.PHONY: help venv lint format test test-slow experiment experiments report tensorboard mlflow-ui mlflow-server bench notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,6 +39,11 @@ $(RAY_STAMP): $(STAMP) requirements-ray.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-ray.txt
 	@touch $(RAY_STAMP)
 
+# Optional: Jupyter (requirements-notebooks.txt), installed on first use by `make notebooks`.
+$(NOTEBOOKS_STAMP): $(STAMP) requirements-notebooks.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-notebooks.txt
+	@touch $(NOTEBOOKS_STAMP)
+
 lint: $(STAMP) ## Check the code with ruff (lint rules and formatting, as configured in pyproject.toml).
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -46,7 +52,7 @@ format: $(STAMP) ## Format the code with ruff and apply its safe fixes.
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: $(STAMP) $(RAY_STAMP) ## Run the fast test suite (what CI runs; installs requirements-ray.txt too, for the Ray tests).
+test: $(STAMP) $(RAY_STAMP) $(NOTEBOOKS_STAMP) ## Run the fast test suite (what CI runs; installs requirements-ray.txt and requirements-notebooks.txt too, for the Ray and notebook tests).
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## Run the slow, paper-scale checks (skipped by `make test`).
@@ -81,9 +87,13 @@ test-postgres: $(RAY_STAMP) ## The Ray smoke sweep through `mlflow server` on Po
 bench: $(STAMP) ## Benchmark VanillaRNN against keras SimpleRNN (and torch nn.RNN if installed).
 	$(PY) -m benchmarks $(ARGS)
 
-notebooks: $(STAMP) ## Turn the tutorials into Jupyter notebooks under notebooks/.
-	@mkdir -p notebooks
-	$(PY) -m jupytext --to ../notebooks//ipynb tutorials/*.py
+notebooks: $(NOTEBOOKS_STAMP) ## Write the tutorials as Jupyter notebooks into notebooks/ (overwritten), on a kernel of this .venv.
+	$(PY) scripts/make_notebooks.py --out notebooks tutorials/0*.py
+	@echo "Open them with: make jupyter  (or: $(VENV)/bin/jupyter lab notebooks/)"
+
+jupyter: $(NOTEBOOKS_STAMP) ## Open notebooks/ in JupyterLab (writes them first if there are none): [ARGS="--no-browser"; as root add --allow-root]
+	@test -d notebooks || $(MAKE) --no-print-directory notebooks
+	$(VENV)/bin/jupyter lab notebooks/ $(ARGS)
 
 clean: ## Remove runtime output (keeps .venv).
 	rm -rf mlflow.db mlflow.db-* mlruns mlartifacts tb_logs artifacts benchmarks/out notebooks .pytest_cache
