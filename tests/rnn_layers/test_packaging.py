@@ -32,8 +32,12 @@ def test_the_wheel_builds_without_warnings_and_carries_version_and_license(tmp_p
     with zipfile.ZipFile(wheel) as archive:
         metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         text = archive.read(metadata).decode()
+        license_files = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert len(license_files) == 1
+        assert "Apache License" in archive.read(license_files[0]).decode()[:200]
         assert archive.namelist() and all(
             n.startswith(("rnn_layers/", "vanilla_rnn_lab-")) for n in archive.namelist()
         )
     assert f"Version: {rnn_layers.__version__}\n" in text
     assert "License-Expression: Apache-2.0\n" in text
+    assert "License-File: LICENSE\n" in text
