@@ -4,9 +4,10 @@
   one-unit RNN h_t = act(u x_t + w h_{t-1} + b) in float64 NumPy, vectorised over a grid
   of (u, w).
 - Gradient flow: `state_gradient_norms` (the norm of d loss_T / d h_t for every step t,
-  with the model's own cells unrolled under a TensorFlow tape), `fit_decay_factor` (the
-  per-step factor by which it shrinks), `largest_singular_value` and
-  `activation_derivative_bound` (for the bound max|act'| * sigma_max(W)).
+  with the model's own cells unrolled and differentiated by the Keras backend, TensorFlow
+  or JAX), `fit_decay_factor` (the per-step factor by which it shrinks),
+  `largest_singular_value` and `activation_derivative_bound` (for the bound
+  max|act'| * sigma_max(W)).
 - `find_recurrent_layers` / `recurrent_matrices`: the recurrent stack of a Keras model.
 """
 
@@ -307,14 +308,15 @@ def _summed_loss(loss):
 
 
 def state_gradient_norms(model, inputs, targets, loss, *, per_step):
-    """Norm of d loss_T / d state_t for every step t of a recurrent model (TensorFlow).
+    """Norm of d loss_T / d state_t for every step t of a recurrent model.
 
     The model's recurrent stack is unrolled step by step with its own cells (so the
-    gradient flows exactly as in training) inside a `tf.GradientTape`; the loss is the
-    task loss of the prediction at the LAST step only, and the gradient is taken with
-    respect to the full recurrent state at each step (h for a vanilla RNN or GRU, (h, c)
-    for an LSTM, all layers concatenated for a stack). Each example's loss gives that
-    example's gradient (the batch loss is a sum, not a mean).
+    gradient flows exactly as in training) and differentiated with the Keras backend's own
+    autodiff (`tf.GradientTape` on TensorFlow, `jax.grad` on JAX); the loss is the task loss
+    of the prediction at the LAST step only, and the gradient is taken with respect to the
+    full recurrent state at each step (h for a vanilla RNN or GRU, (h, c) for an LSTM, all
+    layers concatenated for a stack). Each example's loss gives that example's gradient
+    (the batch loss is a sum, not a mean).
 
     Args:
         model: a built Keras model: optional pre-layers, a recurrent stack, a head.
@@ -326,33 +328,36 @@ def state_gradient_norms(model, inputs, targets, loss, *, per_step):
     Returns:
         float64 array (n, T + 1): column d is the norm at distance d = T - t between the
         state h_t and the loss step (d = T is the initial state h_0).
-    """
-    import tensorflow as tf  # The probes need TensorFlow's tape; the layers do not.
 
+    Raises:
+        ValueError: on a Keras backend other than TensorFlow or JAX.
+    """
+    _check_gradient_backend()
     before, recurrent, after = find_recurrent_layers(model)
-    x = tf.convert_to_tensor(np.asarray(inputs, dtype=np.float32))
+    x = keras.ops.convert_to_tensor(np.asarray(inputs, dtype=np.float32))
     for layer in before:
         x = layer(x, training=False)
     batch_size, steps = int(x.shape[0]), int(x.shape[1])
     targets = np.asarray(targets)
-    last_targets = targets[:, -1] if per_step else targets
+    last_targets = keras.ops.convert_to_tensor(targets[:, -1] if per_step else targets)
     summed = _summed_loss(loss)
 
     # The gradient is taken with respect to zero "perturbations" added to every state, not
     # with respect to the state tensors themselves: an LSTM computes h_t from c_t within the
-    # same step, so the tape's derivative w.r.t. the tensor c_t would also count the path
+    # same step, so the derivative w.r.t. the tensor c_t would also count the path
     # c_t -> h_t. A perturbation added after the step gives the adjoint of the state as
     # the next step sees it (the same as the gradient w.r.t. an initial_state). Every Keras
     # cell's output is its first state, so the perturbed first state is passed upward.
     initial = [
-        [tf.convert_to_tensor(s) for s in _initial_states(layer, batch_size)] for layer in recurrent
+        [keras.ops.convert_to_tensor(s) for s in _initial_states(layer, batch_size)]
+        for layer in recurrent
     ]
     perturbations = [
-        [[tf.zeros_like(s) for s in layer_states] for layer_states in initial]
+        [[keras.ops.zeros_like(s) for s in layer_states] for layer_states in initial]
         for _ in range(steps + 1)
     ]
-    with tf.GradientTape() as tape:
-        tape.watch(perturbations)
+
+    def last_step_loss(perturbations):
         states = [[s + p for s, p in zip(ls, lp)] for ls, lp in zip(initial, perturbations[0])]
         for t in range(steps):
             output = x[:, t]
@@ -370,14 +375,49 @@ def state_gradient_norms(model, inputs, targets, loss, *, per_step):
             prediction = layer(prediction, training=False)
         if per_step:
             prediction = prediction[:, 0]
-        loss_value = summed(tf.convert_to_tensor(last_targets), prediction)
+        return summed(last_targets, prediction)
 
-    gradients = tape.gradient(loss_value, perturbations, unconnected_gradients="zero")
+    gradients = _gradients(last_step_loss, perturbations)
     squared = np.zeros((batch_size, steps + 1), dtype=np.float64)
     for t, step_gradients in enumerate(gradients):
         for layer_gradients in step_gradients:
             for gradient in layer_gradients:
-                g = np.asarray(gradient, dtype=np.float64).reshape(batch_size, -1)
+                g = np.asarray(keras.ops.convert_to_numpy(gradient), dtype=np.float64)
+                g = g.reshape(batch_size, -1)
                 squared[:, t] += np.sum(g * g, axis=1)
     # Column t holds h_t; reverse so that column d holds distance d = T - t.
     return np.sqrt(squared)[:, ::-1].copy()
+
+
+_GRADIENT_BACKENDS = ("tensorflow", "jax")
+
+
+def _check_gradient_backend():
+    backend = keras.backend.backend()
+    if backend not in _GRADIENT_BACKENDS:
+        raise ValueError(
+            f"state_gradient_norms (the gradient_flow probe) supports the Keras backends "
+            f"{list(_GRADIENT_BACKENDS)}; Keras runs on {backend!r}. Set KERAS_BACKEND to "
+            "one of those before Keras is imported, or leave the probe out of the config."
+        )
+
+
+def _gradients(function, arguments):
+    """The gradient of the scalar `function(arguments)` w.r.t. every tensor in `arguments`.
+
+    `arguments` is a nested list of tensors; the result has the same structure, with zeros
+    for a tensor the value does not depend on. Only this function depends on the backend.
+    """
+    _check_gradient_backend()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        # Keras layers called inside the traced function read the model's variables as
+        # constants, so this differentiates with respect to `arguments` only.
+        return jax.grad(function)(arguments)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(arguments)
+        value = function(arguments)
+    return tape.gradient(value, arguments, unconnected_gradients="zero")

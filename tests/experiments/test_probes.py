@@ -119,6 +119,20 @@ def numpy_vanilla_state_gradients(
     return np.stack(norms, axis=1)
 
 
+def backend_gradient(function, arguments):
+    """d function(arguments) / d arguments with the Keras backend's autodiff (TF or JAX)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.grad(function)(arguments)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(arguments)
+        value = function(arguments)
+    return tape.gradient(value, arguments)
+
+
 def rnn_model(layer, steps, features):
     return keras.Sequential([keras.Input((steps, features)), layer, keras.layers.Dense(1)])
 
@@ -263,8 +277,6 @@ def test_state_gradient_norms_per_step_task_uses_the_last_step():
 def test_state_gradient_norms_of_gated_cells_match_keras_initial_state_gradients(layer_class):
     # Reference: d loss / d state_t = gradient w.r.t. the initial state of the SAME Keras layer
     # run on the suffix x[:, t:] from state_t (computed by the layer on the prefix).
-    import tensorflow as tf
-
     keras.utils.set_random_seed(2)
     steps, units = 8, 3
     layer = layer_class(units)
@@ -283,15 +295,16 @@ def test_state_gradient_norms_of_gated_cells_match_keras_initial_state_gradients
     for t in (0, 3, steps - 1):
         if t == 0:
             state = [
-                tf.zeros((4, units)) for _ in range(2 if layer_class is keras.layers.LSTM else 1)
+                keras.ops.zeros((4, units))
+                for _ in range(2 if layer_class is keras.layers.LSTM else 1)
             ]
         else:
             state = list(clone(x[:, :t])[1:])
-        with tf.GradientTape() as tape:
-            tape.watch(state)
-            output = clone(x[:, t:], initial_state=state)[0]
-            loss = summed(y, head(output))
-        grads = tape.gradient(loss, state)
+        suffix = x[:, t:]
+        grads = backend_gradient(
+            lambda state, suffix=suffix: summed(y, head(clone(suffix, initial_state=state)[0])),
+            state,
+        )
         expected = np.sqrt(sum(np.sum(np.asarray(g, np.float64) ** 2, axis=1) for g in grads))
         np.testing.assert_allclose(norms[:, steps - t], expected, rtol=1e-4, atol=1e-7)
 
@@ -347,6 +360,19 @@ def test_scaled_orthogonal_linear_rnn_decays_exactly_at_sigma_max():
     assert measure.largest_singular_value(measure.recurrent_matrices(model)[0]) == pytest.approx(
         rho, rel=1e-5
     )
+
+
+def test_state_gradient_norms_names_an_unsupported_backend(monkeypatch):
+    model = rnn_model(keras.layers.SimpleRNN(2), 3, 1)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(ValueError, match=r"'torch'.*KERAS_BACKEND"):
+        measure.state_gradient_norms(
+            model,
+            np.zeros((1, 3, 1)),
+            np.zeros((1, 1)),
+            keras.losses.MeanSquaredError(),
+            per_step=False,
+        )
 
 
 def test_find_recurrent_layers_rejects_models_without_recurrence():
