@@ -54,6 +54,8 @@ DEFAULT_PROFILE = "quick"
 MODEL_KINDS = ("vanilla", "deep", "lstm", "gru")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 HEADS = ("dense", "none")
+# Keras backends a sweep can train on (each worker selects one before Keras loads).
+BACKENDS = ("tensorflow", "jax")
 REQUIRED_AXES = ("model", "length", "seed")
 # An experiment name is also a folder name under the output roots: never a path.
 EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -103,6 +105,9 @@ DEFAULTS = {
     # leaves the model right at the threshold, where the test set often judges it short).
     "solved_patience": 3,
     # --- execution ------------------------------------------------------------
+    # The Keras backend of every grid point: tensorflow | jax. Part of the sweep's identity
+    # (the same config on another backend is another sweep); runs record it.
+    "backend": "tensorflow",
     "resources": {  # per grid point, for executors that schedule (Ray)
         "num_cpus": 1,
         "num_gpus": 0,
@@ -165,6 +170,7 @@ VALIDATORS = {
     "stop_when_solved": checks.boolean,
     "solved_patience": checks.positive_int,
     "skip_decided_lengths": checks.boolean,
+    "backend": checks.choice(BACKENDS),
 }
 RESOURCE_VALIDATORS = {"num_cpus": checks.positive_int, "num_gpus": checks.non_negative_float}
 AXIS_VALIDATORS = {
@@ -247,9 +253,13 @@ class ExperimentConfig:
     def hashed_values(self):
         """What identifies a sweep: every value but the description and `resources`.
 
-        `resources` say where the sweep runs, not what it computes.
+        `resources` say where the sweep runs, not what it computes. The default backend
+        is left out too, so sweeps logged before `backend` existed keep their hash (and
+        resume); another backend computes other numbers and makes another sweep.
         """
         values = {k: v for k, v in self.values.items() if k not in ("description", "resources")}
+        if values.get("backend") == DEFAULTS["backend"]:
+            del values["backend"]
         return {"experiment": self.name, "profile": self.profile, **values}
 
     @property

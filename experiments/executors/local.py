@@ -1,15 +1,23 @@
 """The local executor: grid points train on this machine.
 
 With `--workers 1` each job runs in the driver's own process, one after the other (no
-process start-up: the driver has imported TensorFlow already). With N > 1 they run in a
-pool of N spawned worker processes, each limited to `cpu_count // N` TensorFlow threads
-so that the workers share the cores instead of fighting over them.
+process start-up: the driver has imported Keras already), when the sweep's backend is the
+driver's; otherwise, and with N > 1, they run in a pool of spawned worker processes, each
+limited to `cpu_count // N` threads so that the workers share the cores instead of
+fighting over them.
+
+Each worker selects the sweep's Keras backend before Keras loads (`KERAS_BACKEND`). On a
+machine with GPUs, worker i sees GPU i mod (number of GPUs) only (`CUDA_VISIBLE_DEVICES`):
+several workers share a card, and several cards share the workers round-robin; no worker
+takes a card's whole memory (TensorFlow's memory growth, JAX without preallocation).
 """
 
 import concurrent.futures
 import multiprocessing
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 
@@ -29,30 +37,76 @@ def _exit_when_driver_dies(driver_pid):
             os._exit(1)
 
 
-def _init_worker(threads, driver_pid):
-    # Runs in each spawned worker before TensorFlow is imported there.
+def visible_gpus():
+    """The GPUs workers may use: `CUDA_VISIBLE_DEVICES` if set, else what `nvidia-smi` lists."""
+    chosen = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if chosen is not None:
+        return [g.strip() for g in chosen.split(",") if g.strip() and g.strip() != "-1"]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return listed.stdout.split() if listed.returncode == 0 else []
+
+
+def worker_environment(backend, threads, gpus, worker_index):
+    """The variables a worker sets before TensorFlow, JAX or Keras load."""
+    env = {
+        "KERAS_BACKEND": backend,
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "OMP_NUM_THREADS": str(threads),
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",  # several workers share one GPU
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # JAX: the same
+    }
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[worker_index % len(gpus)]
+    return env
+
+
+def _init_worker(threads, driver_pid, backend, gpus, counter):
+    # Runs in each spawned worker before TensorFlow, JAX or Keras are imported there.
     threading.Thread(target=_exit_when_driver_dies, args=(driver_pid,), daemon=True).start()
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+    with counter.get_lock():
+        worker_index = counter.value
+        counter.value += 1
+    os.environ.update(worker_environment(backend, threads, gpus, worker_index))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # several workers share one GPU
     # Ctrl-C reaches the whole process group: only the driver handles it (and stops us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tf = quiet.import_tensorflow()  # after the variables above; the calls below make sure
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+    if backend != "tensorflow":
+        # TensorFlow only writes TensorBoard files here: the GPU is the backend's.
+        tf.config.set_visible_devices([], "GPU")
+
+
+def _driver_backend():
+    import keras
+
+    return keras.backend.backend()
 
 
 class LocalExecutor(Executor):
     """Runs grid points in this process (`workers == 1`) or in a pool of processes."""
 
     def __init__(self, *, workers=1, config=None, tracking=None, address=None, out=print):
-        del config, tracking, address, out  # checked by `preflight`
+        del tracking, address, out  # checked by `preflight`
         self._workers = workers
         self._threads = max(1, (os.cpu_count() or 1) // workers)
-        self._pool = self._new_pool() if workers > 1 else None
+        self._backend = config["backend"] if config is not None else "tensorflow"
+        self._gpus = visible_gpus()
+        in_process = workers == 1 and not self._gpus and self._backend == _driver_backend()
+        self._pool = None if in_process else self._new_pool()
 
     @classmethod
     def preflight(cls, *, workers, config, tracking, address):
@@ -67,7 +121,13 @@ class LocalExecutor(Executor):
             self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self._threads, os.getpid()),
+            initargs=(
+                self._threads,
+                os.getpid(),
+                self._backend,
+                self._gpus,
+                multiprocessing.get_context("spawn").Value("i", 0),
+            ),
         )
 
     @property

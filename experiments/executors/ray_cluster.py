@@ -192,9 +192,11 @@ class RayExecutor(Executor):
         # TensorFlow threads per task = the CPUs Ray reserved for it (Ray sets OMP_NUM_THREADS
         # itself).
         env.update(
+            KERAS_BACKEND=config["backend"] if config is not None else "tensorflow",
             TF_NUM_INTRAOP_THREADS=str(max(1, int(num_cpus))),
             TF_NUM_INTEROP_THREADS="1",
             TF_FORCE_GPU_ALLOW_GROWTH="true",  # fractional GPUs: several tasks share a card
+            XLA_PYTHON_CLIENT_PREALLOCATE="false",  # JAX: the same
         )
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         # Each finished run would print two "View run ... at: URL" lines into the driver's output.
