@@ -7,10 +7,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 RAY_STAMP := $(VENV)/.requirements-ray-installed
 NOTEBOOKS_STAMP := $(VENV)/.requirements-notebooks-installed
+GPU_STAMP := $(VENV)/.requirements-gpu-installed
 NAME ?=
 PROFILE ?= quick
 ARGS ?=
 EXECUTOR ?= local
+BACKEND ?=
 # Two worker processes keep both cores of a small machine busy (each gets half the threads).
 WORKERS ?= 2
 # With EXECUTOR=ray the cluster's CPUs/GPUs set how many grid points run at once: the default WORKERS
@@ -22,7 +24,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint format test test-slow experiment experiments report tensorboard mlflow-ui mlflow-server bench notebooks jupyter test-ray test-postgres clean
+.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow experiment experiments report register tensorboard mlflow-ui mlflow-server bench notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,6 +46,16 @@ $(NOTEBOOKS_STAMP): $(STAMP) requirements-notebooks.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-notebooks.txt
 	@touch $(NOTEBOOKS_STAMP)
 
+# Optional: the CUDA libraries of TensorFlow and JAX (requirements-gpu.txt), for a GPU machine.
+$(GPU_STAMP): $(STAMP) requirements-gpu.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-gpu.txt
+	@touch $(GPU_STAMP)
+
+venv-gpu: $(GPU_STAMP) ## Add the CUDA libraries of TensorFlow and JAX to .venv (a Linux machine with an NVIDIA GPU; ~5 GB).
+
+check-gpu-requirements: $(STAMP) ## Check that requirements-gpu.txt resolves with requirements.txt, every pin kept (pip --dry-run: metadata only).
+	$(PY) scripts/check_gpu_requirements.py
+
 lint: $(STAMP) ## Check the code with ruff (lint rules and formatting, as configured in pyproject.toml).
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -58,9 +70,9 @@ test: $(STAMP) $(RAY_STAMP) $(NOTEBOOKS_STAMP) ## Run the fast test suite (what 
 test-slow: $(STAMP) ## Run the slow, paper-scale checks (skipped by `make test`).
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
-experiment: $(STAMP) $(if $(filter ray,$(EXECUTOR)),$(RAY_STAMP)) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|long|full] [WORKERS=2] [EXECUTOR=local|ray] [ARGS="--set lr=0.01"]
+experiment: $(STAMP) $(if $(filter ray,$(EXECUTOR)),$(RAY_STAMP)) ## Run a named experiment: make experiment NAME=long_dependency [PROFILE=quick|smoke|long|full] [WORKERS=2] [BACKEND=tensorflow|jax] [EXECUTOR=local|ray] [ARGS="--set lr=0.01"]
 	@test -n "$(NAME)" || { echo "Give an experiment name: make experiment NAME=<name>. Known names:"; $(PY) -m experiments list; exit 2; }
-	$(PY) -m experiments run $(NAME) --profile $(PROFILE) --executor $(EXECUTOR) $(WORKERS_ARG) $(ARGS)
+	$(PY) -m experiments run $(NAME) --profile $(PROFILE) --executor $(EXECUTOR) $(WORKERS_ARG) $(if $(BACKEND),--backend $(BACKEND)) $(ARGS)
 
 experiments: $(STAMP) ## List the named experiments.
 	@$(PY) -m experiments list
@@ -69,8 +81,12 @@ report: $(STAMP) ## Redraw the breakdown report of the latest sweep from MLflow:
 	@test -n "$(NAME)" || { echo "Give an experiment name: make report NAME=<name>"; exit 2; }
 	$(PY) -m experiments report $(NAME) $(ARGS)
 
-tensorboard: $(STAMP) ## Serve TensorBoard on 127.0.0.1 over the logs of every run.
-	$(PY) -m experiments tensorboard $(ARGS)
+register: $(STAMP) ## Register the latest sweep's best model in the MLflow Model Registry: make register NAME=long_dependency [ARGS="--grid-point gru-L100-s0"]
+	@test -n "$(NAME)" || { echo "Give an experiment name: make register NAME=<name>"; exit 2; }
+	$(PY) -m experiments register $(NAME) $(ARGS)
+
+tensorboard: $(STAMP) ## Serve TensorBoard on 127.0.0.1 over the logs of every run, or of one: make tensorboard NAME=long_dependency
+	$(PY) -m experiments tensorboard $(NAME) $(ARGS)
 
 mlflow-ui: $(STAMP) ## Serve the MLflow UI on 127.0.0.1 over the tracking store in mlflow.yaml.
 	$(PY) -m experiments mlflow-ui $(ARGS)

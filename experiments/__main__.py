@@ -1,11 +1,14 @@
 """Command line: `python -m experiments <command>`.
 
     list                          the named experiments, one line each
-    run NAME [--profile P] [--set key=value ...] [--workers N] [--executor local|ray]
-             [--address ADDR] [--force]
+    run NAME [--profile P] [--set key=value ...] [--workers N] [--backend tensorflow|jax]
+             [--executor local|ray] [--address ADDR] [--force]
                                   run (or resume) a sweep into MLflow + TensorBoard
     report NAME [--run-id ID]     redraw the report of the latest sweep from MLflow
-    tensorboard [--port 6006]     serve TensorBoard on 127.0.0.1 over the log root
+    register NAME [--grid-point P] register the sweep's best model in the MLflow Model Registry
+    tensorboard [NAME] [--port 6006]
+                                  serve TensorBoard on 127.0.0.1 over the log root, or
+                                  over one experiment's logs
     mlflow-ui [--port 5000]       serve the MLflow UI on 127.0.0.1 over the tracking store
     mlflow-server [--host H] [--port P] [--backend-store-uri URI] [--artifacts-destination DIR]
                                   a team tracking server (SQL store, served artifacts)
@@ -19,9 +22,11 @@ exits 130 (Ctrl-C) or 143 (SIGTERM).
 """
 
 import argparse
+import json
 import os
 import socket
 import sys
+import urllib.parse
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -68,6 +73,13 @@ def _parser():
         help="grid points trained in parallel (default 1; with --executor ray: as many as the "
         "cluster fits, N > 1 caps it)",
     )
+    run.add_argument(
+        "--backend",
+        choices=config_module.BACKENDS,
+        default=None,
+        help="Keras backend of every grid point (default: the config's, tensorflow); "
+        "the same as --set backend=...",
+    )
     run.add_argument("--executor", default="local", help="local (default) or ray")
     run.add_argument(
         "--address",
@@ -79,6 +91,21 @@ def _parser():
         "--force", action="store_true", help="start a new sweep: rerun every grid point"
     )
 
+    register = commands.add_parser(
+        "register", help="register the best model of the latest sweep in the Model Registry"
+    )
+    register.add_argument("name")
+    register.add_argument("--run-id", default=None, help="a sweep's parent run (default: newest)")
+    register.add_argument(
+        "--grid-point",
+        default=None,
+        help="the grid point to register, e.g. gru-L100-s0 (default: the solved one of the "
+        "longest length, best test metric on ties)",
+    )
+    register.add_argument(
+        "--model-name", default=None, help="registered model name (default: <experiment>-<model>)"
+    )
+
     report = commands.add_parser("report", help="redraw the report of the latest sweep")
     report.add_argument("name")
     report.add_argument(
@@ -86,11 +113,17 @@ def _parser():
     )
 
     board = commands.add_parser("tensorboard", help="serve TensorBoard on 127.0.0.1")
+    board.add_argument(
+        "name",
+        nargs="?",
+        default=None,
+        help="serve one experiment's logs (its runs only, its HParams table); default: all",
+    )
     board.add_argument("--port", type=int, default=6006)
     board.add_argument("--host", default="127.0.0.1")
 
     ui = commands.add_parser("mlflow-ui", help="serve the MLflow UI on 127.0.0.1")
-    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--port", type=int, default=tracking.MLFLOW_UI_PORT)
     ui.add_argument("--host", default="127.0.0.1")
 
     server = commands.add_parser(
@@ -132,10 +165,11 @@ def _run(args):
 
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     try:
+        backend = [f"backend={args.backend}"] if args.backend else []
         result = sweep.run_sweep(
             args.name,
             args.profile,
-            args.overrides,
+            [*args.overrides, *backend],
             workers=args.workers,
             executor=args.executor,
             address=args.address,
@@ -153,31 +187,50 @@ def _run(args):
     return 0 if result.ok else 1
 
 
-def _report(args):
+def _sweep_parent_id(args):
+    """`(client, parent run id)` of `--run-id`, or of the newest sweep of `args.name`."""
     config_module.config_path(args.name)  # unknown name: the known ones
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     tracking.check_tracking_uri(tracking_config.tracking_uri)
     client = tracking.open_store(tracking_config)
+    if args.run_id is not None:
+        _check_parent_run(client, args.run_id, args.name)
+        return client, args.run_id
     experiment = client.get_experiment_by_name(tracking_config.experiment_name(args.name))
-    run_id = args.run_id
-    if run_id is not None:
-        _check_parent_run(client, run_id, args.name)
-    if run_id is None:
-        parent = (
-            None
-            if experiment is None
-            else tracking.latest_parent_run(client, experiment.experiment_id)
+    parent = (
+        None if experiment is None else tracking.latest_parent_run(client, experiment.experiment_id)
+    )
+    if parent is None:
+        raise ValueError(
+            f"No sweep of {args.name!r} in {tracking_config.tracking_uri}. "
+            f"Run one first: python -m experiments run {args.name}"
         )
-        if parent is None:
-            raise ValueError(
-                f"No sweep of {args.name!r} in {tracking_config.tracking_uri}. "
-                f"Run one first: python -m experiments run {args.name}"
-            )
-        run_id = parent.info.run_id
+    return client, parent.info.run_id
+
+
+def _report(args):
+    client, run_id = _sweep_parent_id(args)
     from experiments import quiet, report
 
     quiet.import_tensorflow()
     report.write_report(run_id, client=client)  # prints its summary
+    return 0
+
+
+def _register(args):
+    client, run_id = _sweep_parent_id(args)
+    from experiments import register, schema
+
+    version, child = register.register_sweep_model(
+        client, run_id, grid_point=args.grid_point, model_name=args.model_name
+    )
+    metric = schema.SweepInfo.from_run(client.get_run(run_id)).metric
+    value = child.data.metrics.get(schema.test_metric_name(metric))
+    print(
+        f"Registered {child.data.tags.get(schema.GRID_POINT)} (test {metric} {value:.4g}) as "
+        f"model {version.name!r} version {version.version}.\n"
+        f"Load it: mlflow.pyfunc.load_model('models:/{version.name}/{version.version}')"
+    )
     return 0
 
 
@@ -230,16 +283,78 @@ def _check_can_serve(name, host, port):
         )
 
 
-def _serve(name, command, host, port):
+def _serve(name, command, host, port, page=""):
     _check_can_serve(name, host, port)
-    print(f"Open {_client_address(host, port)}  (Ctrl-C stops it)", flush=True)
+    print(f"Open {_client_address(host, port)}{page}  (Ctrl-C stops it)", flush=True)
     # Become the server (no child left behind when this process gets a signal).
     os.execv(command[0], command)
+
+
+# TensorBoard 2.21's frontend selects every run by default only up to a number of runs:
+# 40 in the SCALARS, IMAGES and TEXT dashboards (their run selector, `tf-multi-checkbox`:
+# `maxNamesToEnableByDefault=40`, counting the runs that match its regex, which the
+# address can set: `#images&regexInput=...`), 500 in TIME SERIES (`<= 500` when the runs
+# load). Above a limit, the dashboard opens with no run selected.
+LEGACY_DASHBOARD_RUN_LIMIT = 40
+TIME_SERIES_RUN_LIMIT = 500
+
+
+# What `python -m experiments tensorboard` opens: TIME SERIES without smoothing (each point
+# is already an epoch's mean or a fixed validation set's value; TensorBoard's default
+# smoothing, 0.6, only lags ~15 points) and with the loss curves pinned on top. The
+# frontend reads both from the query (`smoothing`, `pinnedCards`), as it reads `runFilter`
+# and `tagFilter`.
+PINNED_LOSS_CARDS = json.dumps(
+    [{"plugin": "scalars", "tag": tag} for tag in ("loss/validation", "loss/train")],
+    separators=(",", ":"),
+)
+TIME_SERIES_PAGE = (
+    f"?{urllib.parse.urlencode({'smoothing': 0, 'pinnedCards': PINNED_LOSS_CARDS})}#timeseries"
+)
+# The legacy dashboards keep their state in the fragment: `regexInput` is their run filter.
+REPORT_RUNS = "regexInput=report"
+
+
+def _tensorboard_guide(address, n_runs, name, n_experiments):
+    """The other addresses worth opening, and what the run count means for each dashboard."""
+    lines = [
+        f"  one row per grid point (HPARAMS): {address}#hparams",
+        f"  the report's figures (IMAGES):    {address}#images&{REPORT_RUNS}",
+        f"  the report's tables (TEXT):       {address}#text&{REPORT_RUNS}",
+    ]
+    if n_runs > TIME_SERIES_RUN_LIMIT:
+        lines.append(
+            f"{n_runs} runs: above {TIME_SERIES_RUN_LIMIT} TIME SERIES selects none by default; "
+            "serve one experiment: python -m experiments tensorboard NAME"
+        )
+    elif n_runs > LEGACY_DASHBOARD_RUN_LIMIT:
+        lines.append(
+            f"{n_runs} runs: TIME SERIES selects them all; SCALARS, IMAGES and TEXT select "
+            f"none above {LEGACY_DASHBOARD_RUN_LIMIT} unless their run filter matches fewer "
+            "(as in the report's links)."
+        )
+    if name is None and n_experiments > 1:
+        lines.append(
+            f"{n_experiments} experiments: HPARAMS shows one experiment's columns and merges "
+            "runs of the same name; python -m experiments tensorboard NAME shows one."
+        )
+    return "\n".join(lines)
 
 
 def _tensorboard(args):
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     os.makedirs(tracking_config.tensorboard_root, exist_ok=True)
+    root = tracking_config.tensorboard_root
+    experiments = sorted(e.name for e in os.scandir(root) if e.is_dir())
+    logdir = root
+    if args.name is not None:
+        logdir = tracking_config.tb_experiment_dir(args.name)  # a name, never a path
+        if not os.path.isdir(logdir):
+            raise ValueError(
+                f"No TensorBoard logs of {args.name!r} under {root} (there are: "
+                f"{', '.join(experiments) or 'none'}). Run it first: "
+                f"python -m experiments run {args.name}"
+            )
     # TensorBoard imports TensorFlow: through `quiet`, so its start-up notices stay out.
     serve_quietly = (
         f"import sys; sys.path.insert(0, {str(tracking.REPO_ROOT)!r}); "
@@ -251,21 +366,24 @@ def _tensorboard(args):
         "-c",
         serve_quietly,
         "--logdir",
-        tracking_config.tensorboard_root,
+        logdir,
         "--host",
         args.host,
         "--port",
         str(args.port),
     ]
-    print(f"TensorBoard over {tracking_config.tensorboard_root}")
-    return _serve("TensorBoard", command, args.host, args.port)
+    n_runs = tracking.count_runs(logdir)
+    print(f"TensorBoard over {logdir} ({n_runs} run{'' if n_runs == 1 else 's'})")
+    address = _client_address(args.host, args.port)
+    print(_tensorboard_guide(address, n_runs, args.name, len(experiments)))
+    return _serve("TensorBoard", command, args.host, args.port, page=TIME_SERIES_PAGE)
 
 
 def _mlflow_ui(args):
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
     if tracking_config.is_remote:
         print(
-            f"The tracking store is a server: open {tracking_config.tracking_uri} "
+            f"The tracking store is a server: open {tracking_config.ui_address()} "
             "(its UI is served there)."
         )
         return 0
@@ -284,7 +402,9 @@ def _mlflow_ui(args):
     if tracking_config.artifact_root:
         command += ["--default-artifact-root", tracking_config.artifact_root]
     print(f"MLflow UI over {tracking_config.tracking_uri}")
-    return _serve("the MLflow UI", command, args.host, args.port)
+    # The experiments list in the model-training view (MLflow 3 opens on GenAI otherwise).
+    page = f"#/experiments?{tracking.MODEL_TRAINING_VIEW}"
+    return _serve("the MLflow UI", command, args.host, args.port, page)
 
 
 def _mlflow_server(args, extra):
@@ -329,6 +449,7 @@ def main(argv=None):
         "list": _list,
         "run": _run,
         "report": _report,
+        "register": _register,
         "tensorboard": _tensorboard,
         "mlflow-ui": _mlflow_ui,
     }

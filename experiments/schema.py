@@ -29,6 +29,14 @@ import re
 # ----------------------------------------------------------- tags MLflow defines
 PARENT_RUN_ID = "mlflow.parentRunId"
 NOTE = "mlflow.note.content"
+SOURCE_NAME = "mlflow.source.name"
+GIT_COMMIT = "mlflow.source.git.commit"
+GIT_BRANCH = "mlflow.source.git.branch"
+# An experiment of model training (not GenAI), for the UIs that read it.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+# Ours: whether the working tree had uncommitted changes to tracked files.
+GIT_DIRTY = "git.dirty"
 
 # ------------------------------------------------------ the parent run (a sweep)
 SWEEP_EXPERIMENT = "sweep.experiment"
@@ -205,6 +213,8 @@ class GridPointOutcome:
         solved: whether the test metric reached the threshold (never when diverged).
         diverged: whether the loss or a weight turned non-finite.
         train_time_s: seconds spent in `fit`.
+        run_time_s: seconds the worker spent on the run, all of it (data, model, fit,
+            evaluation, logging), without the worker's own start.
         error: the exception's last line (failed runs).
     """
 
@@ -215,6 +225,7 @@ class GridPointOutcome:
     solved: bool = False
     diverged: bool = False
     train_time_s: float = math.nan
+    run_time_s: float = math.nan
     error: str = ""
 
     @property

@@ -32,6 +32,7 @@ These rules live in the driver, so every executor behaves the same.
 
 import concurrent.futures
 import dataclasses
+import os
 import signal
 import tempfile
 import threading
@@ -163,6 +164,13 @@ def run_sweep(
         workers=workers, config=config, tracking=tracking_config, address=address
     )
 
+    shell_backend = os.environ.get("KERAS_BACKEND")
+    if shell_backend and shell_backend != config["backend"]:
+        out(
+            f"Note: KERAS_BACKEND={shell_backend} is set, but grid points train on the sweep's "
+            f"backend, {config['backend']}: choose it with --backend (make experiment ... "
+            f"BACKEND=...) or `backend:` in the config."
+        )
     quiet.import_tensorflow()  # without its start-up notices
     import datasets  # loads Keras / TensorFlow
     from experiments.models import check_model_settings
@@ -232,14 +240,16 @@ def run_sweep(
                         f"Skipping {len(finished)} grid point(s) already FINISHED; "
                         f"{len(todo)} to run (--force reruns all)."
                     )
-                hparam_names = list(sweep_runs.point_params(points[0]))
                 tracking.write_hparams_config(
-                    tracking_config.tb_experiment_dir(name), hparam_names, task.metric
+                    tracking_config.tb_experiment_dir(name),
+                    [sweep_runs.point_params(p) for p in points],
+                    task.metric,
+                    axes=list(config["grid"]),
                 )
 
                 # 4. Run.
                 result = SweepResult(parent_id, experiment_id, [], [], sorted(finished))
-                progress = Progress(len(points), len(todo), pool.max_in_flight, out)
+                progress = Progress(len(points), todo, pool.max_in_flight, out)
                 runner = _PointRunner(client, pool, config, tracking_config, parent_id, skipper)
                 runner.run(experiment_id, todo, earlier, result, in_flight, progress)
 
@@ -319,7 +329,6 @@ class _PointRunner:
         self.tracking_config = tracking_config
         self.parent_id = parent_id
         self.skipper = skipper
-        self.verbose = 2 if executor.max_in_flight == 1 else 0
 
     def run(self, experiment_id, todo, earlier, result, in_flight, progress):
         """Runs `todo`; fills `result` and keeps `in_flight` (run id -> point) current."""
@@ -386,7 +395,6 @@ class _PointRunner:
             task_params=point.task_params,
             probes=list(self.config["probes"]),
             tb_dir=self.tracking_config.tb_run_dir(self.config.name, point.name),
-            verbose=self.verbose,
         )
 
     def _outcome(self, future, run_id, point):

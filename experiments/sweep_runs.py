@@ -55,6 +55,7 @@ def sweep_info(config, task):
 def create_parent(client, experiment_id, config, task, points):
     """Creates the sweep's parent run (RUNNING); returns `(run_id, run_name)`."""
     tags = {
+        **tracking.source_tags(),
         **sweep_info(config, task).to_tags(),
         schema.SWEEP_OVERRIDES: tracking.param_value(list(config.overrides)),
         schema.SWEEP_GRID_SIZE: str(len(points)),
@@ -64,7 +65,8 @@ def create_parent(client, experiment_id, config, task, points):
     parent = client.create_run(experiment_id, run_name=name, tags=tags)
     parent_id = parent.info.run_id
     logger = tracking.RunLogger(client, parent_id)
-    logger.set_tags(tracking.system_tags())
+    # The driver's own libraries, and the backend its workers train on.
+    logger.set_tags({**tracking.system_tags(), "keras.backend": config["backend"]})
     logger.log_params(
         {
             **flat_params(config.values),
@@ -107,6 +109,7 @@ def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
     """Creates the child run of one grid point (RUNNING); soft-deletes its earlier attempts."""
     attempts = [run.info.run_id for run in earlier_runs]
     tags = {
+        **tracking.source_tags(),
         schema.PARENT_RUN_ID: parent_id,
         schema.GRID_POINT: point.name,
         schema.CONFIG_HASH: point.config_hash,

@@ -21,9 +21,6 @@ The metric, param and tag names are those of `experiments.schema`.
 
 import dataclasses
 import logging
-import os
-import shutil
-import tempfile
 import time
 import traceback
 
@@ -47,7 +44,8 @@ class GridPointJob:
         task_params: extra keyword arguments of `datasets.make`.
         probes: probe names for `experiments.probes.make_probes`.
         tb_dir: the run's TensorBoard directory, or None.
-        verbose: Keras `fit` verbosity (2: one line per epoch; 0: silent).
+        progress_every_s: a line on stdout while the run trains, at most this often
+            (epoch, validation metric, time in and left); 0: none.
     """
 
     experiment: str
@@ -58,7 +56,7 @@ class GridPointJob:
     task_params: dict
     probes: list
     tb_dir: str | None
-    verbose: int = 2
+    progress_every_s: float = 30.0
 
 
 def run_job(job):
@@ -74,17 +72,31 @@ def run_job(job):
     quiet.import_tensorflow()  # a Ray worker's first job: no start-up notices
     client = tracking.configure_mlflow(job.tracking_uri)
     logger = tracking.RunLogger(client, job.run_id, job.tb_dir)
+    began = time.perf_counter()
     client.update_run(job.run_id, status="RUNNING")
+    system_metrics = tracking.start_system_metrics(job.run_id)
     try:
-        outcome = train_grid_point(job, logger)
+        outcome = dataclasses.replace(
+            train_grid_point(job, logger), run_time_s=time.perf_counter() - began
+        )
     except Exception:  # a failing grid point must not stop the sweep
         text = traceback.format_exc()
         tracking.log_traceback(client, job.run_id, text)
+        _finish(system_metrics)
         client.set_terminated(job.run_id, schema.STATUS_FAILED)
         error = text.strip().splitlines()[-1]
         return schema.GridPointOutcome(job.run_name, schema.STATUS_FAILED, error=error)
+    except BaseException:  # interrupted: the driver marks the run KILLED
+        _finish(system_metrics)
+        raise
+    _finish(system_metrics)
     client.set_terminated(job.run_id, schema.STATUS_FINISHED)
     return outcome
+
+
+def _finish(system_metrics):
+    if system_metrics is not None:
+        system_metrics.finish()
 
 
 class _NoRetracingWarning(logging.Filter):
@@ -122,6 +134,40 @@ def _epoch_logger(run_logger):
             self.epochs_logged += 1
 
     return EpochMetricsLogger()
+
+
+def _progress_lines(job, task, hp):
+    import keras
+
+    from experiments.progress import format_seconds, print_now
+
+    class ProgressLines(keras.callbacks.Callback):
+        """A line while a long run trains, at most every `job.progress_every_s` seconds.
+
+        `  lstm-L100-s0: epoch 12/30, val mse 0.162, 0:41 in, ~1:02 left`: the time left
+        assumes the remaining epochs take as long as the ones so far (stopping when solved
+        can make it shorter).
+        """
+
+        def on_train_begin(self, logs=None):
+            self.began = self.last_line = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.monotonic()
+            if now - self.last_line < job.progress_every_s:
+                return
+            self.last_line = now
+            done = epoch + 1
+            spent = now - self.began
+            left = spent / done * (hp["epochs"] - done)
+            value = (logs or {}).get(f"val_{task.metric}")
+            metric = "" if value is None else f", val {task.metric} {value:.4g}"
+            print_now(
+                f"  {job.run_name}: epoch {done}/{hp['epochs']}{metric}, "
+                f"{format_seconds(spent)} in, ~{format_seconds(left)} left"
+            )
+
+    return ProgressLines()
 
 
 def _solve_timer(task, hp):
@@ -180,6 +226,24 @@ def time_to_solve(solved_epoch, epochs_trained, hp, *, diverged):
     }
 
 
+def _log_dataset(run_logger, task, hp, fixed_set, context):
+    """Records a fixed set as an MLflow dataset input of the run (its first batch as sample).
+
+    A set is generated batch by batch from its seed and may not fit in memory, so its
+    digest covers what determines it (the task with its settings, size, seed, batch
+    size) and its first batch's bytes, not every sequence.
+    """
+    import hashlib
+
+    x, y = fixed_set[0][:2]
+    identity = f"{task.describe()}|n={fixed_set.n}|seed={fixed_set.seed}|{fixed_set.batch_size}"
+    fingerprint = hashlib.sha256(identity.encode())
+    fingerprint.update(np.ascontiguousarray(x).tobytes())
+    fingerprint.update(np.ascontiguousarray(y).tobytes())
+    name = f"{hp['task']}-L{hp['length']}-s{hp['seed']}"
+    run_logger.log_dataset(name, x, y, context, fingerprint.hexdigest()[:12])
+
+
 def _is_xla_compile_error(error):
     text = f"{type(error).__name__}: {error}"
     return any(word in text for word in ("XLA", "xla", "jit_compile", "JIT"))
@@ -212,6 +276,8 @@ def train_grid_point(job, run_logger):
     validation = task.fixed_set(hp["val_samples"], seed=seeds["val"], batch_size=EVAL_BATCH_SIZE)
     test_set = task.fixed_set(hp["test_samples"], seed=seeds["test"], batch_size=EVAL_BATCH_SIZE)
     run_logger.set_tags({"task.describe": task.describe(), "metric": task.metric})
+    for context, fixed_set in (("validation", validation), ("test", test_set)):
+        _log_dataset(run_logger, task, hp, fixed_set, context)
     run_logger.log_params(
         {schema.CHANCE: task.chance, schema.SOLVED_THRESHOLD: task.solved_threshold}
     )
@@ -224,14 +290,12 @@ def train_grid_point(job, run_logger):
         epoch_logger = _epoch_logger(run_logger)
         solve_timer = _solve_timer(task, hp)
         callbacks = [keras.callbacks.TerminateOnNaN(), epoch_logger]
-        if job.tb_dir:
-            callbacks.append(
-                keras.callbacks.TensorBoard(
-                    job.tb_dir, write_graph=False, profile_batch=0, update_freq="epoch"
-                )
-            )
+        if job.tb_dir:  # one TensorBoard run per grid point: scalars in the run's own folder
+            callbacks.append(tracking.epoch_summaries(job.tb_dir))
         callbacks += _make_probes(job, task, run_logger)
         callbacks += injected_callbacks
+        if job.progress_every_s:
+            callbacks.append(_progress_lines(job, task, hp))
         callbacks.append(solve_timer)
         train_stream = task.dataset(hp["batch_size"], hp["steps_per_epoch"], seed=seeds["train"])
         started = time.perf_counter()
@@ -241,7 +305,7 @@ def train_grid_point(job, run_logger):
                 epochs=hp["epochs"],
                 validation_data=validation,
                 callbacks=callbacks,
-                verbose=job.verbose,
+                verbose=0,  # the sweep's lines and `_progress_lines` say what matters
             )
         except Exception as error:
             if jit_compile and epoch_logger.epochs_logged == 0 and _is_xla_compile_error(error):
@@ -281,7 +345,8 @@ def train_grid_point(job, run_logger):
     if job.tb_dir:
         tb_metrics = {k: v for k, v in final.items() if k != schema.EPOCHS_TRAINED}
         tracking.write_run_hparams(job.tb_dir, job.run_name, hp, tb_metrics)
-    _log_model(model, run_logger)
+    example_inputs = test_set[0][0]
+    tracking.log_keras_model(job.run_id, model, example_inputs, step=max(epochs_trained - 1, 0))
     return schema.GridPointOutcome(
         run_name=job.run_name,
         status=schema.STATUS_FINISHED,
@@ -291,26 +356,3 @@ def train_grid_point(job, run_logger):
         diverged=bool(diverged),
         train_time_s=train_time,
     )
-
-
-def _log_model(model, run_logger):
-    """Logs `model/model.keras` and `model/requirements.txt`.
-
-    Loading it needs `rnn_layers` importable (its layers are registered Keras
-    serializables): `import rnn_layers; keras.saving.load_model(path)`.
-    """
-    folder = tempfile.mkdtemp(prefix="vrl-model-")
-    try:
-        path = os.path.join(folder, "model.keras")
-        model.save(path)
-        requirements = os.path.join(folder, "requirements.txt")
-        with open(requirements, "w") as handle:
-            handle.write(
-                "# Load with: import rnn_layers, keras; keras.saving.load_model('model.keras')\n"
-                "# rnn_layers is this repository's package (pip install <repo>).\n"
-            )
-            handle.write("\n".join(tracking.pip_requirements()) + "\n")
-        run_logger.log_artifact(path, "model")
-        run_logger.log_artifact(requirements, "model")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

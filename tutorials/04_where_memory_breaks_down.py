@@ -310,16 +310,19 @@ make mlflow-ui        # or: python -m experiments mlflow-ui
 ## Browsing the runs: TensorBoard
 
 ```
-make tensorboard      # or: python -m experiments tensorboard; open http://127.0.0.1:6006
+make tensorboard NAME=long_dependency   # or: python -m experiments tensorboard long_dependency
 ```
 
-Every run has its own folder, `<root>/<experiment>/<run name>/{train,validation}`,
-with the same run name as in MLflow. In the **Scalars** (or **Time Series**) tab, filter
-runs with a regular expression such as `vanilla-L.*` or `L100` to overlay learning
-curves: a vanilla run that has broken down shows a loss that drops to the chance level
-and stays flat there. The **HParams** tab has one row per run with its hyperparameters
-and final metrics, and the **Images** tab shows the report's figures. The folders are
-plain files, so you can also list them:
+Open the address it prints. Every run is one folder, `<root>/<experiment>/<run name>`,
+with the same run name as in MLflow: one TensorBoard run per grid point, holding each
+epoch's `loss/train`, `loss/validation`, `<metric>/train` and `<metric>/validation`
+(step = epoch, as in MLflow). The **Time Series** tab opens with every run selected and
+the loss curves pinned on top; filter runs with a regular expression such as `vanilla-L`
+or `L100` to overlay fewer curves: a vanilla run that has broken down shows a loss that
+drops to the chance level and stays flat there. The **HParams** tab has one row per run,
+showing the grid's axes (model, length, seed) and the test metric by default, and
+the report's own run (`report/<sweep>`) holds its figures (**Images**) and tables
+(**Text**). The folders are plain files, so you can also list them:
 """
 
 # %%

@@ -4,8 +4,8 @@ A report kind is a module with `add_to_report(report)` (see `experiments.report`
 adds tables, Markdown sections, figures and parent-run metrics to the `Report` it is
 given. This module does the rest, the same for every kind: it reads the sweep, writes
 the files (`summary.md`, one CSV per table, one PNG per figure), logs them on the parent
-run under `report/`, logs the metrics, writes the TensorBoard images and scalars, and
-prints the terminal summary.
+run under `report/`, logs the metrics, writes the report's TensorBoard run (its figures as
+images, `summary.md` as text), and prints the terminal summary.
 """
 
 import dataclasses
@@ -41,7 +41,8 @@ class Report:
         sections: Markdown sections of `summary.md`, in order.
         terminal_sections: extra text printed after the terminal summary.
         figures: name -> matplotlib Figure, written as `<name>.png` and shown in
-            TensorBoard as the image `report/<name>`.
+            TensorBoard as the image `report/<name>` (the sections, as the text
+            `report/summary`).
         metrics: name -> number, logged on the parent run.
         metric_series: name -> `[(step, value), ...]`, logged on the parent run with
             those steps (e.g. a horizon against the budget in updates).
@@ -74,6 +75,18 @@ def _experiment_name(client, parent, tracking_config):
     name = client.get_experiment(parent.info.experiment_id).name
     prefix = tracking_config.experiment_prefix if tracking_config else ""
     return name[len(prefix) :] if prefix and name.startswith(prefix) else name
+
+
+def _addresses(tracking_config, parent):
+    """The MLflow UI pages of the experiment's runs and of this sweep, to open next."""
+    if tracking_config is None:
+        return []
+    experiment_id, run_id = parent.info.experiment_id, parent.info.run_id
+    served = "" if tracking_config.is_remote else " (serve them with `make mlflow-ui`)"
+    return [
+        f"MLflow runs{served}: {tracking_config.ui_address(experiment_id)}",
+        f"This sweep's parent run: {tracking_config.ui_address(experiment_id, run_id)}",
+    ]
 
 
 def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=None):
@@ -136,7 +149,8 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
         kind.add_to_report(report)
         budget = budget_text(results)
         header = f"## {title}\n\n" + (f"{budget}\n\n" if budget else "")
-        (out_dir / "summary.md").write_text(header + "\n".join(report.sections))
+        markdown = header + "\n".join(report.sections)
+        (out_dir / "summary.md").write_text(markdown)
         for stem, table in report.tables.items():
             table.to_csv(out_dir / f"{stem}.csv", index=False)
         for name, figure in report.figures.items():
@@ -161,12 +175,12 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
                 / "report"
                 / tensorboard_safe(info.run_name)
             )
-            write_tensorboard(tb_dir, report.figures, report.summary, report.horizons, info)
+            write_tensorboard(tb_dir, report.figures, markdown)
             where += f"; TensorBoard: {tb_dir}"
         text = terminal_summary(
             report.summary, report.horizons, info, title=title, where=where, budget=budget
         )
-        text = "\n".join([text, *report.terminal_sections])
+        text = "\n".join([text, *report.terminal_sections, *_addresses(tracking_config, parent)])
         print(text)
         return text
     finally:

@@ -4,11 +4,14 @@
   that its store can be used (`check_tracking_uri`). No MLflow import.
 - `mlflow_runs`: the client, experiments, `RunLogger` (logs to one run by id), and the
   queries of a sweep's runs (`latest_parent_run`, `child_runs`).
-- `tensorboard_logs`: the HParams dashboard, a run's hyperparameters, images.
+- `mlflow_model`: a trained model as an MLflow model that loads without this repository.
+- `tensorboard_logs`: one TensorBoard run per grid point (its epoch scalars, hyperparameters
+  and final metrics), the HParams dashboard, images and texts.
 
 The names below are the package's public API.
 """
 
+from experiments.tracking.mlflow_model import log_keras_model
 from experiments.tracking.mlflow_runs import (
     RunLogger,
     child_runs,
@@ -21,10 +24,14 @@ from experiments.tracking.mlflow_runs import (
     open_store,
     param_value,
     pip_requirements,
+    source_tags,
+    start_system_metrics,
     system_tags,
 )
 from experiments.tracking.settings import (
     CONFIG_ENV,
+    MLFLOW_UI_PORT,
+    MODEL_TRAINING_VIEW,
     REPO_ROOT,
     TrackingConfig,
     TrackingError,
@@ -32,14 +39,19 @@ from experiments.tracking.settings import (
     load_tracking_config,
 )
 from experiments.tracking.tensorboard_logs import (
+    count_runs,
+    epoch_summaries,
     reset_dir,
     write_hparams_config,
     write_images,
     write_run_hparams,
+    write_texts,
 )
 
 __all__ = [
     "CONFIG_ENV",
+    "MLFLOW_UI_PORT",
+    "MODEL_TRAINING_VIEW",
     "REPO_ROOT",
     "RunLogger",
     "TrackingConfig",
@@ -47,18 +59,24 @@ __all__ = [
     "check_tracking_uri",
     "child_runs",
     "configure_mlflow",
+    "count_runs",
     "device_name",
     "end_run",
     "ensure_experiment",
+    "epoch_summaries",
     "latest_parent_run",
     "load_tracking_config",
+    "log_keras_model",
     "log_traceback",
     "open_store",
     "param_value",
     "pip_requirements",
     "reset_dir",
+    "source_tags",
+    "start_system_metrics",
     "system_tags",
     "write_hparams_config",
     "write_images",
     "write_run_hparams",
+    "write_texts",
 ]

@@ -4,6 +4,7 @@
 run's TensorBoard directory: it is the object the probes receive.
 """
 
+import functools
 import json
 import logging
 import numbers
@@ -11,6 +12,7 @@ import os
 import pathlib
 import platform
 import socket
+import sys
 import time
 
 from experiments import schema
@@ -31,6 +33,7 @@ def configure_mlflow(tracking_uri):
     # "Creating initial MLflow database tables..." and the like: not the user's business.
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
@@ -105,12 +108,13 @@ def ensure_experiment(client, tracking, name):
     """The MLflow experiment id of a named experiment, created (or restored) if needed."""
     experiment_name = tracking.experiment_name(name)
     experiment = client.get_experiment_by_name(experiment_name)
+    kind = {schema.EXPERIMENT_KIND: schema.MODEL_TRAINING_KIND}
     if experiment is None:
         location = None
         if tracking.artifact_root is not None:
             location = pathlib.Path(tracking.artifact_root, name).as_uri()
         try:
-            return client.create_experiment(experiment_name, artifact_location=location)
+            return client.create_experiment(experiment_name, location, tags=kind)
         except Exception:
             # Another driver created it at the same moment: use theirs.
             experiment = client.get_experiment_by_name(experiment_name)
@@ -119,6 +123,8 @@ def ensure_experiment(client, tracking, name):
             return experiment.experiment_id
     if experiment.lifecycle_stage == "deleted":
         client.restore_experiment(experiment.experiment_id)
+    if schema.EXPERIMENT_KIND not in experiment.tags:  # made before experiments had a kind
+        client.set_experiment_tag(experiment.experiment_id, *kind.popitem())
     return experiment.experiment_id
 
 
@@ -139,6 +145,10 @@ def system_tags():
         "host": socket.gethostname(),
         "device": device_name(),
     }
+    if keras.backend.backend() == "jax":
+        import jax
+
+        tags["version.jax"] = jax.__version__
     try:
         import tensorboard
 
@@ -148,8 +158,79 @@ def system_tags():
     return tags
 
 
+@functools.lru_cache(maxsize=1)
+def source_tags():
+    """Who ran which command from which commit, as MLflow's source tags.
+
+    MLflow's own context tags (`mlflow.user`, `mlflow.source.type`, ...), with the
+    source named by the command (MLflow names the entry file, `__main__.py`), the
+    repository's commit and branch (read from this package's checkout, whatever the
+    entry point), and `git.dirty`: whether tracked files had uncommitted changes, so a
+    run from an edited tree is not taken for the commit's. No git tags outside a checkout.
+    """
+    from mlflow.tracking.context import registry
+
+    tags = {
+        k: v for k, v in registry.resolve_tags({}).items() if not k.startswith("mlflow.source.git.")
+    }
+    entry = sys.argv[0] if sys.argv else ""
+    if entry.endswith(os.path.join("experiments", "__main__.py")):
+        tags[schema.SOURCE_NAME] = " ".join(["python -m experiments", *sys.argv[1:]])
+    try:
+        import git
+
+        repo = git.Repo(pathlib.Path(__file__).resolve().parents[2])
+        tags[schema.GIT_COMMIT] = repo.head.commit.hexsha
+        tags[schema.GIT_DIRTY] = str(repo.is_dirty()).lower()
+        if not repo.head.is_detached:
+            tags[schema.GIT_BRANCH] = repo.active_branch.name
+    except Exception:  # not a checkout (an installed copy, a Ray node's working_dir), no git
+        pass
+    return tags
+
+
+SYSTEM_METRICS_INTERVAL_S = 5
+
+
+def start_system_metrics(run_id):
+    """Starts MLflow's system metrics monitor on a run (CPU, memory, disk, network, GPU).
+
+    Every `SYSTEM_METRICS_INTERVAL_S` seconds a thread samples the machine with psutil
+    (and NVML where a GPU is present) and logs `system/*` metrics to the run. MLflow's own
+    switch turns it off: `MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false`.
+
+    Returns:
+        The monitor (call `finish()` when the run ends), or None when switched off.
+    """
+    from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    if (
+        MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.defined
+        and not MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get()
+    ):
+        return None
+    monitor = SystemMetricsMonitor(run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S)
+    monitor.start()
+    return monitor
+
+
 def device_name():
-    """The GPU's name when TensorFlow sees one (Keras then trains there), else "CPU"."""
+    """The accelerator Keras trains on in this process (its name), else "CPU".
+
+    The backend's own view: TensorFlow's GPUs on the TensorFlow backend, JAX's default
+    devices on the JAX backend (each worker sees the GPUs the executor gave it).
+    """
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        devices = [d for d in jax.devices() if d.platform != "cpu"]
+        if not devices:
+            return "CPU"
+        name = devices[0].device_kind
+        return name if len(devices) == 1 else f"{len(devices)}x {name}"
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -161,10 +242,17 @@ def device_name():
 
 
 def pip_requirements():
-    """Pinned requirements of a logged model (rnn_layers itself must be importable to load it)."""
+    """Pinned requirements of a logged model (its `rnn_layers` code travels with it)."""
     from importlib import metadata
 
-    packages = ("keras", "tensorflow", "numpy")
+    import keras
+
+    backend = keras.backend.backend()
+    packages = (
+        ("keras", "jax", "jaxlib", "numpy")
+        if backend == "jax"
+        else ("keras", "tensorflow", "numpy")
+    )
     return [f"{p}=={metadata.version(p)}" for p in packages]
 
 
@@ -226,6 +314,27 @@ class RunLogger:
         entries = [RunTag(key, param_value(value)) for key, value in tags.items()]
         if entries:
             self.client.log_batch(self.run_id, tags=entries)
+
+    def log_dataset(self, name, features, targets, context, digest):
+        """Records one input dataset of the run: the runs table's Dataset column.
+
+        Args:
+            name: the dataset's name, e.g. `adding-L10-s0`.
+            features, targets: a sample of it (NumPy), for the schema and profile
+                MLflow shows.
+            context: `"validation"`, `"test"`, ... (MLflow's `mlflow.data.context` tag).
+            digest: a short fingerprint of the whole dataset.
+        """
+        import mlflow.data
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        dataset = mlflow.data.from_numpy(features, targets=targets, name=name, digest=digest)
+        # What the fluent `mlflow.log_input` sends, for a run given by id.
+        entry = DatasetInput(
+            dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]
+        )
+        self.client.log_inputs(self.run_id, datasets=[entry])
 
     def log_artifact(self, local_path, artifact_path=None):
         """Copies a local file into the run's artifacts (under `artifact_path`)."""

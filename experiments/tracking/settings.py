@@ -20,6 +20,10 @@ import yaml
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "mlflow.yaml"
 CONFIG_ENV = "VRL_MLFLOW_CONFIG"
+# `make mlflow-ui` serves a local store here; the model-training view of MLflow 3's UI.
+MLFLOW_UI_PORT = 5000
+LOCAL_MLFLOW_UI = f"http://127.0.0.1:{MLFLOW_UI_PORT}"
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 TRACKING_KEYS = {
     "tracking_uri": "sqlite:///mlflow.db",
     "artifact_location": "mlartifacts",
@@ -54,6 +58,21 @@ class TrackingConfig:
     def experiment_name(self, name):
         """The MLflow experiment name of a named experiment."""
         return f"{self.experiment_prefix}{name}"
+
+    def ui_address(self, experiment_id=None, run_id=None):
+        """The MLflow UI page of an experiment's runs (or of one run), in the model-training view.
+
+        MLflow 3's UI opens on its GenAI view unless the address carries
+        `workflowType=machine_learning`; with it the experiment opens on its runs table. A
+        local store's UI is `make mlflow-ui`'s, on `MLFLOW_UI_PORT`; a server serves its own.
+        """
+        base = self.tracking_uri.rstrip("/") if self.is_remote else LOCAL_MLFLOW_UI
+        page = "#/experiments"
+        if experiment_id is not None:
+            page += f"/{experiment_id}/runs"
+            if run_id is not None:
+                page += f"/{run_id}"
+        return f"{base}/{page}?{MODEL_TRAINING_VIEW}"
 
     def tb_experiment_dir(self, name):
         """`<tensorboard_root>/<experiment>`: where the HParams config lives."""

@@ -224,8 +224,49 @@ def test_a_sweep_prints_no_tensorflow_startup_lines(tmp_path):
     assert not noise, "\n".join(noise)
     assert not [line for line in output if "INFO mlflow" in line]
     assert any(line.startswith("  vanilla-L5-s0: test mse") for line in output)
+    # The last lines open MLflow on the runs, in its model-training view.
+    view = "?workflowType=machine_learning"
+    runs, parent = output[-2:]
+    assert runs.startswith("MLflow runs") and runs.endswith(f"/#/experiments/1/runs{view}")
+    assert parent.startswith("This sweep's parent run: http://127.0.0.1:5000/#/experiments/1/runs/")
+    assert parent.endswith(view)
     # The filter keeps what is not a known start-up notice, and cuInit failing where a GPU is.
     assert not startup_noise("E0000 00:00:1.2  1 some_kernel.cc:7] a real error")
     cuinit = "E0000 00:00:1796.3    1988 cuda_platform.cc:52] failed call to cuInit: INTERNAL"
     assert startup_noise(cuinit, has_nvidia_device=False)
     assert not startup_noise(cuinit, has_nvidia_device=True)
+
+
+def test_mlflow_ui_prints_an_address_that_opens_the_model_training_view(tmp_path):
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    write_tracking_yaml(tmp_path)
+    port = closed_port()
+    server = subprocess.Popen(
+        cli("mlflow-ui", "--port", str(port)),
+        env=cli_env(tmp_path),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        lines = [server.stdout.readline() for _ in range(2)]
+        address = f"http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning"
+        assert lines[1].startswith(f"Open {address}  (Ctrl-C stops it)"), lines
+        deadline = time.monotonic() + HANG_GUARD_S
+        while True:  # the page the address names is served
+            try:
+                with urllib.request.urlopen(address.split("#")[0], timeout=5) as page:
+                    assert page.status == 200 and b"<html" in page.read(2000).lower()
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.5)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

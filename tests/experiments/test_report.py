@@ -379,6 +379,7 @@ def breakdown_children():
 
 
 def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tmp_path, capsys):
+    import tensorflow as tf
     from tensorboard.backend.event_processing import event_accumulator
 
     root, client, experiment_id = store
@@ -423,22 +424,27 @@ def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tm
         and "test_mse" in results
         and "lstm-L100-s9" not in set(results["run_name"])
     )
+    # TensorBoard: one run, the figures as images and summary.md as Markdown text; no
+    # scalar against length (TensorBoard would smooth it into values never measured).
     tb_report = root / "tb_logs" / "hand_made" / "report" / "hand_made-breakdown"
-    images = event_accumulator.EventAccumulator(
+    assert [p for p in tb_report.iterdir() if p.is_dir()] == []  # no run per curve
+    events = event_accumulator.EventAccumulator(
         str(tb_report), size_guidance={"tensors": 0}
     ).Reload()
-    assert "report/breakdown" in images.Tags()["tensors"]  # TF2 writes images as tensors
-    scalars = event_accumulator.EventAccumulator(
-        str(tb_report / "vanilla"), size_guidance={"tensors": 0}
-    ).Reload()
-    steps = [event.step for event in scalars.Tensors("breakdown/test_mse")]
-    assert steps == [10, 50, 100]
-    # Redrawing does not duplicate the TensorBoard points.
+    tags = events.Tags()["tensors"]  # TF2 writes images and text as tensors
+    plugins = {events.SummaryMetadata(tag).plugin_data.plugin_name for tag in tags}
+    assert {"report/breakdown", "report/time_to_solve", "report/summary"} <= set(tags)
+    assert plugins == {"images", "text"}
+    (text_event,) = events.Tensors("report/summary")
+    markdown = tf.make_ndarray(text_event.tensor_proto).item().decode()
+    assert markdown == summary_md  # the same tables as the parent run's summary.md
+    assert "| curve | horizon |" in markdown and "| curve | L=10 | L=50 | L=100 |" in markdown
+    # Redrawing does not duplicate the TensorBoard events.
     report.write_report(parent_id, client=client)
-    scalars = event_accumulator.EventAccumulator(
-        str(tb_report / "vanilla"), size_guidance={"tensors": 0}
+    events = event_accumulator.EventAccumulator(
+        str(tb_report), size_guidance={"tensors": 0}
     ).Reload()
-    assert [event.step for event in scalars.Tensors("breakdown/test_mse")] == [10, 50, 100]
+    assert len(events.Tensors("report/summary")) == len(events.Tensors("report/breakdown")) == 1
     assert len(client.get_metric_history(parent_id, "budget_horizon_lstm")) == 4
 
 

@@ -127,34 +127,106 @@ def test_time_to_solve_agrees_with_the_validation_history(smoke):
             assert not censored
 
 
-def test_logged_model_loads_and_reproduces_the_test_metric(smoke):
-    import keras
-    import mlflow
-
+def _test_inputs_and_targets(name):
     import datasets
-    import rnn_layers  # registers the layers the saved model needs
 
-    settings, result, _ = smoke
-    runs = search(settings, filter_string="tags.grid_point = 'vanilla-L10-s0'")
-    row = runs.iloc[0]
-    folder = mlflow.artifacts.download_artifacts(
-        run_id=row["run_id"], artifact_path="model", tracking_uri=settings.tracking_uri
-    )
-    requirements = open(os.path.join(folder, "requirements.txt")).read()
-    assert f"keras=={keras.__version__}" in requirements
-    model = keras.saving.load_model(os.path.join(folder, "model.keras"))
-    assert any(isinstance(layer, rnn_layers.VanillaRNN) for layer in model.layers)
-
-    hparams = {p.name: p for p in expected_points()}["vanilla-L10-s0"].hparams
-    task = datasets.make("adding", length=10, seed=0)
+    hparams = {p.name: p for p in expected_points()}[name].hparams
+    task = datasets.make("adding", length=hparams["length"], seed=hparams["seed"])
     test_set = task.fixed_set(hparams["test_samples"], seed=task.split_seeds["test"])
     x = np.concatenate([test_set[i][0] for i in range(len(test_set))])
     y = np.concatenate([test_set[i][1] for i in range(len(test_set))])
     assert len(x) == hparams["test_samples"]
+    return x, y
+
+
+def test_logged_model_is_an_mlflow_keras_model_that_reproduces_the_test_metric(smoke):
+    import keras
+    import mlflow
+
+    import rnn_layers  # registers the layers the saved model needs
+
+    settings, result, _ = smoke
+    row = search(settings, filter_string="tags.grid_point = 'vanilla-L10-s0'").iloc[0]
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    model = mlflow.keras.load_model(f"runs:/{row['run_id']}/model")
+    assert any(isinstance(layer, rnn_layers.VanillaRNN) for layer in model.layers)
+
+    x, y = _test_inputs_and_targets("vanilla-L10-s0")
     predictions = model.predict(x, verbose=0)
     assert predictions.shape == (len(x), 1)
     mse = float(np.mean((predictions - y) ** 2))
     assert math.isclose(mse, row["metrics.test_mse"], rel_tol=1e-4)
+
+    info = mlflow.models.get_model_info(f"runs:/{row['run_id']}/model")
+    assert [str(s) for s in info.signature.inputs.inputs] == ["Tensor('float32', (-1, 10, 2))"]
+    assert [str(s) for s in info.signature.outputs.inputs] == ["Tensor('float32', (-1, 1))"]
+    assert info.saved_input_example_info is not None
+    folder = mlflow.artifacts.download_artifacts(f"runs:/{row['run_id']}/model")
+    requirements = open(os.path.join(folder, "requirements.txt")).read()
+    assert f"keras=={keras.__version__}" in requirements
+
+    # The run's "Logged models": one, in the sweep's experiment, with this run as its source.
+    [logged] = mlflow.search_logged_models(
+        experiment_ids=[row["experiment_id"]],
+        filter_string=f"source_run_id = '{row['run_id']}'",
+        output_format="list",
+    )
+    assert logged.name == "model" and logged.source_run_id == row["run_id"]
+    run = mlflow.MlflowClient().get_run(row["run_id"])
+    assert [output.model_id for output in run.outputs.model_outputs] == [logged.model_id]
+
+
+def test_logged_model_predicts_through_pyfunc_in_a_process_without_the_repository(smoke, tmp_path):
+    """`mlflow.pyfunc.load_model` in a fresh interpreter that cannot import `rnn_layers`
+    from the repository: the model brings its own copy (and loads it)."""
+    import subprocess
+    import sys
+
+    settings, result, _ = smoke
+    row = search(settings, filter_string="tags.grid_point = 'vanilla-L10-s0'").iloc[0]
+    x, _ = _test_inputs_and_targets("vanilla-L10-s0")
+    np.save(tmp_path / "x.npy", x[:16])
+    script = f"""
+import sys
+import numpy as np
+assert "rnn_layers" not in sys.modules
+try:
+    import rnn_layers
+    raise SystemExit("rnn_layers importable outside the model: the test proves nothing")
+except ImportError:
+    pass
+import mlflow
+mlflow.set_tracking_uri({settings.tracking_uri!r})
+model = mlflow.pyfunc.load_model("runs:/{row["run_id"]}/model")
+predictions = model.predict(np.load("x.npy"))
+np.save("predictions.npy", predictions)
+print("loaded rnn_layers from", sys.modules["rnn_layers"].__file__)
+"""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # -I: no script folder, PYTHONPATH or user site on sys.path; cwd is outside the repo.
+    finished = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert f"{os.sep}code{os.sep}rnn_layers{os.sep}" in finished.stdout
+
+    import keras
+    import mlflow
+
+    import rnn_layers  # noqa: F401
+
+    folder = mlflow.artifacts.download_artifacts(
+        f"runs:/{row['run_id']}/model", tracking_uri=settings.tracking_uri
+    )
+    reference = keras.saving.load_model(os.path.join(folder, "data", "model.keras"))
+    np.testing.assert_allclose(
+        np.load(tmp_path / "predictions.npy"), reference.predict(x[:16], verbose=0), rtol=1e-6
+    )
 
 
 def test_config_artifacts(smoke):
@@ -170,27 +242,90 @@ def test_config_artifacts(smoke):
     ]
 
 
-def test_tensorboard_event_files(smoke):
+def _tensorboard_runs(root):
+    """TensorBoard's runs under `root`: the folders holding event files, relative to it."""
+    return sorted(
+        os.path.relpath(folder, root)
+        for folder, _, files in os.walk(root)
+        if any(name.startswith("events.out.tfevents.") for name in files)
+    )
+
+
+def _events(path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    settings, _, _ = smoke
+    return EventAccumulator(str(path), size_guidance={"tensors": 0}).Reload()
+
+
+def _hparams_plugin_data(events, tag):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = events.SummaryMetadata(tag).plugin_data.content
+    return plugin_data_pb2.HParamsPluginData.FromString(content)
+
+
+def test_tensorboard_has_one_run_per_grid_point_with_train_and_validation_scalars(smoke):
+    import mlflow
+    import tensorflow as tf
+
+    settings, result, _ = smoke
     root = settings.tb_experiment_dir(EXPERIMENT)
+    points = expected_points()
+    runs = _tensorboard_runs(root)
+    # The HParams definition at the root, one run per grid point, one for the report.
+    report_runs = [run for run in runs if run.startswith("report" + os.sep)]
+    assert len(report_runs) == 1
+    assert sorted(set(runs) - set(report_runs)) == sorted([".", *(p.name for p in points)])
 
-    def tags_and_steps(path, tag=None):
-        accumulator = EventAccumulator(path)
-        accumulator.Reload()
-        tags = accumulator.Tags()["tensors"]
-        steps = [e.step for e in accumulator.Tensors(tag)] if tag else None
-        return tags, steps
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    children = search(
+        settings, filter_string=f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'"
+    )
+    run_ids = dict(zip(children["tags.mlflow.runName"], children["run_id"]))
+    for point in points:
+        events = _events(os.path.join(root, point.name))
+        tags = set(events.Tags()["tensors"])
+        assert {"loss/train", "loss/validation", "mse/train", "mse/validation"} <= tags
+        assert not any("learning_rate" in tag or tag.startswith("epoch_") for tag in tags)
+        assert {"_hparams_/session_start_info", "test_mse", "solved"} <= tags
+        # step = epoch, as in MLflow, with the same values.
+        for tag, key in (("loss/train", "loss"), ("mse/validation", "val_mse")):
+            logged = [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
+            history = sorted(
+                (m.step, m.value) for m in client.get_metric_history(run_ids[point.name], key)
+            )
+            assert [step for step, _ in logged] == [step for step, _ in history] == [0, 1]
+            assert [v for _, v in logged] == pytest.approx([v for _, v in history], rel=1e-5)
+        # The session's hyperparameters have the types of the dashboard's domains.
+        start = _hparams_plugin_data(events, "_hparams_/session_start_info").session_start_info
+        assert start.hparams["length"].number_value == point.hparams["length"]
+        assert start.hparams["seed"].WhichOneof("kind") == "number_value"
+        assert start.hparams["model"].string_value == point.hparams["model"]
+        assert start.group_name == point.name
 
-    assert "_hparams_/experiment" in tags_and_steps(root)[0]
-    for point in expected_points():
-        run_dir = os.path.join(root, point.name)
-        for split in ("train", "validation"):
-            tags, steps = tags_and_steps(os.path.join(run_dir, split), "epoch_loss")
-            assert {"epoch_loss", "epoch_mse"} <= set(tags) and steps == [0, 1]
-        tags, _ = tags_and_steps(run_dir)
-        assert {"_hparams_/session_start_info", "test_mse", "solved"} <= set(tags)
+    # The HParams dashboard: the grid axes with numeric domains, nothing constant.
+    experiment = _hparams_plugin_data(_events(root), "_hparams_/experiment").experiment
+    infos = {info.name: info for info in experiment.hparam_infos}
+    assert [info.name for info in experiment.hparam_infos] == ["model", "length", "seed"]
+    assert [v.number_value for v in infos["length"].domain_discrete.values] == [5, 10]
+    assert [v.string_value for v in infos["model"].domain_discrete.values] == [
+        "deep",
+        "gru",
+        "lstm",
+        "vanilla",
+    ]
+    assert infos["length"].differs and infos["model"].differs and not infos["seed"].differs
+    metric_tags = [info.name.tag for info in experiment.metric_infos]
+    assert metric_tags[0] == "test_mse" and "mse/validation" in metric_tags
+
+    # The report: images and one Markdown text, no scalar against length.
+    report_events = _events(os.path.join(root, report_runs[0]))
+    plugins = {
+        tag: report_events.SummaryMetadata(tag).plugin_data.plugin_name
+        for tag in report_events.Tags()["tensors"]
+    }
+    assert plugins["report/breakdown"] == "images" and plugins["report/summary"] == "text"
+    assert set(plugins.values()) == {"images", "text"}
 
 
 def test_progress_lines(smoke):
@@ -226,3 +361,93 @@ def test_bad_keras_names_and_any_impossible_length_fail_before_any_run(
     with pytest.raises(config.ConfigError, match=message):
         sweep.run_sweep(EXPERIMENT, "smoke", [override], out=lambda line: None)
     assert not (tracking_dir / "mlflow.db").exists()  # nothing written
+
+
+def test_runs_name_their_source_commit_and_datasets(smoke):
+    """The runs table's Source and Dataset columns, and the model-training experiment kind."""
+    import git
+    import mlflow
+
+    from experiments import schema
+
+    settings, result, _ = smoke
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    repo = git.Repo(tracking.REPO_ROOT)
+    runs = search(settings)
+    for _, row in runs.iterrows():
+        assert row[f"tags.{schema.GIT_COMMIT}"] == repo.head.commit.hexsha
+        assert row[f"tags.{schema.GIT_DIRTY}"] == str(repo.is_dirty()).lower()
+        assert row["tags.mlflow.source.type"] == "LOCAL" and row["tags.mlflow.user"]
+
+    child = client.get_run(
+        search(settings, filter_string="tags.grid_point = 'gru-L10-s0'").iloc[0]["run_id"]
+    )
+    inputs = {
+        next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset
+        for i in child.inputs.dataset_inputs
+    }
+    assert sorted(inputs) == ["test", "validation"]
+    assert {d.name for d in inputs.values()} == {"adding-L10-s0"}
+    assert inputs["test"].digest != inputs["validation"].digest  # other seeds, other data
+    other = client.get_run(
+        search(settings, filter_string="tags.grid_point = 'gru-L5-s0'").iloc[0]["run_id"]
+    )
+    [other_test] = [
+        i.dataset for i in other.inputs.dataset_inputs if any(t.value == "test" for t in i.tags)
+    ]
+    assert other_test.name == "adding-L5-s0" and other_test.digest != inputs["test"].digest
+
+    experiment = client.get_experiment_by_name(settings.experiment_name(EXPERIMENT))
+    assert experiment.tags[schema.EXPERIMENT_KIND] == schema.MODEL_TRAINING_KIND
+
+
+def test_register_puts_a_grid_points_model_in_the_model_registry(smoke, capsys):
+    import mlflow
+
+    from experiments.__main__ import main
+
+    settings, result, _ = smoke
+    code = main(["register", EXPERIMENT, "--grid-point", "gru-L10-s0", "--model-name", "t-gru"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Registered gru-L10-s0" in out and "models:/t-gru/1" in out
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    version = client.get_model_version("t-gru", "1")
+    row = search(settings, filter_string="tags.grid_point = 'gru-L10-s0'").iloc[0]
+    assert version.run_id == row["run_id"]
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    x, _ = _test_inputs_and_targets("gru-L10-s0")
+    registered = mlflow.pyfunc.load_model("models:/t-gru/1").predict(x[:8])
+    logged = mlflow.pyfunc.load_model(f"runs:/{row['run_id']}/model").predict(x[:8])
+    np.testing.assert_array_equal(registered, logged)
+
+    assert main(["register", EXPERIMENT, "--grid-point", "gru-L99-s0"]) == 2
+    assert "no finished run 'gru-L99-s0'" in capsys.readouterr().err
+
+
+def test_the_best_grid_point_is_the_longest_solved_then_the_best_metric():
+    from types import SimpleNamespace
+
+    from experiments import register, schema
+
+    def run(length, mse, solved=1, status="FINISHED", diverged=0):
+        return SimpleNamespace(
+            info=SimpleNamespace(status=status),
+            data=SimpleNamespace(
+                params={"length": str(length)},
+                metrics={"test_mse": mse, "solved": solved, "diverged": diverged},
+            ),
+        )
+
+    info = schema.SweepInfo(metric="mse", higher_is_better=False)
+    runs = [
+        run(10, 0.001),
+        run(50, 0.008),
+        run(50, 0.004),
+        run(100, 0.2, solved=0),
+        run(200, 0.001, status="FAILED"),
+    ]
+    assert register.best_grid_point(runs, info) is runs[2]
+    accuracy = schema.SweepInfo(metric="mse", higher_is_better=True)
+    assert register.best_grid_point(runs, accuracy) is runs[1]
+    assert register.best_grid_point([run(10, 0.3, solved=0)], info) is None

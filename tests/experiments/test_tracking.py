@@ -1,0 +1,60 @@
+"""MLflow beyond params and metrics: system metrics, experiment kind, UI addresses."""
+
+import time
+
+import pytest
+
+from experiments import schema, tracking
+
+
+@pytest.fixture
+def run_id(tracking_dir):
+    settings = tracking.load_tracking_config()
+    client = tracking.open_store(settings)
+    experiment_id = tracking.ensure_experiment(client, settings, "probe")
+    return client, client.create_run(experiment_id).info.run_id
+
+
+def test_system_metrics_are_sampled_into_the_run_until_it_ends(run_id, monkeypatch):
+    client, run = run_id
+    monkeypatch.setattr(tracking.mlflow_runs, "SYSTEM_METRICS_INTERVAL_S", 0.2)
+    monitor = tracking.start_system_metrics(run)
+    time.sleep(1.5)
+    monitor.finish()
+    history = client.get_metric_history(run, "system/cpu_utilization_percentage")
+    assert len(history) >= 3
+    assert all(0 <= m.value <= 100 for m in history)
+    assert "system/system_memory_usage_megabytes" in client.get_run(run).data.metrics
+    steps = len(history)
+    time.sleep(0.5)  # stopped: nothing more is logged
+    assert len(client.get_metric_history(run, "system/cpu_utilization_percentage")) == steps
+
+
+def test_mlflows_own_switch_turns_system_metrics_off(run_id, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
+    assert tracking.start_system_metrics(run_id[1]) is None
+
+
+def test_experiments_are_model_training_experiments_also_when_made_before(tracking_dir):
+    settings = tracking.load_tracking_config()
+    client = tracking.open_store(settings)
+    old = client.create_experiment(settings.experiment_name("older"))  # no kind tag
+    assert tracking.ensure_experiment(client, settings, "older") == old
+    for name in ("older", "newer"):
+        experiment_id = tracking.ensure_experiment(client, settings, name)
+        tags = client.get_experiment(experiment_id).tags
+        assert tags[schema.EXPERIMENT_KIND] == schema.MODEL_TRAINING_KIND
+
+
+def test_ui_addresses_open_the_model_training_view():
+    local = tracking.TrackingConfig("sqlite:////x/mlflow.db", None, "", "/x/tb", "test")
+    assert local.ui_address() == "http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
+    assert (
+        local.ui_address("3", "abc")
+        == "http://127.0.0.1:5000/#/experiments/3/runs/abc?workflowType=machine_learning"
+    )
+    server = tracking.TrackingConfig("http://team:5000/", None, "", "/x/tb", "test")
+    assert (
+        server.ui_address("3")
+        == "http://team:5000/#/experiments/3/runs?workflowType=machine_learning"
+    )
