@@ -263,6 +263,9 @@ def param_value(value):
     return str(value)
 
 
+DATASET_ATTEMPTS = 5
+
+
 # --------------------------------------------------------------- RunLogger
 class RunLogger:
     """Logs to one MLflow run by id, plus the run's TensorBoard directory.
@@ -334,7 +337,19 @@ class RunLogger:
         entry = DatasetInput(
             dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]
         )
-        self.client.log_inputs(self.run_id, datasets=[entry])
+        for attempt in range(DATASET_ATTEMPTS):
+            try:
+                self.client.log_inputs(self.run_id, datasets=[entry])
+                return
+            except Exception as error:
+                # Grid points that share a task, length and seed share their datasets; the
+                # SQL store looks a dataset up, then inserts it, so two workers logging it at
+                # once collide on its unique key. The next attempt finds it and links it.
+                # (SQLite: "UNIQUE constraint failed"; PostgreSQL: "violates unique constraint".)
+                collided = "unique constraint" in str(error).lower()
+                if not collided or attempt == DATASET_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def log_artifact(self, local_path, artifact_path=None):
         """Copies a local file into the run's artifacts (under `artifact_path`)."""

@@ -58,3 +58,49 @@ def test_ui_addresses_open_the_model_training_view():
         server.ui_address("3")
         == "http://team:5000/#/experiments/3/runs?workflowType=machine_learning"
     )
+
+
+def test_runs_logging_the_same_dataset_at_once_all_get_it(tracking_dir):
+    """Grid points that share a task, length and seed log the same dataset from two workers
+    at the same moment; MLflow's SQL store then collides on the dataset's unique key."""
+    import multiprocessing
+
+    settings = tracking.load_tracking_config()
+    client = tracking.open_store(settings)
+    experiment_id = tracking.ensure_experiment(client, settings, "datasets")
+    runs = [client.create_run(experiment_id).info.run_id for _ in range(16)]
+    context = multiprocessing.get_context("spawn")
+    start, errors = context.Barrier(2), context.Queue()
+    workers = [
+        context.Process(
+            target=_log_one_dataset_per_run,
+            args=(settings.tracking_uri, runs[i::2], start, errors),
+        )
+        for i in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    reported = [errors.get(timeout=240) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert reported == [[], []]
+    for run in runs:
+        [entry] = client.get_run(run).inputs.dataset_inputs
+        assert (entry.dataset.name, entry.dataset.digest) == ("adding-L10-s0", "abc123")
+
+
+def _log_one_dataset_per_run(tracking_uri, run_ids, start, report):
+    import numpy as np
+
+    client = tracking.configure_mlflow(tracking_uri)
+    features, targets = np.zeros((2, 10, 2), "float32"), np.zeros((2, 1), "float32")
+    errors = []
+    for run_id in run_ids:
+        start.wait(timeout=60)  # both processes insert at the same moment
+        try:
+            tracking.RunLogger(client, run_id).log_dataset(
+                "adding-L10-s0", features, targets, "test", "abc123"
+            )
+        except Exception as error:  # reported, not raised: the other process is waiting
+            errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+    report.put(errors)
