@@ -1,8 +1,10 @@
-"""The smoke profile of every named experiment, end to end, into a temporary store.
+"""The smoke profile of every named experiment, end to end, into a temporary store, on each
+backend a sweep can train on.
 
-One module-scoped fixture runs each experiment's smoke sweep in this process (the runner's
-inline executor: TensorFlow loads once), into a temporary SQLite store and TensorBoard root;
-the tests then read everything back through MLflow's own client.
+One module-scoped fixture per backend runs each experiment's smoke sweep into a temporary
+SQLite store and TensorBoard root (on TensorFlow in this process, the runner's inline
+executor; on JAX in one spawned worker per sweep, which selects the backend before Keras
+loads); the tests then read everything back through MLflow's own client.
 """
 
 import os
@@ -48,18 +50,22 @@ def test_every_named_experiment_is_covered_here():
     assert sorted(experiment_config.experiment_names()) == sorted(EXPECTED)
 
 
-@pytest.fixture(scope="module")
-def sweeps(tmp_path_factory, tracking_environment):
-    """Runs every smoke sweep once; yields (client, tracking config, {name: SweepResult})."""
+@pytest.fixture(scope="module", params=experiment_config.BACKENDS)
+def sweeps(request, tmp_path_factory, tracking_environment):
+    """Runs every smoke sweep once on a backend; yields (client, tracking config, results)."""
     from experiments import sweep, tracking
 
-    with tracking_environment(tmp_path_factory.mktemp("named")) as tracking_config:
+    backend = request.param
+    with tracking_environment(tmp_path_factory.mktemp(f"named-{backend}")) as tracking_config:
         results = {}
         for name in EXPECTED:
             results[name] = sweep.run_sweep(
                 name,
                 "smoke",
-                OVERRIDES.get(name, ()),
+                [*OVERRIDES.get(name, ()), f"backend={backend}"],
+                # TensorFlow: inline, in this process. JAX: spawned workers, whose start and
+                # compilation two of them overlap.
+                workers=1 if backend == "tensorflow" else 2,
                 tracking_config=tracking_config,
                 out=lambda *_: None,
             )
@@ -87,6 +93,9 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
     children = _children(client, result)
     assert sorted(run.info.run_name for run in children) == sorted(p.name for p in points)
     assert {run.info.status for run in children} == {"FINISHED"}
+    backend = parent.data.params["backend"]
+    assert {run.data.tags["keras.backend"] for run in children} == {backend}
+    assert parent.data.tags["keras.backend"] == backend
 
     # The report: its files on the parent run, one horizon metric per curve, TensorBoard images.
     logged = {artifact.path for artifact in client.list_artifacts(result.parent_run_id, "report")}
