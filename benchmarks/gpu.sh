@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# VanillaRNN (Keras 3, JAX backend) against PyTorch's cuDNN nn.RNN on one GPU.
+# The GPU check: on one GPU, with the JAX backend,
+#   1. the layer's SimpleRNN parity tests,
+#   2. VanillaRNN against PyTorch's cuDNN nn.RNN (python -m benchmarks),
+#   3. the `full` profiles' wall time planned from measured step times (benchmarks/full_plan.py),
+#   4. where .venv has the full requirements (make venv-gpu: MLflow, TensorFlow): the flagship's
+#      quick sweep on each backend, timed, into a throwaway store.
 #
 # For a GPU machine that has JAX (with CUDA) and PyTorch but neither Keras nor
-# TensorFlow, and no network: Keras comes from the wheels shipped in
-# benchmarks/wheels/ (see benchmarks/README.md for how to fetch them).
+# TensorFlow, and no network: Keras (and PyYAML) come from the wheels shipped in
+# benchmarks/wheels/ (see benchmarks/README.md for how to fetch them); step 4 is skipped there.
 # Usage, from anywhere:  bash benchmarks/gpu.sh [extra python -m benchmarks options]
-# Writes benchmarks/out/bench-jax-*.json and prints the table.
+# Writes benchmarks/out/bench-jax-*.json and prints the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +19,7 @@ WHEELS=benchmarks/wheels
 
 "$PYTHON" -c "import jax, torch" || { echo "gpu.sh needs jax and torch importable by $PYTHON" >&2; exit 2; }
 
-if ! "$PYTHON" -c "import keras" 2>/dev/null; then
+if ! "$PYTHON" -c "import keras, yaml" 2>/dev/null; then
   if ! ls "$WHEELS"/keras-*.whl >/dev/null 2>&1; then
     echo "No keras wheel in $WHEELS; fetch it first (see benchmarks/README.md)." >&2
     exit 2
@@ -22,10 +27,10 @@ if ! "$PYTHON" -c "import keras" 2>/dev/null; then
   # A venv that sees the machine's jax/torch/numpy; plain install if venv is missing.
   VENV=${GPU_VENV:-/tmp/vanilla-rnn-gpu-venv}
   if "$PYTHON" -m venv --system-site-packages "$VENV" 2>/dev/null; then
-    "$VENV/bin/python" -m pip install --no-index --find-links "$WHEELS" keras
+    "$VENV/bin/python" -m pip install --no-index --find-links "$WHEELS" keras pyyaml
     PYTHON="$VENV/bin/python"
   else
-    "$PYTHON" -m pip install --no-index --find-links "$WHEELS" keras
+    "$PYTHON" -m pip install --no-index --find-links "$WHEELS" keras pyyaml
   fi
 fi
 
@@ -35,4 +40,26 @@ export KERAS_BACKEND=jax
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 "$PYTHON" -c "import jax, torch; print('jax', jax.__version__, jax.devices()); print('torch', torch.__version__, torch.cuda.get_device_name(0))"
+echo "== 1. parity with SimpleRNN on the GPU (JAX)"
+"$PYTHON" -m pytest -q -p no:cacheprovider tests/rnn_layers/test_rnn_parity.py
+
+echo "== 2. VanillaRNN against cuDNN nn.RNN"
 "$PYTHON" -m benchmarks --sizes gpu_long,gpu_wide --torch-device cuda "$@"
+
+echo "== 3. the full profiles planned from step times on this GPU (4 grid points at once)"
+"$PYTHON" -m benchmarks.full_plan long_dependency copy_memory latch --parallel 4 --steps 20
+
+echo "== 4. the flagship quick sweep on each backend"
+if [ -x .venv/bin/python ] && .venv/bin/python -c "import mlflow, tensorflow" 2>/dev/null; then
+  STORE=$(mktemp -d)
+  printf 'tracking_uri: sqlite:///%s/mlflow.db\nartifact_location: %s/artifacts\nexperiment_prefix: ""\ntensorboard_root: %s/tb_logs\n' \
+    "$STORE" "$STORE" "$STORE" > "$STORE/mlflow.yaml"
+  for BACKEND in tensorflow jax; do
+    START=$(date +%s)
+    .venv/bin/python -m experiments --mlflow-config "$STORE/mlflow.yaml" run long_dependency \
+      --profile quick --workers 4 --backend "$BACKEND" | grep -E "horizon|device|^run 48"
+    echo "$BACKEND: $(( $(date +%s) - START )) s"
+  done
+else
+  echo "skipped: .venv lacks MLflow/TensorFlow (on a machine with network: make venv-gpu)"
+fi

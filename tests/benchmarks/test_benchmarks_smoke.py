@@ -121,3 +121,19 @@ def test_skip_savings_replays_the_rule_on_known_outcomes(tmp_path, capsys):
         4 + 8 + 8,
         4 * 5 + 8 * 10 + 8 * 20,
     )
+
+
+def test_full_plan_times_each_shape_once_and_adds_up_the_grid():
+    from benchmarks import full_plan
+    from experiments.config import load_config
+    from experiments.grid import expand_grid
+
+    lines = []
+    points, seconds = full_plan.plan("long_dependency", "smoke", 2, steps=1, out=lines.append)
+    grid = expand_grid(load_config("long_dependency", "smoke"))
+    assert points == len(grid)
+    shapes = {(p.hparams["model"], p.hparams["length"]) for p in grid}
+    timed = [line for line in lines if " step " in line]
+    assert len(timed) == len(shapes)  # seeds share a timing
+    assert seconds > 0 and lines[-1].startswith("  planned: ")
+    assert "wall with 2 at once" in lines[-1]
