@@ -82,21 +82,13 @@ def run_job(job):
     except Exception:  # a failing grid point must not stop the sweep
         text = traceback.format_exc()
         tracking.log_traceback(client, job.run_id, text)
-        _finish(system_metrics)
-        client.set_terminated(job.run_id, schema.STATUS_FAILED)
         error = text.strip().splitlines()[-1]
-        return schema.GridPointOutcome(job.run_name, schema.STATUS_FAILED, error=error)
-    except BaseException:  # interrupted: the driver marks the run KILLED
-        _finish(system_metrics)
-        raise
-    _finish(system_metrics)
-    client.set_terminated(job.run_id, schema.STATUS_FINISHED)
+        outcome = schema.GridPointOutcome(job.run_name, schema.STATUS_FAILED, error=error)
+    finally:  # also on an interrupt (the driver then marks the run KILLED)
+        if system_metrics is not None:
+            system_metrics.finish()  # its last samples, while the run is still RUNNING
+    client.set_terminated(job.run_id, outcome.status)
     return outcome
-
-
-def _finish(system_metrics):
-    if system_metrics is not None:
-        system_metrics.finish()
 
 
 class _NoRetracingWarning(logging.Filter):
