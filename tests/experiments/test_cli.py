@@ -270,3 +270,44 @@ def test_mlflow_ui_prints_an_address_that_opens_the_model_training_view(tmp_path
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_backend_jax_trains_every_grid_point_in_workers_on_jax(tmp_path):
+    """The driver loads Keras on TensorFlow; `--backend jax` must reach the spawned workers
+    before their Keras loads (and a KERAS_BACKEND in the shell must not decide it)."""
+    import mlflow
+
+    write_tracking_yaml(tmp_path)
+    env = cli_env(tmp_path, KERAS_BACKEND="tensorflow")
+    result = subprocess.run(
+        cli(
+            "run",
+            "long_dependency",
+            "--profile",
+            "smoke",
+            "--workers",
+            "2",
+            "--backend",
+            "jax",
+            "--set",
+            "grid.model=[vanilla,gru]",
+            "--set",
+            "grid.length=[5]",
+        ),
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Note: KERAS_BACKEND=tensorflow is set, but grid points train on" in result.stdout
+    settings = tracking.load_tracking_config(tmp_path / "mlflow.yaml")
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    runs = client.search_runs(
+        [client.get_experiment_by_name(settings.experiment_name("long_dependency")).experiment_id],
+        filter_string="tags.grid_point != ''",
+    )
+    assert sorted(r.data.tags["grid_point"] for r in runs) == ["gru-L5-s0", "vanilla-L5-s0"]
+    assert {r.data.tags["keras.backend"] for r in runs} == {"jax"}
+    assert all("version.jax" in r.data.tags for r in runs)

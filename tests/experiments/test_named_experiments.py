@@ -2,12 +2,15 @@
 backend a sweep can train on.
 
 One module-scoped fixture per backend runs each experiment's smoke sweep into a temporary
-SQLite store and TensorBoard root (on TensorFlow in this process, the runner's inline
-executor; on JAX in one spawned worker per sweep, which selects the backend before Keras
-loads); the tests then read everything back through MLflow's own client.
+SQLite store and TensorBoard root (on TensorFlow in this process, on JAX in one child
+process whose Keras loads on JAX; both with the runner's inline executor); the tests then
+read everything back through MLflow's own client.
 """
 
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -46,8 +49,37 @@ COMMON_REPORT_FILES = [
 OVERRIDES = {"long_dependency": ["grid.model=[vanilla,lstm]"]}
 
 
+# On JAX each new model compiles for seconds: there, the smoke grid's first length only (the
+# longer ones test the skipping rule and the report's lengths, which TensorFlow covers).
+BACKEND_OVERRIDES = {
+    "tensorflow": lambda name: [],
+    "jax": lambda name: [f"grid.length=[{_smoke_grid(name)['length'][0]}]"],
+}
+
+
+def _smoke_grid(name):
+    return experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ()))["grid"]
+
+
+def _overrides(name, backend):
+    return [*OVERRIDES.get(name, ()), *BACKEND_OVERRIDES[backend](name), f"backend={backend}"]
+
+
 def test_every_named_experiment_is_covered_here():
     assert sorted(experiment_config.experiment_names()) == sorted(EXPECTED)
+
+
+# On JAX the sweeps run in one child process whose Keras is on JAX, so that each sweep's grid
+# points train in that driver (the inline executor) instead of in freshly spawned workers.
+RUN_ON_JAX = """
+import dataclasses, json, sys
+from experiments import sweep
+results = {}
+for name, overrides in json.loads(sys.argv[1]).items():
+    result = sweep.run_sweep(name, "smoke", overrides, out=lambda *_: None)
+    results[name] = dataclasses.asdict(result)
+print(json.dumps(results))
+"""
 
 
 @pytest.fixture(scope="module", params=experiment_config.BACKENDS)
@@ -57,18 +89,29 @@ def sweeps(request, tmp_path_factory, tracking_environment):
 
     backend = request.param
     with tracking_environment(tmp_path_factory.mktemp(f"named-{backend}")) as tracking_config:
-        results = {}
-        for name in EXPECTED:
-            results[name] = sweep.run_sweep(
-                name,
-                "smoke",
-                [*OVERRIDES.get(name, ()), f"backend={backend}"],
-                # TensorFlow: inline, in this process. JAX: spawned workers, whose start and
-                # compilation two of them overlap.
-                workers=1 if backend == "tensorflow" else 2,
-                tracking_config=tracking_config,
-                out=lambda *_: None,
+        if backend == "tensorflow":  # in this process
+            results = {
+                name: sweep.run_sweep(
+                    name,
+                    "smoke",
+                    _overrides(name, backend),
+                    tracking_config=tracking_config,
+                    out=lambda *_: None,
+                )
+                for name in EXPECTED
+            }
+        else:
+            overrides = {name: _overrides(name, backend) for name in EXPECTED}
+            child = subprocess.run(
+                [sys.executable, "-c", RUN_ON_JAX, json.dumps(overrides)],
+                env={**os.environ, "KERAS_BACKEND": backend},  # VRL_MLFLOW_CONFIG: the store
+                capture_output=True,
+                text=True,
+                timeout=900,
             )
+            assert child.returncode == 0, child.stderr[-3000:]
+            summary = json.loads(child.stdout.strip().splitlines()[-1])
+            results = {name: sweep.SweepResult(**fields) for name, fields in summary.items()}
         client = tracking.configure_mlflow(tracking_config.tracking_uri)
         yield client, tracking_config, results
 
@@ -84,16 +127,17 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
     client, tracking_config, results = sweeps
     result = results[name]
     kind, report_files, child_files = EXPECTED[name]
-    points = expand_grid(experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ())))
 
     assert result.ok, (result.failed, result.report_error)
     parent = client.get_run(result.parent_run_id)
+    backend = parent.data.params["backend"]
+    config = experiment_config.load_config(name, "smoke", _overrides(name, backend))
+    points = expand_grid(config)
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["report"] == kind
     children = _children(client, result)
     assert sorted(run.info.run_name for run in children) == sorted(p.name for p in points)
     assert {run.info.status for run in children} == {"FINISHED"}
-    backend = parent.data.params["backend"]
     assert {run.data.tags["keras.backend"] for run in children} == {backend}
     assert parent.data.tags["keras.backend"] == backend
 
@@ -108,7 +152,6 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
     lengths = {p.axes["length"] for p in points}
     assert all(value == 0 or value in lengths for value in horizons.values())
     assert "horizon" in result.report
-    config = experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ()))
     assert (
         f"Budget: at most {config['epochs'] * config['steps_per_epoch']:,} "
         f"{config['optimizer']} updates" in result.report
