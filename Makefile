@@ -19,6 +19,9 @@ WORKERS ?= 2
 # is not passed there (a WORKERS=N given on the command line or in the environment caps it).
 WORKERS_ARG = $(if $(and $(filter ray,$(EXECUTOR)),$(filter file,$(origin WORKERS))),,--workers $(WORKERS))
 PYTEST_ARGS ?=
+# `make test` runs its files in this many processes (pytest-xdist; a file's tests stay together so its
+# fixtures are built once). TEST_PROCESSES=0 runs them in this process (for pdb and -s).
+TEST_PROCESSES ?= 2
 
 # Quiet TensorFlow's C++ start-up chatter; errors still show.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -65,7 +68,7 @@ format: $(STAMP) ## Format the code with ruff and apply its safe fixes.
 	$(VENV)/bin/ruff check --fix .
 
 test: $(STAMP) $(RAY_STAMP) $(NOTEBOOKS_STAMP) ## Run the fast test suite (what CI runs; installs requirements-ray.txt and requirements-notebooks.txt too, for the Ray and notebook tests).
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## Run the slow, paper-scale checks (skipped by `make test`).
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
