@@ -402,9 +402,20 @@ def _mlflow_ui(args):
     if tracking_config.artifact_root:
         command += ["--default-artifact-root", tracking_config.artifact_root]
     print(f"MLflow UI over {tracking_config.tracking_uri}")
+    _hide_server_deprecation_warnings()
     # The experiments list in the model-training view (MLflow 3 opens on GenAI otherwise).
     page = f"#/experiments?{tracking.MODEL_TRAINING_VIEW}"
     return _serve("the MLflow UI", command, args.host, args.port, page)
+
+
+# Warnings about MLflow's own imports, printed once by each of the server's processes,
+# that a user of the UI can do nothing about. The processes inherit the environment.
+SERVER_WARNINGS_TO_HIDE = ("ignore:starlette.middleware.wsgi is deprecated:UserWarning",)
+
+
+def _hide_server_deprecation_warnings():
+    filters = [os.environ.get("PYTHONWARNINGS", ""), *SERVER_WARNINGS_TO_HIDE]
+    os.environ["PYTHONWARNINGS"] = ",".join(f for f in filters if f)
 
 
 def _mlflow_server(args, extra):
@@ -434,6 +445,7 @@ def _mlflow_server(args, extra):
     print(f"MLflow tracking server: store {backend}, artifacts {os.path.abspath(artifacts)}")
     address = _client_address(args.host, args.port).rstrip("/")
     print(f"Point the suite at it with: MLFLOW_TRACKING_URI={address}")
+    _hide_server_deprecation_warnings()
     return _serve("the MLflow tracking server", command, args.host, args.port)
 
 
