@@ -102,10 +102,10 @@ def plan(name, profile, parallel, *, steps=10, max_length=None, out=print):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-        from experiments import quiet
+    from experiments import quiet
 
-        quiet.import_tensorflow()  # without its start-up notices
+    # On JAX too: the runner's modules import TensorFlow (TensorBoard writing, tf.data).
+    quiet.import_tensorflow()  # without its start-up notices
     import keras
 
     print(f"backend {keras.backend.backend()}; {args.steps} timed steps per shape")

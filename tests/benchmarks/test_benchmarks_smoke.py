@@ -137,3 +137,29 @@ def test_full_plan_times_each_shape_once_and_adds_up_the_grid():
     assert len(timed) == len(shapes)  # seeds share a timing
     assert seconds > 0 and lines[-1].startswith("  planned: ")
     assert "wall with 2 at once" in lines[-1]
+
+
+def test_full_plan_on_jax_prints_only_its_own_lines():
+    """What `gpu.sh` runs: the plan on the JAX backend, whose modules import TensorFlow too."""
+    import subprocess
+    import sys
+
+    from experiments.quiet import startup_noise
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": repo}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user's shell has it
+    command = ["-m", "benchmarks.full_plan", "short_dependency", "--profile", "smoke"]
+    done = subprocess.run(
+        [sys.executable, *command, "--steps", "1", "--max-length", "1"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("backend jax;")
+    assert "planned:" in done.stdout
+    noise = [line for line in done.stderr.splitlines() if startup_noise(line)]
+    assert not noise, noise
