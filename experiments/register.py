@@ -62,8 +62,12 @@ def register_sweep_model(client, parent_run_id, *, grid_point=None, model_name=N
             )
         child = matches[0]
     name = model_name or f"{info.experiment}-{child.data.tags[schema.KIND]}"
+    # The run's Logged model (MLflow 3 stores it apart from the run's artifacts: a
+    # `runs:/` address would work too, after a warning that the run has no such artifact).
+    outputs = child.outputs.model_outputs if child.outputs else []
+    source = f"models:/{outputs[0].model_id}" if outputs else f"runs:/{child.info.run_id}/model"
     version = mlflow.register_model(
-        f"runs:/{child.info.run_id}/model",
+        source,
         name,
         tags={schema.GRID_POINT: child.data.tags.get(schema.GRID_POINT, "")},
     )
