@@ -15,11 +15,12 @@ from experiments.quiet import startup_noise
 from tests.experiments.runner_helpers import REPO_ROOT, cli, cli_env, write_tracking_yaml
 
 HANG_GUARD_S = 60
+SWEEP_GUARD_S = 300  # a smoke sweep in spawned workers, on a loaded 2-core machine
 
 
-def run_cli(*args, env):
+def run_cli(*args, env, timeout=HANG_GUARD_S):
     return subprocess.run(
-        cli(*args), env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S
+        cli(*args), env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -201,22 +202,11 @@ def test_a_sweep_prints_no_tensorflow_startup_lines(tmp_path):
     write_tracking_yaml(tmp_path)
     env = cli_env(tmp_path)
     env.pop("TF_CPP_MIN_LOG_LEVEL")
-    result = subprocess.run(
-        cli(
-            "run",
-            "long_dependency",
-            "--profile",
-            "smoke",
-            "--workers",
-            "2",
-            "--set",
-            "grid.model=[vanilla]",
-        ),
+    result = run_cli(
+        *("run", "long_dependency", "--profile", "smoke", "--workers", "2"),
+        *("--set", "grid.model=[vanilla]"),
         env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        timeout=SWEEP_GUARD_S,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     output = (result.stdout + result.stderr).splitlines()
@@ -281,26 +271,11 @@ def test_backend_jax_trains_every_grid_point_in_workers_on_jax(tmp_path):
 
     write_tracking_yaml(tmp_path)
     env = cli_env(tmp_path, KERAS_BACKEND="tensorflow")
-    result = subprocess.run(
-        cli(
-            "run",
-            "long_dependency",
-            "--profile",
-            "smoke",
-            "--workers",
-            "2",
-            "--backend",
-            "jax",
-            "--set",
-            "grid.model=[vanilla,gru]",
-            "--set",
-            "grid.length=[5]",
-        ),
+    result = run_cli(
+        *("run", "long_dependency", "--profile", "smoke", "--workers", "2", "--backend", "jax"),
+        *("--set", "grid.model=[vanilla,gru]", "--set", "grid.length=[5]"),
         env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        timeout=SWEEP_GUARD_S,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Note: KERAS_BACKEND=tensorflow is set, but grid points train on" in result.stdout
