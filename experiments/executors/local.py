@@ -131,16 +131,18 @@ class LocalExecutor(Executor):
             )
 
     def _new_pool(self):
+        spawn = multiprocessing.get_context("spawn")
+        worker_count = spawn.Value("i", 0)  # each worker takes the next index (its GPU)
         return concurrent.futures.ProcessPoolExecutor(
             self._workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=spawn,
             initializer=_init_worker,
             initargs=(
                 self._threads,
                 os.getpid(),
                 self._backend,
                 self._gpus,
-                multiprocessing.get_context("spawn").Value("i", 0),
+                worker_count,
                 self._jax_cache,
             ),
         )

@@ -406,9 +406,9 @@ def _gradients(function, arguments):
     """The gradient of the scalar `function(arguments)` w.r.t. every tensor in `arguments`.
 
     `arguments` is a nested list of tensors; the result has the same structure, with zeros
-    for a tensor the value does not depend on. Only this function depends on the backend.
+    for a tensor the value does not depend on. Only this function depends on the backend
+    (TensorFlow or JAX: `_check_gradient_backend`).
     """
-    _check_gradient_backend()
     if keras.backend.backend() == "jax":
         import jax
 

@@ -108,13 +108,16 @@ def ensure_experiment(client, tracking, name):
     """The MLflow experiment id of a named experiment, created (or restored) if needed."""
     experiment_name = tracking.experiment_name(name)
     experiment = client.get_experiment_by_name(experiment_name)
-    kind = {schema.EXPERIMENT_KIND: schema.MODEL_TRAINING_KIND}
     if experiment is None:
         location = None
         if tracking.artifact_root is not None:
             location = pathlib.Path(tracking.artifact_root, name).as_uri()
         try:
-            return client.create_experiment(experiment_name, location, tags=kind)
+            return client.create_experiment(
+                experiment_name,
+                location,
+                tags={schema.EXPERIMENT_KIND: schema.MODEL_TRAINING_KIND},
+            )
         except Exception:
             # Another driver created it at the same moment: use theirs.
             experiment = client.get_experiment_by_name(experiment_name)
@@ -124,7 +127,9 @@ def ensure_experiment(client, tracking, name):
     if experiment.lifecycle_stage == "deleted":
         client.restore_experiment(experiment.experiment_id)
     if schema.EXPERIMENT_KIND not in experiment.tags:  # made before experiments had a kind
-        client.set_experiment_tag(experiment.experiment_id, *kind.popitem())
+        client.set_experiment_tag(
+            experiment.experiment_id, schema.EXPERIMENT_KIND, schema.MODEL_TRAINING_KIND
+        )
     return experiment.experiment_id
 
 
