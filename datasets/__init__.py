@@ -8,7 +8,8 @@ Public API:
   construction, shapes, chance level and solved threshold).
 - `split_seed(seed, split)`: the seed of the `"train"`, `"val"` or `"test"`
   split of a run seed (also `task.split_seeds`).
-- `Task`, `Output`: the task contract.
+- `Task`, `Output`: the task contract; `is_solved(value, threshold, higher_is_better)`.
+- `TaskParameterError`: a `ValueError` naming the parameter that cannot be used.
 
 Example:
 
@@ -27,7 +28,7 @@ that says so, rather than a bare one.
 import inspect
 
 from datasets.adding import Adding
-from datasets.base import SPLITS, Output, Task, split_seed
+from datasets.base import SPLITS, Output, Task, TaskParameterError, is_solved, split_seed
 from datasets.copy_memory import CopyMemory
 from datasets.delayed_recall import DelayedRecall
 from datasets.ewma import EWMA
@@ -39,7 +40,16 @@ _TASK_CLASSES = {
 }
 TASKS = tuple(_TASK_CLASSES)
 
-__all__ = ["TASKS", "SPLITS", "Output", "Task", "make", "split_seed"]
+__all__ = [
+    "TASKS",
+    "SPLITS",
+    "Output",
+    "Task",
+    "TaskParameterError",
+    "is_solved",
+    "make",
+    "split_seed",
+]
 
 
 def make(name, *, length, seed=0, **params):
@@ -61,17 +71,18 @@ def make(name, *, length, seed=0, **params):
         A `Task`.
     """
     if name not in _TASK_CLASSES:
-        raise ValueError(f"Unknown task {name!r}. Known tasks: {', '.join(TASKS)}.")
+        raise TaskParameterError("task", f"Unknown task {name!r}. Known tasks: {', '.join(TASKS)}.")
     cls = _TASK_CLASSES[name]
     allowed = [
         p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "length", "seed")
     ]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise ValueError(
+        raise TaskParameterError(
+            "task_params",
             f"Unknown parameter(s) {', '.join(unknown)} for task {name!r}. "
             "Its parameters are: "
-            f"{', '.join(allowed) if allowed else 'none besides length and seed'}."
+            f"{', '.join(allowed) if allowed else 'none besides length and seed'}.",
         )
     return cls(length, seed, **params)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from datasets.base import Output, Task
+from datasets.base import Output, Task, TaskParameterError
 
 
 class Adding(Task):
@@ -40,9 +40,10 @@ class Adding(Task):
     def __init__(self, length, seed=0):
         super().__init__(length, seed)
         if self.length < 2:
-            raise ValueError(
+            raise TaskParameterError(
+                "length",
                 f"adding: the sequence needs two halves with one marker each; "
-                f"length must be >= 2, received {self.length}."
+                f"length must be >= 2, received {self.length}.",
             )
         self.timesteps = self.length
         self.input_dim = 2

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from datasets.base import Output, Task, check_int, one_hot
+from datasets.base import Output, Task, TaskParameterError, check_int, one_hot
 
 
 class DelayedRecall(Task):
@@ -51,11 +51,12 @@ class DelayedRecall(Task):
             sequence_length = self.lag + 50
         sequence_length = check_int(sequence_length, "sequence_length")
         if sequence_length <= self.lag:
-            raise ValueError(
+            raise TaskParameterError(
+                "length",
                 f"delayed_recall: the lag (length={self.lag}) must be shorter than "
                 f"the sequence (sequence_length={sequence_length}), or no step has a "
                 f"target. Use sequence_length > {self.lag} or leave it unset "
-                f"(default lag + 50)."
+                f"(default lag + 50).",
             )
         self.params = {
             "alphabet_size": self.alphabet_size,

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from datasets.base import Output, Task
+from datasets.base import Output, Task, TaskParameterError
 
 
 class EWMA(Task):
@@ -40,9 +40,10 @@ class EWMA(Task):
     def __init__(self, length, seed=0, alpha=0.1):
         super().__init__(length, seed)
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 < alpha <= 1.0:
-            raise ValueError(
+            raise TaskParameterError(
+                "alpha",
                 f"ewma: `alpha` must be a number in (0, 1]; received {alpha!r}. "
-                f"alpha = 1 copies the input, small alpha averages over ~1/alpha steps."
+                f"alpha = 1 copies the input, small alpha averages over ~1/alpha steps.",
             )
         self.alpha = float(alpha)
         self.params = {"alpha": self.alpha}

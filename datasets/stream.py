@@ -6,7 +6,7 @@ import math
 
 import keras
 
-from datasets.base import FIXED_DOMAIN, STREAM_DOMAIN, check_int, check_seed, generator
+from datasets.seeding import FIXED_DOMAIN, STREAM_DOMAIN, check_int, check_seed, generator
 
 
 class TaskStream(keras.utils.PyDataset):

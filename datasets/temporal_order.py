@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from datasets.base import Output, Task, one_hot
+from datasets.base import Output, Task, TaskParameterError, one_hot
 
 # Input symbols, one-hot: start E, trigger B, distractors a..d, relevant X / Y.
 START, TRIGGER, FIRST_DISTRACTOR, X, Y = 0, 1, 2, 6, 7
@@ -41,9 +41,10 @@ class TemporalOrder(Task):
     def __init__(self, length, seed=0):
         super().__init__(length, seed)
         if self.length < 10:
-            raise ValueError(
+            raise TaskParameterError(
+                "length",
                 f"temporal_order: length must be >= 10 so both relevant symbols "
-                f"fit between the start and trigger steps; received {self.length}."
+                f"fit between the start and trigger steps; received {self.length}.",
             )
         self.timesteps = self.length
         self.input_dim = NUM_SYMBOLS
