@@ -27,7 +27,7 @@ TEST_PROCESSES ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow experiment experiments report register tensorboard mlflow-ui mlflow-server bench notebooks jupyter test-ray test-postgres clean
+.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow experiment experiments report register tensorboard mlflow-ui mlflow-server docs bench notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ test-ray: $(RAY_STAMP) ## Run the Ray executor's tests (local Ray instance, a re
 
 test-postgres: $(RAY_STAMP) ## The Ray smoke sweep through `mlflow server` on PostgreSQL (apt-get installs it: root; ~6 min).
 	PY=$(PY) bash scripts/postgres_smoke.sh
+
+docs: $(STAMP) ## Write the generated docs: docs/config_keys.md (every config key, from experiments/config/settings.py).
+	$(PY) -m experiments keys --markdown > docs/config_keys.md
 
 bench: $(STAMP) ## Benchmark VanillaRNN against keras SimpleRNN (and torch nn.RNN if installed).
 	$(PY) -m benchmarks $(ARGS)

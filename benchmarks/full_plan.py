@@ -49,52 +49,50 @@ def _median_seconds(call, steps):
     return statistics.median(times)
 
 
-def time_shape(hparams, task_params, steps):
+def time_shape(point, steps):
     """`(train step s, validation pass s)` of one grid point's model on this machine."""
     import keras
 
     import datasets
-    from experiments.models import build_model
+    from experiments.training.models import build_model
 
-    task = datasets.make(hparams["task"], length=hparams["length"], seed=0, **task_params)
-    model = build_model(hparams, task, seed=0)
-    batch = task.sample(hparams["batch_size"], seed=1)
+    hp = point.hyperparameters
+    task = datasets.make(point.task, length=point.length, seed=0, **point.task_params)
+    model = build_model(point.kind, hp, task, seed=0)
+    batch = task.sample(hp.batch_size, seed=1)
     x, y = batch[0], batch[1]
     train = _median_seconds(lambda: model.train_on_batch(x, y), steps)
-    validation_batch = min(256, hparams["val_samples"])
+    validation_batch = min(256, hp.val_samples)
     vx = np.repeat(x, -(-validation_batch // len(x)), axis=0)[:validation_batch]
     vy = np.repeat(y, -(-validation_batch // len(y)), axis=0)[:validation_batch]
     evaluate = _median_seconds(lambda: model.test_on_batch(vx, vy), max(3, steps // 3))
-    batches = -(-hparams["val_samples"] // validation_batch)
+    batches = -(-hp.val_samples // validation_batch)
     keras.backend.clear_session()
     return train, evaluate * batches
 
 
 def plan(name, profile, parallel, *, steps=10, max_length=None, out=print):
     """Prints and returns `(grid points, planned seconds)` of one experiment's profile."""
-    from experiments.config import load_config
-    from experiments.grid import expand_grid
+    from experiments.config import expand_grid, load_config
 
     config = load_config(name, profile)
-    points = [
-        p for p in expand_grid(config) if max_length is None or p.hparams["length"] <= max_length
-    ]
+    points = [p for p in expand_grid(config) if max_length is None or p.length <= max_length]
     timed = {}
     total = 0.0
     out(f"{name} ({profile}): {len(points)} grid points")
     for point in points:
-        hp = point.hparams
-        shape = tuple(sorted((k, str(v)) for k, v in hp.items() if k != "seed"))
+        hp = point.hyperparameters
+        shape = tuple(sorted((k, str(v)) for k, v in point.params().items() if k != "seed"))
         if shape not in timed:
-            timed[shape] = time_shape(hp, point.task_params, steps)
+            timed[shape] = time_shape(point, steps)
             step, validation = timed[shape]
-            per_run = hp["epochs"] * (hp["steps_per_epoch"] * step + validation)
+            per_run = hp.epochs * (hp.steps_per_epoch * step + validation)
             out(
-                f"  {hp['model']:>10} L={hp['length']:<5} step {step * 1e3:8.2f} ms  "
+                f"  {point.model:>10} L={point.length:<5} step {step * 1e3:8.2f} ms  "
                 f"validation {validation * 1e3:8.1f} ms/epoch  run at most {per_run / 60:7.1f} min"
             )
         step, validation = timed[shape]
-        total += hp["epochs"] * (hp["steps_per_epoch"] * step + validation)
+        total += hp.epochs * (hp.steps_per_epoch * step + validation)
     hours = total / parallel / 3600
     out(f"  planned: {total / 3600:.1f} h of training, {hours:.1f} h wall with {parallel} at once")
     return len(points), total
@@ -102,10 +100,10 @@ def plan(name, profile, parallel, *, steps=10, max_length=None, out=print):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    from experiments import quiet
+    from experiments import terminal
 
     # On JAX too: the runner's modules import TensorFlow (TensorBoard writing, tf.data).
-    quiet.import_tensorflow()  # without its start-up notices
+    terminal.import_tensorflow()  # without its start-up notices
     import keras
 
     print(f"backend {keras.backend.backend()}; {args.steps} timed steps per shape")

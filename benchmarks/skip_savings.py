@@ -22,9 +22,9 @@ import math
 
 import pandas as pd
 
-from experiments import schema, skipping
-from experiments.config import load_config
-from experiments.grid import expand_grid
+from experiments import schema
+from experiments.config import expand_grid, load_config
+from experiments.sweep import skipping
 
 
 def outcomes_from_results(results):
@@ -87,7 +87,7 @@ def main(argv=None):
     for profile in args.profiles:
         config = load_config(args.name, profile)
         points = expand_grid(config)
-        budget = config["epochs"] * config["steps_per_epoch"]
+        budget = config.hyperparameters.epochs * config.hyperparameters.steps_per_epoch
         _, _, all_updates, all_steps = replay(points, outcomes, budget, enabled=False)
         _, skipped, updates, steps = replay(points, outcomes, budget, enabled=True)
         print(

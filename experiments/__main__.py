@@ -1,6 +1,7 @@
 """Command line: `python -m experiments <command>`.
 
     list                          the named experiments, one line each
+    keys                          every config key, its default and what it means
     run NAME [--profile P] [--set key=value ...] [--workers N] [--backend tensorflow|jax]
              [--executor local|ray] [--address ADDR] [--force]
                                   run (or resume) a sweep into MLflow + TensorBoard
@@ -22,16 +23,21 @@ exits 130 (Ctrl-C) or 143 (SIGTERM).
 """
 
 import argparse
-import json
 import os
-import socket
 import sys
-import urllib.parse
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from experiments import config as config_module  # noqa: E402  (no TensorFlow here)
 from experiments import tracking  # noqa: E402
+from experiments.errors import (  # noqa: E402
+    ConfigError,
+    SweepBusy,
+    SweepFailed,
+    SweepInterrupted,
+    TrackingError,
+)
+from experiments.tracking import servers  # noqa: E402
 
 EXIT_INPUT_ERROR = 2
 EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL: the same command works once the other driver ends
@@ -48,10 +54,24 @@ def _parser():
         help="tracking settings file (default: $VRL_MLFLOW_CONFIG or <repo>/mlflow.yaml)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
     commands.add_parser("list", help="list the named experiments")
+    keys = commands.add_parser(
+        "keys", help="list every config key with its default (what --set can change)"
+    )
+    keys.add_argument("--markdown", action="store_true", help="as the table of docs/config_keys.md")
+    _add_run(commands)
+    _add_sweep_readers(commands)
+    _add_servers(commands)
+    return parser
 
-    run = commands.add_parser("run", help="run (or resume) a named experiment's sweep")
+
+def _add_run(commands):
+    run = commands.add_parser(
+        "run",
+        help="run (or resume) a named experiment's sweep",
+        epilog=config_module.key_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("name", help="a named experiment (see `list`)")
     run.add_argument(
         "--profile",
@@ -64,7 +84,8 @@ def _parser():
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, e.g. --set lr=0.01 --set grid.seed=[0,1] (repeatable)",
+        help="override a config key, e.g. --set lr=0.01 --set grid.seed=[0,1] (repeatable; "
+        "the keys are listed below)",
     )
     run.add_argument(
         "--workers",
@@ -91,6 +112,8 @@ def _parser():
         "--force", action="store_true", help="start a new sweep: rerun every grid point"
     )
 
+
+def _add_sweep_readers(commands):
     register = commands.add_parser(
         "register", help="register the best model of the latest sweep in the Model Registry"
     )
@@ -105,13 +128,14 @@ def _parser():
     register.add_argument(
         "--model-name", default=None, help="registered model name (default: <experiment>-<model>)"
     )
-
     report = commands.add_parser("report", help="redraw the report of the latest sweep")
     report.add_argument("name")
     report.add_argument(
         "--run-id", default=None, help="a parent run id (default: the latest sweep)"
     )
 
+
+def _add_servers(commands):
     board = commands.add_parser("tensorboard", help="serve TensorBoard on 127.0.0.1")
     board.add_argument(
         "name",
@@ -121,11 +145,9 @@ def _parser():
     )
     board.add_argument("--port", type=int, default=6006)
     board.add_argument("--host", default="127.0.0.1")
-
     ui = commands.add_parser("mlflow-ui", help="serve the MLflow UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=tracking.MLFLOW_UI_PORT)
     ui.add_argument("--host", default="127.0.0.1")
-
     server = commands.add_parser(
         "mlflow-server",
         help="start a team MLflow tracking server (extra arguments go to `mlflow server`)",
@@ -137,7 +159,8 @@ def _parser():
     server.add_argument(
         "--backend-store-uri",
         default=None,
-        help="SQL store: sqlite:///path.db (default: the SQLite file of mlflow.yaml) or postgresql://user:pw@host/db",
+        help="SQL store: sqlite:///path.db (default: the SQLite file of mlflow.yaml) or "
+        "postgresql://user:pw@host/db",
     )
     server.add_argument(
         "--artifacts-destination",
@@ -145,7 +168,6 @@ def _parser():
         help="where the server stores the artifacts it serves "
         "(default: artifact_location of mlflow.yaml)",
     )
-    return parser
 
 
 def _list(args):
@@ -154,9 +176,31 @@ def _list(args):
     for name in names:
         try:
             description = config_module.describe(name)
-        except config_module.ConfigError as error:
+        except ConfigError as error:
             description = f"(invalid config: {error})"
         print(f"{name:<{width}}  {description}")
+    return 0
+
+
+KEYS_DOC_HEADER = """# Config keys
+
+Every key a named experiment's YAML file (`experiments/configs/<name>.yaml`), a profile or
+`--set key=value` can set, with its default and the part of the code that reads it:
+`sweep` (what is swept), `execution` (where it runs), `model` (the network) and `training`
+(the loop that trains and evaluates it). `model` and `training` keys may also be grid axes
+(`grid.units: [32, 64]`) and model-variant overrides (`models.deep3: {kind: deep,
+num_layers: 3}`). Each key is declared once, in `experiments/config/settings.py`; this
+table is generated from there (`make docs`), as is the `--set` help of
+`python -m experiments run --help`.
+
+"""
+
+
+def _keys(args):
+    if args.markdown:
+        print(KEYS_DOC_HEADER + config_module.key_table_markdown(), end="")
+    else:
+        print(config_module.key_help())
     return 0
 
 
@@ -176,12 +220,12 @@ def _run(args):
             force=args.force,
             tracking_config=tracking_config,
         )
-    except sweep.SweepInterrupted as interrupted:
+    except SweepInterrupted as interrupted:
         return 128 + int(interrupted.signum)
-    except sweep.SweepBusy as busy:
+    except SweepBusy as busy:
         print(f"error: {busy}", file=sys.stderr)
         return EXIT_BUSY
-    except sweep.SweepFailed as failed:
+    except SweepFailed as failed:
         print(f"error: {failed}", file=sys.stderr)
         return 1
     return 0 if result.ok else 1
@@ -210,18 +254,19 @@ def _sweep_parent_id(args):
 
 def _report(args):
     client, run_id = _sweep_parent_id(args)
-    from experiments import quiet, report
+    from experiments import report, terminal
 
-    quiet.import_tensorflow()
+    terminal.import_tensorflow()
     report.write_report(run_id, client=client)  # prints its summary
     return 0
 
 
 def _register(args):
     client, run_id = _sweep_parent_id(args)
-    from experiments import register, schema
+    from experiments import schema
+    from experiments.tracking import registry
 
-    version, child = register.register_sweep_model(
+    version, child = registry.register_sweep_model(
         client, run_id, grid_point=args.grid_point, model_name=args.model_name
     )
     metric = schema.SweepInfo.from_run(client.get_run(run_id)).metric
@@ -252,201 +297,25 @@ def _check_parent_run(client, run_id, name):
         )
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def _client_address(host, port):
-    """The address clients open: a wildcard bind is reached through this machine's name."""
-    if host in ("0.0.0.0", "::", ""):
-        host = socket.gethostname()
-    return f"http://{host}:{port}/"
-
-
-def _check_can_serve(name, host, port):
-    """Fails now, in one line, when the port is taken; warns when serving beyond loopback."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise ValueError(
-                f"Cannot serve {name} on {host}:{port} ({error.strerror}): another server "
-                f"may be using the port. Stop it, or choose another with --port."
-            ) from None
-    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
-        print(
-            f"WARNING: {name} listens on {host}, beyond this machine, with no "
-            "authentication: anyone who can reach this port can read (and, for MLflow, "
-            "change or delete) the runs. Use it only on a trusted network.",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-def _serve(name, command, host, port, page=""):
-    _check_can_serve(name, host, port)
-    print(f"Open {_client_address(host, port)}{page}  (Ctrl-C stops it)", flush=True)
-    # Become the server (no child left behind when this process gets a signal).
-    os.execv(command[0], command)
-
-
-# TensorBoard 2.21's frontend selects every run by default only up to a number of runs:
-# 40 in the SCALARS, IMAGES and TEXT dashboards (their run selector, `tf-multi-checkbox`:
-# `maxNamesToEnableByDefault=40`, counting the runs that match its regex, which the
-# address can set: `#images&regexInput=...`), 500 in TIME SERIES (`<= 500` when the runs
-# load). Above a limit, the dashboard opens with no run selected.
-LEGACY_DASHBOARD_RUN_LIMIT = 40
-TIME_SERIES_RUN_LIMIT = 500
-
-
-# What `python -m experiments tensorboard` opens: TIME SERIES without smoothing (each point
-# is already an epoch's mean or a fixed validation set's value; TensorBoard's default
-# smoothing, 0.6, only lags ~15 points) and with the loss curves pinned on top. The
-# frontend reads both from the query (`smoothing`, `pinnedCards`), as it reads `runFilter`
-# and `tagFilter`.
-PINNED_LOSS_CARDS = json.dumps(
-    [{"plugin": "scalars", "tag": tag} for tag in ("loss/validation", "loss/train")],
-    separators=(",", ":"),
-)
-TIME_SERIES_PAGE = (
-    f"?{urllib.parse.urlencode({'smoothing': 0, 'pinnedCards': PINNED_LOSS_CARDS})}#timeseries"
-)
-# The legacy dashboards keep their state in the fragment: `regexInput` is their run filter.
-REPORT_RUNS = "regexInput=report"
-
-
-def _tensorboard_guide(address, n_runs, name, n_experiments):
-    """The other addresses worth opening, and what the run count means for each dashboard."""
-    lines = [
-        f"  one row per grid point (HPARAMS): {address}#hparams",
-        f"  the report's figures (IMAGES):    {address}#images&{REPORT_RUNS}",
-        f"  the report's tables (TEXT):       {address}#text&{REPORT_RUNS}",
-    ]
-    if n_runs > TIME_SERIES_RUN_LIMIT:
-        lines.append(
-            f"{n_runs} runs: above {TIME_SERIES_RUN_LIMIT} TIME SERIES selects none by default; "
-            "serve one experiment: python -m experiments tensorboard NAME"
-        )
-    elif n_runs > LEGACY_DASHBOARD_RUN_LIMIT:
-        lines.append(
-            f"{n_runs} runs: TIME SERIES selects them all; SCALARS, IMAGES and TEXT select "
-            f"none above {LEGACY_DASHBOARD_RUN_LIMIT} unless their run filter matches fewer "
-            "(as in the report's links)."
-        )
-    if name is None and n_experiments > 1:
-        lines.append(
-            f"{n_experiments} experiments: HPARAMS shows one experiment's columns and merges "
-            "runs of the same name; python -m experiments tensorboard NAME shows one."
-        )
-    return "\n".join(lines)
-
-
 def _tensorboard(args):
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
-    os.makedirs(tracking_config.tensorboard_root, exist_ok=True)
-    root = tracking_config.tensorboard_root
-    experiments = sorted(e.name for e in os.scandir(root) if e.is_dir())
-    logdir = root
-    if args.name is not None:
-        logdir = tracking_config.tb_experiment_dir(args.name)  # a name, never a path
-        if not os.path.isdir(logdir):
-            raise ValueError(
-                f"No TensorBoard logs of {args.name!r} under {root} (there are: "
-                f"{', '.join(experiments) or 'none'}). Run it first: "
-                f"python -m experiments run {args.name}"
-            )
-    # TensorBoard imports TensorFlow: through `quiet`, so its start-up notices stay out.
-    serve_quietly = (
-        f"import sys; sys.path.insert(0, {str(tracking.REPO_ROOT)!r}); "
-        "from experiments.quiet import import_tensorflow; import_tensorflow(); "
-        "from tensorboard.main import run_main; sys.argv[0] = 'tensorboard'; run_main()"
-    )
-    command = [
-        sys.executable,
-        "-c",
-        serve_quietly,
-        "--logdir",
-        logdir,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-    ]
-    n_runs = tracking.count_runs(logdir)
-    print(f"TensorBoard over {logdir} ({n_runs} run{'' if n_runs == 1 else 's'})")
-    address = _client_address(args.host, args.port)
-    print(_tensorboard_guide(address, n_runs, args.name, len(experiments)))
-    return _serve("TensorBoard", command, args.host, args.port, page=TIME_SERIES_PAGE)
+    return servers.serve_tensorboard(tracking_config, args.name, args.host, args.port)
 
 
 def _mlflow_ui(args):
     tracking_config = tracking.load_tracking_config(args.mlflow_config)
-    if tracking_config.is_remote:
-        print(
-            f"The tracking store is a server: open {tracking_config.ui_address()} "
-            "(its UI is served there)."
-        )
-        return 0
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        tracking_config.tracking_uri,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-    ]
-    if tracking_config.artifact_root:
-        command += ["--default-artifact-root", tracking_config.artifact_root]
-    print(f"MLflow UI over {tracking_config.tracking_uri}")
-    _hide_server_deprecation_warnings()
-    # The experiments list in the model-training view (MLflow 3 opens on GenAI otherwise).
-    page = f"#/experiments?{tracking.MODEL_TRAINING_VIEW}"
-    return _serve("the MLflow UI", command, args.host, args.port, page)
-
-
-# Warnings about MLflow's own imports, printed once by each of the server's processes,
-# that a user of the UI can do nothing about. The processes inherit the environment.
-SERVER_WARNINGS_TO_HIDE = ("ignore:starlette.middleware.wsgi is deprecated:UserWarning",)
-
-
-def _hide_server_deprecation_warnings():
-    filters = [os.environ.get("PYTHONWARNINGS", ""), *SERVER_WARNINGS_TO_HIDE]
-    os.environ["PYTHONWARNINGS"] = ",".join(f for f in filters if f)
+    return servers.serve_mlflow_ui(tracking_config, args.host, args.port)
 
 
 def _mlflow_server(args, extra):
-    # The store the runner logs to (MLFLOW_TRACKING_URI included), unless that is a
-    # server itself: then this server serves mlflow.yaml's store.
-    tracking_config = tracking.load_tracking_config(args.mlflow_config)
-    if tracking_config.is_remote:
-        tracking_config = tracking.load_tracking_config(args.mlflow_config, environ={})
-    backend = args.backend_store_uri or tracking_config.tracking_uri
-    artifacts = args.artifacts_destination or tracking_config.artifact_root or "mlartifacts"
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        backend,
-        "--artifacts-destination",
-        os.path.abspath(artifacts),
-        "--serve-artifacts",
-        "--host",
+    return servers.serve_mlflow_server(
+        args.mlflow_config,
         args.host,
-        "--port",
-        str(args.port),
-        *extra,
-    ]
-    print(f"MLflow tracking server: store {backend}, artifacts {os.path.abspath(artifacts)}")
-    address = _client_address(args.host, args.port).rstrip("/")
-    print(f"Point the suite at it with: MLFLOW_TRACKING_URI={address}")
-    _hide_server_deprecation_warnings()
-    return _serve("the MLflow tracking server", command, args.host, args.port)
+        args.port,
+        store=args.backend_store_uri,
+        artifacts=args.artifacts_destination,
+        extra=extra,
+    )
 
 
 def main(argv=None):
@@ -459,6 +328,7 @@ def main(argv=None):
         os.environ[tracking.CONFIG_ENV] = os.path.abspath(args.mlflow_config)
     handlers = {
         "list": _list,
+        "keys": _keys,
         "run": _run,
         "report": _report,
         "register": _register,
@@ -469,7 +339,7 @@ def main(argv=None):
         if args.command == "mlflow-server":
             return _mlflow_server(args, extra)
         return handlers[args.command](args)
-    except (config_module.ConfigError, tracking.TrackingError, ValueError, TypeError) as error:
+    except (ConfigError, TrackingError, ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
 

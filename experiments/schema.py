@@ -1,18 +1,18 @@
 """The run schema: every name the sweep writes into MLflow and the report reads back.
 
 A sweep is one MLflow parent run and one child run per grid point. The writers
-(`experiments.sweep`, `experiments.train`) and the reader (`experiments.report`) share
+(`experiments.sweep`, `experiments.training`) and the reader (`experiments.report`) share
 the names below and two typed records, so that a name changes in one place:
 
 - `SweepInfo`: what a sweep is (task, metric, chance, threshold, report kind, ...). The
   driver writes it as the parent run's tags (`to_tags`); the report reads it back
   (`SweepInfo.from_run`).
-- `GridPointOutcome`: what training one grid point gave. `train.run_job` returns it to
+- `GridPointOutcome`: what training one grid point gave. `training.run_job` returns it to
   the driver, whatever executor ran the job.
 
 Per grid point, the child run holds:
 
-- params: every hyperparameter of the point (`config.HYPERPARAMETER_KEYS`, plus `task`,
+- params: every hyperparameter of the point (`config.Hyperparameters`, plus `task`,
   `model`, `kind`, `length`, `seed`), the task's `task_params.<key>`, and the task's
   `chance` and `solved_threshold`;
 - tags: the grid axes, `grid_point`, `config_hash`, `attempt`, `kind`, `task`, and
@@ -26,12 +26,15 @@ import dataclasses
 import math
 import re
 
+from datasets.base import is_solved
+
 # ----------------------------------------------------------- tags MLflow defines
 PARENT_RUN_ID = "mlflow.parentRunId"
 NOTE = "mlflow.note.content"
 SOURCE_NAME = "mlflow.source.name"
 GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
+MLFLOW_USER = "mlflow.user"
 # An experiment of model training (not GenAI), for the UIs that read it.
 EXPERIMENT_KIND = "mlflow.experimentKind"
 MODEL_TRAINING_KIND = "custom_model_development"
@@ -49,6 +52,10 @@ SWEEP_N_FAILED = "sweep.n_failed"
 SWEEP_DRIVER = "sweep.driver"
 SWEEP_HEARTBEAT = "sweep.heartbeat"
 REPORT_ERROR = "report_error"
+# What the sweep's task measures (the report reads them back; see `SweepInfo`).
+METRIC = "metric"
+HIGHER_IS_BETTER = "higher_is_better"
+REPORT = "report"
 # The sweep's grid is logged as params `grid.<axis>`: the report's curve axes come from it.
 GRID_PARAM_PREFIX = "grid."
 N_FINISHED = "n_finished"
@@ -65,6 +72,21 @@ TASK = "task"
 ERROR = "error"
 TRACEBACK_FILE = "traceback.txt"
 TASK_PARAM_PREFIX = "task_params."
+TASK_DESCRIPTION = "task.describe"
+# The model's compilation: whether XLA was used, and why not when it was asked for.
+JIT_COMPILE_EFFECTIVE = "jit_compile_effective"
+JIT_COMPILE_FALLBACK = "jit_compile_fallback"
+STOPPED_WHEN_SOLVED_AT_EPOCH = "stopped_when_solved_at_epoch"
+# The libraries and the machine (`tracking.system_tags`).
+KERAS_BACKEND = "keras.backend"
+VERSION_PREFIX = "version."
+HOST = "host"
+DEVICE = "device"
+# Where a Ray task ran (`executors.ray_cluster`).
+EXECUTOR = "executor"
+RAY_NODE_IP = "ray.node_ip"
+RAY_TASK_ID = "ray.task_id"
+RAY_WORKER_PID = "ray.worker_pid"
 # A grid point the sweep decided not to train (`skip_decided_lengths`): a FINISHED child
 # with this tag (the reason) and no metrics. Never solved, never a failed run.
 NOT_RUN = "not_run"
@@ -96,9 +118,24 @@ HORIZON_PREFIX = "horizon_"
 # The horizon had training stopped at a fraction of the budget; step = those updates.
 BUDGET_HORIZON_PREFIX = "budget_horizon_"
 
+STATUS_RUNNING = "RUNNING"
+STATUS_SCHEDULED = "SCHEDULED"
 STATUS_FINISHED = "FINISHED"
 STATUS_FAILED = "FAILED"
 STATUS_KILLED = "KILLED"
+# A run in one of these has not ended.
+ACTIVE_STATUSES = (STATUS_RUNNING, STATUS_SCHEDULED)
+
+# ---------------------------------------------------------------- artifacts
+CONFIG_ARTIFACT_DIR = "config"  # the experiment's YAML file, as written
+RESOLVED_CONFIG = "config/resolved.yaml"  # after the profile and --set
+REPORT_ARTIFACT_DIR = "report"
+REPORT_SUMMARY = "summary.md"
+MODEL_ARTIFACT = "model"  # `runs:/<run id>/model`
+GRADIENT_FLOW_JSON = "probes/gradient_flow.json"
+GRADIENT_FLOW_PNG = "probes/gradient_flow.png"
+LOSS_SURFACE_JSON = "probes/loss_surface.json"
+LOSS_SURFACE_PNG = "probes/loss_surface.png"
 
 
 def test_metric_name(metric):
@@ -162,11 +199,11 @@ class SweepInfo:
             SWEEP_PROFILE: self.profile,
             SWEEP_HASH: self.config_hash,
             TASK: self.task,
-            "metric": self.metric,
-            "higher_is_better": str(bool(self.higher_is_better)),
+            METRIC: self.metric,
+            HIGHER_IS_BETTER: str(bool(self.higher_is_better)),
             CHANCE: str(self.chance),
             SOLVED_THRESHOLD: str(self.solved_threshold),
-            "report": self.report,
+            REPORT: self.report,
         }
 
     @classmethod
@@ -180,11 +217,11 @@ class SweepInfo:
         grid_axes = sorted(key[len(prefix) :] for key in run.data.params if key.startswith(prefix))
         return cls(
             task=value(TASK),
-            metric=value("metric", "mse"),
-            higher_is_better=str(value("higher_is_better", "False")).lower() in ("true", "1"),
+            metric=value(METRIC, "mse"),
+            higher_is_better=str(value(HIGHER_IS_BETTER, "False")).lower() in ("true", "1"),
             chance=_float(value(CHANCE, None)),
             solved_threshold=_float(value(SOLVED_THRESHOLD, None)),
-            report=value("report", "breakdown") or "breakdown",
+            report=value(REPORT, "breakdown") or "breakdown",
             experiment=value(SWEEP_EXPERIMENT),
             profile=value(SWEEP_PROFILE),
             config_hash=value(SWEEP_HASH),
@@ -194,16 +231,12 @@ class SweepInfo:
 
     def is_solved(self, value):
         """Whether a metric value reaches the threshold (NaN: no)."""
-        if math.isnan(value) or math.isnan(self.solved_threshold):
-            return False
-        if self.higher_is_better:
-            return value >= self.solved_threshold
-        return value <= self.solved_threshold
+        return is_solved(value, self.solved_threshold, self.higher_is_better)
 
 
 @dataclasses.dataclass(frozen=True)
 class GridPointOutcome:
-    """What training one grid point gave (returned by `train.run_job`).
+    """What training one grid point gave (returned by `training.run_job`).
 
     Attributes:
         run_name: the grid point's run name, e.g. `vanilla-L100-s0`.

@@ -1,4 +1,7 @@
-"""TensorFlow without its start-up chatter, for the runner's processes.
+"""What the runner writes to the terminal: lines at once, durations, and TensorFlow
+without its start-up chatter.
+
+`print_now` writes a line flushed (also through a pipe), `format_seconds` a duration.
 
 On import and on first touching its devices, TensorFlow's C++ code writes lines such as
 "oneDNN custom operations are on", "Could not find cuda drivers on your machine" and, on
@@ -65,3 +68,16 @@ def import_tensorflow():
 
         tf.config.list_physical_devices()  # the CUDA probing happens here
     return tf
+
+
+def format_seconds(seconds):
+    """`m:ss`, or `h:mm:ss` from an hour on."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def print_now(line):
+    """Prints a line at once, also through a pipe (`| tee`)."""
+    print(line, flush=True)

@@ -24,14 +24,26 @@ INSTALL_HINT = (
 )
 
 
+TUTORIALS_DIR = pathlib.Path(__file__).resolve().parents[1] / "tutorials"
+
+
 def install_kernel(prefix=sys.prefix):
-    """Registers this Python as the kernel KERNEL_NAME under `prefix`; returns its folder."""
+    """Registers this Python as the kernel KERNEL_NAME under `prefix`; returns its folder.
+
+    The kernel's import path holds `tutorials/`, so a lesson's first cell
+    (`from lesson import ...`) works in a notebook wherever the notebook is.
+    """
     try:
         from ipykernel.kernelspec import install
     except ImportError as error:
         raise SystemExit(f"ipykernel is not installed in {sys.prefix}: {INSTALL_HINT}") from error
     return pathlib.Path(
-        install(kernel_name=KERNEL_NAME, display_name=DISPLAY_NAME, prefix=str(prefix))
+        install(
+            kernel_name=KERNEL_NAME,
+            display_name=DISPLAY_NAME,
+            prefix=str(prefix),
+            env={"PYTHONPATH": str(TUTORIALS_DIR)},
+        )
     )
 
 

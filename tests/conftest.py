@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from experiments import fault_injection
+from experiments.training import faults
 from tests.experiments.runner_helpers import write_tracking_yaml
 
 
@@ -29,7 +29,7 @@ def _tracking_environment(folder, tracking_uri="sqlite:///mlflow.db"):
             patch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
         else:
             patch.delenv("MLFLOW_TRACKING_URI")
-        for name in fault_injection.ENV_NAMES:
+        for name in faults.ENV_NAMES:
             patch.delenv(name, raising=False)
         try:
             yield tracking.load_tracking_config(path)

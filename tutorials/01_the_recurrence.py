@@ -48,26 +48,14 @@ contributes to `W` (`01_gradient_per_step.png`).
 """
 ## Setup
 
-The lessons import the project's packages from the repository root. The first cell
-finds that folder, so the file runs both as a script (`python tutorials/01_the_recurrence.py`)
-and as a notebook (`make notebooks` writes one per lesson into `notebooks/`).
-Figures go to `$VRL_TUTORIAL_OUT` (default `tutorials/out/`).
+The lessons import the project's packages from the repository root. Their first cell
+imports `tutorials/lesson.py`, which puts that folder on the import path, so the file
+runs both as a script (`.venv/bin/python tutorials/01_the_recurrence.py`) and as a
+notebook (`make notebooks` writes one per lesson into `notebooks/`). Figures go to
+`$VRL_TUTORIAL_OUT` (default `tutorials/out/`).
 """
 
 # %%
-import os
-import pathlib
-import sys
-
-here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
-REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
-sys.path.insert(0, str(REPO_ROOT))
-from experiments.quiet import import_tensorflow
-
-import_tensorflow()  # without its C++ start-up notices (oneDNN, CUDA probing)
-OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
-OUT_DIR.mkdir(parents=True, exist_ok=True)
-
 # %%
 import json
 
@@ -75,6 +63,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf  # for GradientTape; the layer itself only uses keras.ops
+from lesson import OUT_DIR
 
 from rnn_layers import VanillaRNN
 

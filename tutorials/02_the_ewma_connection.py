@@ -51,27 +51,13 @@ tests); the figures `02_ewma_task.png`, `02_weights_during_training.png` and
 """
 
 # %%
-import os
-import pathlib
-import sys
-
-here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
-REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
-sys.path.insert(0, str(REPO_ROOT))
-from experiments.quiet import import_tensorflow
-
-import_tensorflow()  # without its C++ start-up notices (oneDNN, CUDA probing)
-OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
-OUT_DIR.mkdir(parents=True, exist_ok=True)
-# VRL_TUTORIAL_FAST=1 (the tests set it) shrinks the budgets; the claims hold in both.
-FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
-
 # %%
 import json
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
+from lesson import FAST, OUT_DIR
 
 import datasets
 from rnn_layers import VanillaRNN

@@ -49,20 +49,6 @@ bar chart of validation accuracies (`03_depth_training.png`).
 """
 
 # %%
-import os
-import pathlib
-import sys
-
-here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
-REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
-sys.path.insert(0, str(REPO_ROOT))
-from experiments.quiet import import_tensorflow
-
-import_tensorflow()  # without its C++ start-up notices (oneDNN, CUDA probing)
-OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
-OUT_DIR.mkdir(parents=True, exist_ok=True)
-FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
-
 # %%
 import json
 
@@ -70,9 +56,11 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf  # for GradientTape
+from lesson import FAST, OUT_DIR
 
 import datasets
-from experiments.models import build_model
+from experiments.config import Hyperparameters
+from experiments.training.models import build_model
 from rnn_layers import DeepVanillaRNN
 
 keras.utils.set_random_seed(0)
@@ -206,7 +194,7 @@ Now a small training run. The `delayed_recall` task shows one symbol (out of 8) 
 step and asks, at every step, for the symbol seen `lag` steps earlier: a pure memory
 task whose memory length is the `lag`. We compare a 1-layer and a 3-layer model with
 about the same number of parameters, on a short lag and a long one, with the same
-training budget. `experiments.models.build_model` builds the same models the
+training budget. `experiments.training.models.build_model` builds the same models the
 experiments use: the recurrent body plus a `Dense` head, compiled with the task's loss
 and metrics.
 """
@@ -215,18 +203,17 @@ and metrics.
 short_lag, long_lag = 4, 48
 epochs, steps_per_epoch = (1, 15) if FAST else (8, 100)
 models = {
-    "1 layer (64 units)": dict(kind="vanilla", units=64),
-    "3 layers (32 units)": dict(kind="deep", units=32, num_layers=3),
+    "1 layer (64 units)": ("vanilla", dict(units=64)),
+    "3 layers (32 units)": ("deep", dict(units=32, num_layers=3)),
 }
 accuracy = {}
 for lag in (short_lag, long_lag):
     task = datasets.make("delayed_recall", length=lag, seed=0, sequence_length=lag + 30)
     x_val, y_val = task.sample(256, seed=task.split_seeds["val"])
-    for name, spec in models.items():
+    for name, (kind, sizes) in models.items():
         # XLA compilation costs seconds per model: worth it only for long runs.
-        model = build_model(
-            {**spec, "lr": 3e-3, "clipnorm": 1.0, "jit_compile": not FAST}, task, seed=0
-        )
+        hyperparameters = Hyperparameters(**sizes, lr=3e-3, clipnorm=1.0, jit_compile=not FAST)
+        model = build_model(kind, hyperparameters, task, seed=0)
         model.fit(
             task.dataset(
                 batch_size=32,

@@ -64,20 +64,10 @@ parent run as `horizon_<model>`.
 """
 
 # %%
-import os
 import pathlib
-import sys
 
-here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
-REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
-sys.path.insert(0, str(REPO_ROOT))
-from experiments.quiet import import_tensorflow
+from lesson import FAST, OUT_DIR, PROFILE
 
-import_tensorflow()  # without its C++ start-up notices (oneDNN, CUDA probing)
-OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
-OUT_DIR.mkdir(parents=True, exist_ok=True)
-FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
-PROFILE = "smoke" if FAST else os.environ.get("VRL_TUTORIAL_PROFILE", "quick")
 # In fast mode, two models instead of four: enough to exercise the whole pipeline.
 OVERRIDES = ["grid.model=[vanilla,lstm]"] if FAST else []
 
@@ -90,7 +80,7 @@ import mlflow
 
 from experiments import config as experiment_config
 from experiments import sweep, tracking
-from experiments.grid import expand_grid
+from experiments.config import expand_grid
 
 results = {"profile": PROFILE}
 
@@ -126,10 +116,11 @@ named `<model>-L<length>-s<seed>`.
 for name in ("short_dependency", "long_dependency"):
     config = experiment_config.load_config(name, PROFILE, OVERRIDES)
     points = expand_grid(config)
-    print(f"{name}: task {config['task']}, grid {config['grid']}")
+    settings, hyperparameters = config.settings, config.hyperparameters
+    print(f"{name}: task {settings.task}, grid {settings.grid}")
     print(f"  {len(points)} runs, e.g. {', '.join(p.name for p in points[:4])}, ...")
-    batches = config["epochs"] * config["steps_per_epoch"]
-    print(f"  budget per run: at most {batches} batches of {config['batch_size']}")
+    batches = hyperparameters.epochs * hyperparameters.steps_per_epoch
+    print(f"  budget per run: at most {batches} batches of {hyperparameters.batch_size}")
 
 # %% [markdown]
 """

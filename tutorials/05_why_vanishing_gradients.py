@@ -62,23 +62,9 @@ experiment's report.
 """
 
 # %%
-import os
-import pathlib
-import sys
-
-here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
-REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
-sys.path.insert(0, str(REPO_ROOT))
-from experiments.quiet import import_tensorflow
-
-import_tensorflow()  # without its C++ start-up notices (oneDNN, CUDA probing)
-OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
-OUT_DIR.mkdir(parents=True, exist_ok=True)
-FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
-PROFILE = "smoke" if FAST else os.environ.get("VRL_TUTORIAL_PROFILE", "quick")
-
 # %%
 import json
+import pathlib
 import shutil
 
 import keras
@@ -86,6 +72,7 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import tensorflow as tf  # for GradientTape
+from lesson import FAST, OUT_DIR, PROFILE
 
 import datasets
 from experiments import sweep, tracking

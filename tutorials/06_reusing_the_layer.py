@@ -39,26 +39,13 @@ on top of each other.
 """
 
 # %%
-import os
-import pathlib
-import sys
-
-here = pathlib.Path(__file__).resolve().parent if "__file__" in globals() else pathlib.Path.cwd()
-REPO_ROOT = next(p for p in [here, *here.parents] if (p / "rnn_layers").is_dir())
-sys.path.insert(0, str(REPO_ROOT))
-from experiments.quiet import import_tensorflow
-
-import_tensorflow()  # without its C++ start-up notices (oneDNN, CUDA probing)
-OUT_DIR = pathlib.Path(os.environ.get("VRL_TUTORIAL_OUT", REPO_ROOT / "tutorials" / "out"))
-OUT_DIR.mkdir(parents=True, exist_ok=True)
-FAST = os.environ.get("VRL_TUTORIAL_FAST") == "1"
-
 # %%
 import json
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
+from lesson import FAST, OUT_DIR
 
 import datasets
 from rnn_layers import VanillaRNN, VanillaRNNCell

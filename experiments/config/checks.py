@@ -7,9 +7,9 @@ import difflib
 import math
 import numbers
 
+import yaml
 
-class ConfigError(ValueError):
-    """A config file, profile or `--set` override that cannot be used."""
+from experiments.errors import ConfigError
 
 
 def where(source, path):
@@ -188,3 +188,13 @@ def mapping(source, path, value):
     if not isinstance(value, dict):
         raise type_error(source, path, value, "a mapping (key: value)")
     return copy.deepcopy(value)
+
+
+def yaml_text(value):
+    """A value as one line of YAML (`0.001`, `null`, `{num_cpus: 1, num_gpus: 0}`)."""
+    return (
+        yaml.safe_dump(value, default_flow_style=True, width=1000)
+        .strip()
+        .removesuffix("...")
+        .strip()
+    )

@@ -16,10 +16,12 @@ import dataclasses
 import itertools
 import json
 
-from experiments.config import HYPERPARAMETER_KEYS, REQUIRED_AXES, ConfigError, stable_hash
+from experiments.config.loading import stable_hash
+from experiments.config.settings import REQUIRED_AXES, Hyperparameters
+from experiments.errors import ConfigError
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class GridPoint:
     """One combination of the grid axes: one training run, one MLflow child run.
 
@@ -27,30 +29,90 @@ class GridPoint:
         index: position in the grid (0-based, in grid order).
         name: run name, e.g. `vanilla-L100-s0` (extra axes appended: `-units32`).
         axes: axis -> value for this point.
-        hparams: every hyperparameter of this point (flat; logged as params):
-            `task`, `model`, `kind`, `length`, `seed`, the model and training keys,
-            and `task_params` entries as `task_params.<key>`.
-        config_hash: hash of `hparams` and `task_params` (resume matches on it).
+        task: the task name (`datasets.TASKS`).
+        model: the model variant's name (`vanilla`, or a `models:` key).
+        kind: the variant's kind (`vanilla`, `deep`, `lstm`, `gru`).
+        length: the dependency length.
+        seed: the run seed.
+        hyperparameters: the point's `Hyperparameters`.
+        task_params: extra keyword arguments of `datasets.make`.
+        config_hash: hash of `params()` (resume matches on it).
     """
 
     index: int
     name: str
     axes: dict
-    hparams: dict
+    task: str
+    model: str
+    kind: str
+    length: int
+    seed: int
+    hyperparameters: Hyperparameters
     task_params: dict
-    config_hash: str
+    config_hash: str = ""
+
+    def identity(self):
+        """What the point is besides its hyperparameters: task, model, kind, length, seed."""
+        return {
+            "task": self.task,
+            "model": self.model,
+            "kind": self.kind,
+            "length": self.length,
+            "seed": self.seed,
+        }
+
+    def params(self):
+        """Every param of the point's child run: identity, hyperparameters, `task_params.*`."""
+        params = {**self.identity(), **self.hyperparameters.as_params()}
+        params.update({f"task_params.{k}": v for k, v in self.task_params.items()})
+        return params
 
     def label(self):
         """Short human label for progress lines: `vanilla L=100 seed 1`."""
         extra = " ".join(f"{k}={v}" for k, v in self.axes.items() if k not in REQUIRED_AXES)
-        text = f"{self.axes['model']} L={self.axes['length']} seed {self.axes['seed']}"
-        return f"{text} {extra}".strip()
+        return f"{self.model} L={self.length} seed {self.seed} {extra}".strip()
+
+
+def point_hash(identity, hyperparameters, task_params):
+    """The config hash of a grid point (the same formula since the first sweeps: resume)."""
+    hparams = {**identity, **hyperparameters.as_params()}
+    return stable_hash({"hparams": hparams, "task_params": task_params})
 
 
 def _axis_suffix(key, value):
     text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
     text = "".join(c if c.isalnum() or c in ".-_" else "_" for c in text)
     return f"{key}{text}"
+
+
+def _point(config, index, axes):
+    variant = config.variants[axes["model"]]
+    overrides = {k: v for k, v in variant.items() if k != "kind"}
+    overrides.update({k: v for k, v in axes.items() if k not in REQUIRED_AXES})
+    hyperparameters = dataclasses.replace(config.hyperparameters, **overrides)
+    if isinstance(hyperparameters.units, list) and variant["kind"] != "deep":
+        raise ConfigError(
+            f"{config.source_of('units')}: `units` {hyperparameters.units!r} is a per-layer "
+            f"list, but model {axes['model']!r} ({variant['kind']}) has one layer. Give "
+            "it one integer; per-layer lists are for `deep` variants "
+            "(`models.<name>.units`)."
+        )
+    name = f"{axes['model']}-L{axes['length']}-s{axes['seed']}"
+    name += "".join(f"-{_axis_suffix(k, v)}" for k, v in axes.items() if k not in REQUIRED_AXES)
+    point = GridPoint(
+        index=index,
+        name=name,
+        axes=axes,
+        task=config.settings.task,
+        model=axes["model"],
+        kind=variant["kind"],
+        length=axes["length"],
+        seed=axes["seed"],
+        hyperparameters=hyperparameters,
+        task_params=copy.deepcopy(config.settings.task_params),
+    )
+    config_hash = point_hash(point.identity(), hyperparameters, point.task_params)
+    return dataclasses.replace(point, config_hash=config_hash)
 
 
 def expand_grid(config):
@@ -62,44 +124,12 @@ def expand_grid(config):
     Returns:
         A list of `GridPoint`.
     """
-    grid = config["grid"]
+    grid = config.settings.grid
     axes_order = list(grid)
-    variants = config.variants
-    points = []
-    for index, combo in enumerate(itertools.product(*(grid[a] for a in axes_order))):
-        axes = dict(zip(axes_order, combo))
-        variant = variants[axes["model"]]
-        hparams = {key: config[key] for key in HYPERPARAMETER_KEYS}
-        hparams.update({k: v for k, v in variant.items() if k != "kind"})
-        hparams.update({k: v for k, v in axes.items() if k not in REQUIRED_AXES})
-        hparams = {
-            "task": config["task"],
-            "model": axes["model"],
-            "kind": variant["kind"],
-            "length": axes["length"],
-            "seed": axes["seed"],
-            **hparams,
-        }
-        if isinstance(hparams["units"], list) and variant["kind"] != "deep":
-            raise ConfigError(
-                f"{config.source_of('units')}: `units` {hparams['units']!r} is a per-layer "
-                f"list, but model {axes['model']!r} ({variant['kind']}) has one layer. Give "
-                "it one integer; per-layer lists are for `deep` variants "
-                "(`models.<name>.units`)."
-            )
-        name = f"{axes['model']}-L{axes['length']}-s{axes['seed']}"
-        name += "".join(f"-{_axis_suffix(k, v)}" for k, v in axes.items() if k not in REQUIRED_AXES)
-        task_params = copy.deepcopy(config["task_params"])
-        points.append(
-            GridPoint(
-                index=index,
-                name=name,
-                axes=axes,
-                hparams=hparams,
-                task_params=task_params,
-                config_hash=stable_hash({"hparams": hparams, "task_params": task_params}),
-            )
-        )
+    points = [
+        _point(config, index, dict(zip(axes_order, combo)))
+        for index, combo in enumerate(itertools.product(*(grid[a] for a in axes_order)))
+    ]
     names = [p.name for p in points]
     if len(set(names)) != len(names):
         raise ConfigError(

@@ -2,7 +2,7 @@
 
 import yaml
 
-from experiments.checks import ConfigError
+from experiments.errors import ConfigError
 
 
 def parse_override(text):

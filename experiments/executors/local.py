@@ -22,9 +22,9 @@ import tempfile
 import threading
 import time
 
-from experiments import quiet
-from experiments.executors import Executor
-from experiments.train import run_job
+from experiments import terminal
+from experiments.executors.base import Executor
+from experiments.training import run_job
 
 DRIVER_POLL_S = 1.0
 
@@ -92,7 +92,7 @@ def _init_worker(threads, driver_pid, backend, gpus, counter, jax_cache):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Ctrl-C reaches the whole process group: only the driver handles it (and stops us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tf = quiet.import_tensorflow()  # after the variables above; the calls below make sure
+    tf = terminal.import_tensorflow()  # after the variables above; the calls below make sure
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -114,7 +114,7 @@ class LocalExecutor(Executor):
         del tracking, address, out  # checked by `preflight`
         self._workers = workers
         self._threads = max(1, (os.cpu_count() or 1) // workers)
-        self._backend = config["backend"] if config is not None else "tensorflow"
+        self._backend = config.settings.backend if config is not None else "tensorflow"
         self._gpus = visible_gpus()
         in_process = workers == 1 and not self._gpus and self._backend == _driver_backend()
         self._jax_cache = None

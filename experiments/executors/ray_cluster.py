@@ -39,8 +39,9 @@ import time
 
 import ray
 
-from experiments import tracking
-from experiments.executors import Executor
+from experiments import schema, tracking
+from experiments.errors import one_line
+from experiments.executors.base import Executor
 from experiments.executors.ray_checks import (
     check_reachable,
     check_tracking_for_cluster,
@@ -50,7 +51,7 @@ from experiments.executors.ray_checks import (
     tensorboard_mode,
     wants_cluster,
 )
-from experiments.train import run_job
+from experiments.training import run_job
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 FORWARDED_ENV_PREFIXES = ("VRL_", "TF_", "MLFLOW_")
@@ -106,19 +107,19 @@ def _tag_placement(job):
     client = tracking.configure_mlflow(job.tracking_uri)
     tracking.RunLogger(client, job.run_id).set_tags(
         {
-            "executor": "ray",
-            "ray.node_ip": ray.util.get_node_ip_address(),
-            "ray.task_id": context.get_task_id(),
-            "ray.worker_pid": os.getpid(),
+            schema.EXECUTOR: "ray",
+            schema.RAY_NODE_IP: ray.util.get_node_ip_address(),
+            schema.RAY_TASK_ID: context.get_task_id(),
+            schema.RAY_WORKER_PID: os.getpid(),
         }
     )
 
 
 def _train_on_worker(job, sync_tensorboard):
-    """The body of one Ray task: `train.run_job`, TensorBoard logs optionally sent back.
+    """The body of one Ray task: `training.run_job`, TensorBoard logs optionally sent back.
 
     Args:
-        job: a `train.GridPointJob` (its run already created by the driver).
+        job: a `training.GridPointJob` (its run already created by the driver).
         sync_tensorboard: write TensorBoard logs into a temporary folder on
             this node and return them instead of writing to `job.tb_dir`.
 
@@ -145,6 +146,24 @@ _train_task = ray.remote(max_retries=0)(_train_on_worker)
 
 
 # --------------------------------------------------------------- executor
+def _task_environment(backend, num_cpus):
+    """The variables every task sets before Keras loads: the driver's `VRL_`, `TF_`,
+    `MLFLOW_` variables, the backend, and TensorFlow threads = the CPUs Ray reserved for
+    the task (Ray sets OMP_NUM_THREADS itself)."""
+    env = _forwarded_env()
+    env.update(
+        KERAS_BACKEND=backend,
+        TF_NUM_INTRAOP_THREADS=str(max(1, int(num_cpus))),
+        TF_NUM_INTEROP_THREADS="1",
+        TF_FORCE_GPU_ALLOW_GROWTH="true",  # fractional GPUs: several tasks share a card
+        XLA_PYTHON_CLIENT_PREALLOCATE="false",  # JAX: the same
+    )
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Each finished run would print two "View run ... at: URL" lines into the driver's output.
+    env.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    return env
+
+
 class RayExecutor(Executor):
     """Runs grid points as Ray tasks.
 
@@ -167,43 +186,43 @@ class RayExecutor(Executor):
         preflight(workers=workers, config=config, tracking=tracking, address=address)
 
     def __init__(self, *, workers=1, config=None, tracking=None, address=None, out=print):
-        resources = dict(config["resources"]) if config is not None else {}
-        num_cpus = resources.get("num_cpus", 1)
-        num_gpus = resources.get("num_gpus", 0)
-        max_workers = workers if workers and workers > 1 else None
-        if max_workers:
-            local_num_cpus = max_workers * num_cpus
-        else:
-            local_num_cpus = max(os.cpu_count() or 1, num_cpus)
-        tracking_uri = tracking.tracking_uri if tracking is not None else ""
-        sync_tensorboard = tensorboard_mode(address) == "sync"
-        self._num_cpus = num_cpus
-        self._num_gpus = num_gpus
-        self._max_workers = max_workers
-        self._sync_tensorboard = sync_tensorboard
+        resources = dict(config.settings.resources) if config is not None else {}
+        backend = config.settings.backend if config is not None else "tensorflow"
+        self._num_cpus = resources.get("num_cpus", 1)
+        self._num_gpus = resources.get("num_gpus", 0)
+        self._max_workers = workers if workers and workers > 1 else None
+        self._sync_tensorboard = tensorboard_mode(address) == "sync"
         self._out = out
         self._refs = {}  # ObjectRef -> run name, while in flight
         self._lock = threading.Lock()
         self._capacity = None
         self._capacity_read_at = 0.0
         self._owns_ray = False
+        env = _task_environment(backend, self._num_cpus)
+        self._connect(address)
+        if not wants_cluster(address):
+            # Workers on this machine import the repository from its folder, whatever their cwd.
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+            )
+        self._task_options = {
+            "num_cpus": self._num_cpus,
+            "num_gpus": self._num_gpus,
+            "runtime_env": {"env_vars": env},
+        }
+        try:
+            self._check_cluster(tracking.tracking_uri if tracking is not None else "", address)
+        except BaseException:
+            self.shutdown()
+            raise
 
-        env = _forwarded_env()
-        # TensorFlow threads per task = the CPUs Ray reserved for it (Ray sets OMP_NUM_THREADS
-        # itself).
-        env.update(
-            KERAS_BACKEND=config["backend"] if config is not None else "tensorflow",
-            TF_NUM_INTRAOP_THREADS=str(max(1, int(num_cpus))),
-            TF_NUM_INTEROP_THREADS="1",
-            TF_FORCE_GPU_ALLOW_GROWTH="true",  # fractional GPUs: several tasks share a card
-            XLA_PYTHON_CLIENT_PREALLOCATE="false",  # JAX: the same
-        )
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        # Each finished run would print two "View run ... at: URL" lines into the driver's output.
-        env.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    def _connect(self, address):
+        """Joins the Ray connection this process has, the cluster at `address`, or starts a
+        local instance (as many CPUs as the machine, or as `--workers` tasks need)."""
         if ray.is_initialized():
             self._out("Ray: using the Ray connection this process already has.")
-        elif wants_cluster(address):
+            return
+        if wants_cluster(address):
             check_reachable(address)
             # Ray uploads the repository once per job; every node imports it from there.
             try:
@@ -213,37 +232,21 @@ class RayExecutor(Executor):
                     log_to_driver=True,
                 )
             except (ConnectionError, ray.exceptions.RayError) as error:
-                first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 raise ValueError(
-                    f"--address {address}: cannot connect to the Ray cluster ({first_line}). Check "
-                    "the address (`ray status` on the head node prints it), that this machine "
-                    "reaches it, and, with token authentication, that RAY_AUTH_MODE=token and the "
-                    "cluster's ~/.ray/auth_token are set here."
+                    f"--address {address}: cannot connect to the Ray cluster ({one_line(error)}). "
+                    "Check the address (`ray status` on the head node prints it), that this "
+                    "machine reaches it, and, with token authentication, that RAY_AUTH_MODE=token "
+                    "and the cluster's ~/.ray/auth_token are set here."
                 ) from None
-            self._owns_ray = True
         else:
+            if self._max_workers:
+                num_cpus = self._max_workers * self._num_cpus
+            else:
+                num_cpus = max(os.cpu_count() or 1, self._num_cpus)
             ray.init(
-                address="local",
-                num_cpus=local_num_cpus,
-                include_dashboard=False,
-                log_to_driver=True,
+                address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True
             )
-            self._owns_ray = True
-        if not wants_cluster(address):
-            # Workers on this machine import the repository from its folder, whatever their cwd.
-            env["PYTHONPATH"] = os.pathsep.join(
-                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
-            )
-        self._task_options = {
-            "num_cpus": num_cpus,
-            "num_gpus": num_gpus,
-            "runtime_env": {"env_vars": env},
-        }
-        try:
-            self._check_cluster(tracking_uri, address)
-        except BaseException:
-            self.shutdown()
-            raise
+        self._owns_ray = True
 
     # What the cluster can run at once.
     def _read_capacity(self):
@@ -300,7 +303,7 @@ class RayExecutor(Executor):
         )
 
     def submit(self, job):
-        """Starts `train.run_job(job)` as a Ray task.
+        """Starts `training.run_job(job)` as a Ray task.
 
         Returns:
             A `concurrent.futures.Future` of `run_job`'s `GridPointOutcome`; it raises

@@ -32,43 +32,9 @@ def plot_breakdown(summary, df, info, *, title="", not_run=None):
         2, 1, figsize=(7.5, 6.8), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]}
     )
     for index, (curve, group) in enumerate(summary.groupby("curve", sort=True)):
-        curve_color = color(index)
-        group = group.sort_values("length")
-        top.plot(
-            group["length"], group["mean"], "-o", color=curve_color, label=str(curve), markersize=4
-        )
-        top.fill_between(
-            group["length"], group["min"], group["max"], color=curve_color, alpha=0.18, linewidth=0
-        )
-        seeds = df[df["curve"] == curve]
-        top.scatter(seeds["length"], seeds["test_metric"], color=curve_color, s=8, alpha=0.5)
-        bottom.plot(
-            group["length"], group["solved_fraction"], "-o", color=curve_color, markersize=4
-        )
-    # Points without a finite metric, marked on the chance line.
-    marks = []
-    if not_run is not None and len(not_run):
-        reason = "; ".join(sorted(set(not_run["not_run"])))
-        points = not_run.drop_duplicates(["curve", "length"])
-        style = {"marker": "x", "color": "black", "s": 60, "linewidths": 2}
-        marks.append((points["length"], style, f"not run: {reason}"))
-    if "diverged" in df and (df["diverged"] > 0.5).any():
-        style = {"marker": "v", "color": "red", "s": 50}
-        label = "diverged run (metric not finite; drawn on the chance line)"
-        marks.append((df.loc[df["diverged"] > 0.5, "length"], style, label))
-    if not math.isnan(info.chance):
-        for lengths, style, label in marks:
-            # zorder: above the curves that reach the chance line there
-            top.scatter(lengths, [info.chance] * len(lengths), zorder=5, label=label, **style)
-    if not math.isnan(info.chance):
-        top.axhline(info.chance, color="gray", linestyle="--", label=f"chance ({info.chance:.3g})")
-    if not math.isnan(info.solved_threshold):
-        top.axhline(
-            info.solved_threshold,
-            color="black",
-            linestyle=":",
-            label=f"solved ({info.solved_threshold:.3g})",
-        )
+        _draw_curve(top, bottom, str(curve), group.sort_values("length"), df, color(index))
+    _mark_points_without_metric(top, df, info, not_run)
+    _draw_levels(top, info)
     top.set_xscale("log")
     values = df["test_metric"].to_numpy(dtype=float)
     if not info.higher_is_better and values.size and np.all(values[np.isfinite(values)] > 0):
@@ -85,12 +51,60 @@ def plot_breakdown(summary, df, info, *, title="", not_run=None):
     lengths = sorted(summary["length"].unique().tolist())
     if not_run is not None and len(not_run):
         lengths = sorted({*lengths, *not_run["length"].tolist()})
-    if lengths:
-        bottom.set_xticks(lengths)
-        bottom.set_xticklabels([f"{length:g}" for length in lengths])
-        bottom.minorticks_off()
+    length_ticks(bottom, lengths)
     figure.tight_layout()
     return figure
+
+
+def _draw_curve(top, bottom, curve, group, df, curve_color):
+    """One curve: mean line, min..max band, a dot per seed; its solved fraction below."""
+    top.plot(group["length"], group["mean"], "-o", color=curve_color, label=curve, markersize=4)
+    top.fill_between(
+        group["length"], group["min"], group["max"], color=curve_color, alpha=0.18, linewidth=0
+    )
+    seeds = df[df["curve"] == curve]
+    top.scatter(seeds["length"], seeds["test_metric"], color=curve_color, s=8, alpha=0.5)
+    bottom.plot(group["length"], group["solved_fraction"], "-o", color=curve_color, markersize=4)
+
+
+def _mark_points_without_metric(top, df, info, not_run):
+    """Points not run and diverged runs, marked on the chance line (they have no metric)."""
+    if math.isnan(info.chance):
+        return
+    marks = []
+    if not_run is not None and len(not_run):
+        reason = "; ".join(sorted(set(not_run["not_run"])))
+        points = not_run.drop_duplicates(["curve", "length"])
+        style = {"marker": "x", "color": "black", "s": 60, "linewidths": 2}
+        marks.append((points["length"], style, f"not run: {reason}"))
+    if "diverged" in df and (df["diverged"] > 0.5).any():
+        style = {"marker": "v", "color": "red", "s": 50}
+        label = "diverged run (metric not finite; drawn on the chance line)"
+        marks.append((df.loc[df["diverged"] > 0.5, "length"], style, label))
+    for lengths, style, label in marks:
+        # zorder: above the curves that reach the chance line there
+        top.scatter(lengths, [info.chance] * len(lengths), zorder=5, label=label, **style)
+
+
+def _draw_levels(top, info):
+    """The chance level (dashed) and the solved threshold (dotted)."""
+    if not math.isnan(info.chance):
+        top.axhline(info.chance, color="gray", linestyle="--", label=f"chance ({info.chance:.3g})")
+    if not math.isnan(info.solved_threshold):
+        top.axhline(
+            info.solved_threshold,
+            color="black",
+            linestyle=":",
+            label=f"solved ({info.solved_threshold:.3g})",
+        )
+
+
+def length_ticks(axes, lengths):
+    """One x tick per length tested, labelled with the length (a log axis shows them all)."""
+    if lengths:
+        axes.set_xticks(lengths)
+        axes.set_xticklabels([f"{length:g}" for length in lengths])
+        axes.minorticks_off()
 
 
 def plot_horizon_vs_depth(horizons, depth_by_curve, *, title=""):

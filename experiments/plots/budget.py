@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from experiments.plots import color, pyplot
+from experiments.plots.breakdown import length_ticks
 
 
 def plot_time_to_solve(summary, df, updates, *, title=""):
@@ -32,33 +33,58 @@ def plot_time_to_solve(summary, df, updates, *, title=""):
     for index, (curve, group) in enumerate(summary.groupby("curve", sort=True)):
         # Censored markers of different curves share a point: spread them a little.
         shift = 1.0 + 0.04 * (index - (n_curves - 1) / 2)
-        curve_color = color(index)
-        group = group.sort_values("length")
-        known = group[~group["median_censored"].astype(bool)]
-        axes.plot(
-            known["length"], known["median_updates"], "-o", color=curve_color, label=str(curve)
-        )
-        solved = group[group["n_solved_in_time"] > 0]
-        axes.fill_between(
-            solved["length"],
-            solved["min_updates"],
-            solved["max_updates"],
-            color=curve_color,
-            alpha=0.18,
-            linewidth=0,
-        )
         runs = df["curve"] == curve
-        finite = runs & np.isfinite(updates)
-        axes.scatter(df.loc[finite, "length"], updates[finite], color=curve_color, s=10, alpha=0.6)
-        censored = runs & ~np.isfinite(updates)
-        axes.scatter(
-            df.loc[censored, "length"] * shift,
-            budgets[censored],
-            facecolors="none",
-            edgecolors=curve_color,
-            marker="^",
-            s=40,
-        )
+        _draw_curve(axes, str(curve), group.sort_values("length"), color(index))
+        _draw_seeds(axes, df, runs, updates, budgets, color(index), shift)
+    _draw_budgets(axes, budgets)
+    # Room above the budget line, and a range even when no run solved (all at the budget).
+    finite = updates[np.isfinite(updates)]
+    highest = budgets.max() if len(budgets) else 1.0
+    lowest = min(finite.min(), highest) if len(finite) else highest
+    axes.set_ylim(lowest / 1.5, highest * 1.5)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    length_ticks(axes, sorted(summary["length"].unique().tolist()))
+    axes.set_xlabel("dependency length (log scale)")
+    axes.set_ylabel("updates to solve (log; line: median, band: seeds that solved)")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def _draw_curve(axes, curve, group, curve_color):
+    """The median line (where it is known) and the band over the seeds that solved."""
+    known = group[~group["median_censored"].astype(bool)]
+    axes.plot(known["length"], known["median_updates"], "-o", color=curve_color, label=curve)
+    solved = group[group["n_solved_in_time"] > 0]
+    axes.fill_between(
+        solved["length"],
+        solved["min_updates"],
+        solved["max_updates"],
+        color=curve_color,
+        alpha=0.18,
+        linewidth=0,
+    )
+
+
+def _draw_seeds(axes, df, runs, updates, budgets, curve_color, shift):
+    """A dot per seed that solved; an open marker on the budget line per seed that did not."""
+    finite = runs & np.isfinite(updates)
+    axes.scatter(df.loc[finite, "length"], updates[finite], color=curve_color, s=10, alpha=0.6)
+    censored = runs & ~np.isfinite(updates)
+    axes.scatter(
+        df.loc[censored, "length"] * shift,
+        budgets[censored],
+        facecolors="none",
+        edgecolors=curve_color,
+        marker="^",
+        s=40,
+    )
+
+
+def _draw_budgets(axes, budgets):
     for budget in sorted(set(budgets.dropna().tolist())):
         axes.axhline(budget, color="gray", linestyle="--", linewidth=1)
         axes.annotate(
@@ -72,25 +98,6 @@ def plot_time_to_solve(summary, df, updates, *, title=""):
     axes.scatter(
         [], [], facecolors="none", edgecolors="gray", marker="^", label="not solved (at budget)"
     )
-    # Room above the budget line, and a range even when no run solved (all at the budget).
-    finite = updates[np.isfinite(updates)]
-    highest = budgets.max() if len(budgets) else 1.0
-    lowest = min(finite.min(), highest) if len(finite) else highest
-    axes.set_ylim(lowest / 1.5, highest * 1.5)
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    lengths = sorted(summary["length"].unique().tolist())
-    if lengths:
-        axes.set_xticks(lengths)
-        axes.set_xticklabels([f"{length:g}" for length in lengths])
-        axes.minorticks_off()
-    axes.set_xlabel("dependency length (log scale)")
-    axes.set_ylabel("updates to solve (log; line: median, band: seeds that solved)")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    return figure
 
 
 def plot_budget_horizons(budget_table, lengths, *, title=""):

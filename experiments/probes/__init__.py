@@ -11,9 +11,10 @@ Two probes explain *why* a vanilla RNN forgets:
   T - t, at initialization and after training, beside the bound
   max|act'| * sigma_max(W) (`probes/gradient_flow.py`).
 
-The measurements are pure functions in `probes/measure.py`, the figures are in
+The measurements are pure functions in `probes/measure.py` (arrays) and
+`probes/state_gradients.py` (a model's state gradients); the figures are in
 `experiments/plots`. Adding a probe: a module with a callback class taking
-`(task, model_spec, run_logger)`, and one entry in `PROBES`.
+`(task, label, run_logger)`, and one entry in `PROBES`.
 """
 
 import importlib
@@ -26,10 +27,6 @@ PROBES = {
     "gradient_flow": "experiments.probes.gradient_flow:GradientFlowProbe",
 }
 
-# Seed of the fixed batch every probe evaluates on: the same sequences at initialization
-# and after training, so the two measurements differ only by the weights.
-PROBE_BATCH_SEED = 20_240_601
-
 
 def probe_class(name):
     """The callback class of a probe name, or a ValueError listing the known ones."""
@@ -39,22 +36,22 @@ def probe_class(name):
     return getattr(importlib.import_module(module), attribute)
 
 
-def make_probes(names, task, model_spec, run_logger):
+def make_probes(names, task, label, run_logger):
     """Builds the probe callbacks a config asks for.
 
     Args:
         names: probe names from the config's `probes` key (keys of `PROBES`).
         task: the grid point's `datasets` task.
-        model_spec: the grid point's model spec (dict).
+        label: what the figures call the model (the grid point's model variant).
         run_logger: the runner's `tracking.RunLogger` (`log_metrics`, `log_params`,
-            `log_dict`, `log_figure`, `tb_dir`), or None to keep results in the callbacks.
+            `log_dict`, `log_figure`), or None to keep results in the callbacks.
 
     Returns:
         A list of `keras.callbacks.Callback`, one per name, in order.
 
     Example:
 
-    >>> callbacks = make_probes(["gradient_flow"], task, {"model": "vanilla"}, run_logger)
+    >>> callbacks = make_probes(["gradient_flow"], task, "vanilla", run_logger)
     >>> model.fit(dataset, callbacks=callbacks + other_callbacks)
     """
     if isinstance(names, str):
@@ -64,22 +61,4 @@ def make_probes(names, task, model_spec, run_logger):
     unknown = [name for name in names or () if name not in PROBES]
     if unknown:
         raise ValueError(f"Unknown probe(s) {unknown}; known probes: {list(PROBES)}.")
-    return [probe_class(name)(task, model_spec, run_logger) for name in names or ()]
-
-
-def task_batch(task, size):
-    """The fixed batch `(inputs, targets)` of `size` sequences every probe evaluates on."""
-    inputs, targets = task.sample(size, seed=PROBE_BATCH_SEED)[:2]
-    return inputs, targets
-
-
-def log_figure(run_logger, figure, artifact_file, tensorboard_tag):
-    """Logs a figure as a run artifact and a TensorBoard image, then closes it."""
-    from experiments import plots, tracking
-
-    if run_logger is not None:
-        run_logger.log_figure(figure, artifact_file)
-        if getattr(run_logger, "tb_dir", None):
-            png = plots.figure_to_png(figure)
-            tracking.write_images(run_logger.tb_dir, {tensorboard_tag: png})
-    plots.pyplot().close(figure)
+    return [probe_class(name)(task, label, run_logger) for name in names or ()]

@@ -5,17 +5,23 @@ import math
 import keras
 import numpy as np
 
+from experiments import schema
+from experiments.plots import pyplot
 from experiments.plots.gradient_flow import plot_gradient_norms
-from experiments.probes import log_figure, task_batch
 from experiments.probes.measure import (
     activation_derivative_bound,
-    cell_of,
-    find_recurrent_layers,
     fit_decay_factor,
     largest_singular_value,
+    task_batch,
+)
+from experiments.probes.state_gradients import (
+    cell_of,
+    find_recurrent_layers,
     recurrent_matrices,
     state_gradient_norms,
 )
+
+TENSORBOARD_TAG = "probes/gradient_flow"
 
 
 class GradientFlowProbe(keras.callbacks.Callback):
@@ -35,16 +41,16 @@ class GradientFlowProbe(keras.callbacks.Callback):
 
     Args:
         task: the grid point's task.
-        model_spec: the grid point's model spec (dict); its `model` names the kind.
+        label: what the figure calls the model (the grid point's model variant).
         run_logger: the runner's run logger (or `None`: results stay in `self.results`).
         batch_size: number of sequences in the fixed probe batch.
         max_logged_points: how many distances are logged as metrics.
     """
 
-    def __init__(self, task, model_spec, run_logger, *, batch_size=64, max_logged_points=64):
+    def __init__(self, task, label, run_logger, *, batch_size=64, max_logged_points=64):
         super().__init__()
         self.task = task
-        self.model_spec = dict(model_spec or {})
+        self.label = label or "model"
         self.run_logger = run_logger
         self.batch_size = batch_size
         self.max_logged_points = max_logged_points
@@ -107,7 +113,7 @@ class GradientFlowProbe(keras.callbacks.Callback):
                 }
                 for when, r in self.results.items()
             },
-            "probes/gradient_flow.json",
+            schema.GRADIENT_FLOW_JSON,
         )
         curves = [
             (
@@ -118,11 +124,11 @@ class GradientFlowProbe(keras.callbacks.Callback):
             )
             for when, r in self.results.items()
         ]
-        kind = self.model_spec.get("model", self.model_spec.get("kind", "model"))
         figure = plot_gradient_norms(
-            curves, title=f"{kind} on {self.task.name}, T={self.task.timesteps}"
+            curves, title=f"{self.label} on {self.task.name}, T={self.task.timesteps}"
         )
-        log_figure(self.run_logger, figure, "probes/gradient_flow.png", "probes/gradient_flow")
+        self.run_logger.log_figure(figure, schema.GRADIENT_FLOW_PNG, TENSORBOARD_TAG)
+        pyplot().close(figure)
 
 
 def _is_vanilla(layer):

@@ -5,14 +5,11 @@ import math
 import keras
 import numpy as np
 
+from experiments import schema
+from experiments.plots import pyplot
 from experiments.plots.two_weights import plot_loss_surface
-from experiments.probes import log_figure, task_batch
-from experiments.probes.measure import (
-    activation_name,
-    cell_of,
-    find_recurrent_layers,
-    one_unit_rnn_loss_surface,
-)
+from experiments.probes.measure import activation_name, one_unit_rnn_loss_surface, task_batch
+from experiments.probes.state_gradients import cell_of, find_recurrent_layers
 
 
 class WeightsProbe(keras.callbacks.Callback):
@@ -26,13 +23,13 @@ class WeightsProbe(keras.callbacks.Callback):
 
     Args:
         task: the grid point's task (input_dim must be 1).
-        model_spec: the grid point's model spec (unused: the weights are read from the model).
+        label: what the figure calls the model (unused: the title names the activation).
         run_logger: the runner's run logger (or `None` to only keep the trajectory).
         batch_size: number of sequences the surface is evaluated on.
         grid_points: points per axis of the (u, w) grid.
     """
 
-    def __init__(self, task, model_spec, run_logger, *, batch_size=128, grid_points=41):
+    def __init__(self, task, label, run_logger, *, batch_size=128, grid_points=41):
         super().__init__()
         if getattr(task, "input_dim", 1) != 1:
             raise ValueError(
@@ -128,7 +125,7 @@ class WeightsProbe(keras.callbacks.Callback):
                 "trajectory": trajectory.tolist(),
                 "optimum": optimum,
             },
-            "probes/loss_surface.json",
+            schema.LOSS_SURFACE_JSON,
         )
         figure = plot_loss_surface(
             u_values,
@@ -138,7 +135,8 @@ class WeightsProbe(keras.callbacks.Callback):
             optimum=optimum,
             title=f"{self.task.name}: loss over (u, w), {weights['activation']} unit",
         )
-        log_figure(self.run_logger, figure, "probes/loss_surface.png", "probes/loss_surface")
+        self.run_logger.log_figure(figure, schema.LOSS_SURFACE_PNG, "probes/loss_surface")
+        pyplot().close(figure)
 
 
 def _surface_grid(trajectory, optimum, grid_points):

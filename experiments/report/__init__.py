@@ -16,27 +16,12 @@ its kind, a key of `REPORT_KINDS`:
   training, and the fitted per-step decay factor beside sigma_max(W) and its bound.
 
 Modules: `results` (the runs as a table), `horizon` (the analysis), `text` (Markdown and
-the terminal summary), `to_tensorboard`, `writer` (the entry point), and one module per
-kind. Adding a kind: a module with `add_to_report(report)` and one entry below.
+the terminal summary), `to_tensorboard`, `writer` (the entry point), `kinds` (the
+registry), and one module per kind. Adding a kind: a module with `add_to_report(report)`
+and one entry in `kinds.REPORT_KINDS`.
 """
 
-import importlib
-
-# Report kind (the config's `report`) -> the module whose `add_to_report(report)` fills
-# it. Resolved only when a report is drawn, so that checking a config needs no pandas.
-REPORT_KINDS = {
-    "breakdown": "experiments.report.breakdown",
-    "depth": "experiments.report.depth",
-    "two_weights": "experiments.report.two_weights",
-    "gradient_flow": "experiments.report.gradient_flow",
-}
-
-
-def kind_module(kind):
-    """The module of a report kind, or a ValueError listing the known kinds."""
-    if kind not in REPORT_KINDS:
-        raise ValueError(f"Unknown report kind {kind!r}; known kinds: {', '.join(REPORT_KINDS)}.")
-    return importlib.import_module(REPORT_KINDS[kind])
+from experiments.report.kinds import REPORT_KINDS, kind_module
 
 
 def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=None):
@@ -46,3 +31,6 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
     return writer.write_report(
         parent_run_id, out_dir=out_dir, client=client, tracking_config=tracking_config
     )
+
+
+__all__ = ["REPORT_KINDS", "kind_module", "write_report"]

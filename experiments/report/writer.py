@@ -16,7 +16,8 @@ import tempfile
 import pandas as pd
 
 from experiments import plots, schema, tracking
-from experiments.report import kind_module
+from experiments.errors import TrackingError
+from experiments.report.kinds import kind_module
 from experiments.report.results import results_from_runs, split_not_run
 from experiments.report.text import budget_text, terminal_summary
 from experiments.report.to_tensorboard import tensorboard_safe, write_tensorboard
@@ -112,73 +113,33 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
         import mlflow
 
         client = mlflow.MlflowClient()
+    tracking_config = tracking_config or _default_tracking_config()
     parent = client.get_run(parent_run_id)
-    info = schema.SweepInfo.from_run(parent)
-    kind = kind_module(info.report)
-    if tracking_config is None:
-        try:
-            tracking_config = tracking.load_tracking_config()
-        except tracking.TrackingError:
-            tracking_config = None
-    experiment = _experiment_name(client, parent, tracking_config)
-    children = tracking.child_runs(client, parent.info.experiment_id, parent_run_id)
-    results, not_run = split_not_run(results_from_runs(children, info))
-    title = f"{experiment} ({info.run_name}): {info.task}"
-
+    report, experiment = _read_sweep(client, parent, tracking_config)
     temporary = out_dir is None
     out_dir = pathlib.Path(tempfile.mkdtemp(prefix="report-") if temporary else out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = Report(
-        title=title,
-        info=info,
-        results=results,
-        not_run=not_run,
-        runs={run.info.run_id: run for run in children},
-        client=client,
-    )
     try:
-        if results.empty:
-            text = (
-                f"== {title} ==\n"
-                f"No FINISHED child runs under parent {parent_run_id}: nothing to report."
-            )
-            (out_dir / "summary.md").write_text(text + "\n")
-            client.log_artifact(parent_run_id, str(out_dir / "summary.md"), "report")
-            print(text)
-            return text
-        kind.add_to_report(report)
-        budget = budget_text(results)
-        header = f"## {title}\n\n" + (f"{budget}\n\n" if budget else "")
-        markdown = header + "\n".join(report.sections)
-        (out_dir / "summary.md").write_text(markdown)
-        for stem, table in report.tables.items():
-            table.to_csv(out_dir / f"{stem}.csv", index=False)
-        for name, figure in report.figures.items():
-            figure.savefig(out_dir / f"{name}.png", dpi=110, bbox_inches="tight")
-
-        for name, value in report.metrics.items():
-            client.log_metric(parent_run_id, name, float(value))
-        for name, points in report.metric_series.items():
-            # A redrawn report adds only the points the run does not hold yet.
-            logged = {(m.step, m.value) for m in client.get_metric_history(parent_run_id, name)}
-            for step, value in points:
-                if (int(step), float(value)) not in logged:
-                    client.log_metric(parent_run_id, name, float(value), step=int(step))
-        client.log_artifacts(parent_run_id, str(out_dir), "report")
-
+        if report.results.empty:
+            return _report_nothing(client, parent_run_id, report.title, out_dir)
+        kind_module(report.info.report).add_to_report(report)
+        markdown = _write_files(report, out_dir)
+        _log_metrics(client, parent_run_id, report)
+        client.log_artifacts(parent_run_id, str(out_dir), schema.REPORT_ARTIFACT_DIR)
         where = f"report files: MLflow run {parent_run_id} artifacts report/"
         if not temporary:
             where += f" and {out_dir}"
         if tracking_config is not None:
-            tb_dir = (
-                pathlib.Path(tracking_config.tb_experiment_dir(experiment))
-                / "report"
-                / tensorboard_safe(info.run_name)
-            )
+            tb_dir = _report_tensorboard_dir(tracking_config, experiment, report.info)
             write_tensorboard(tb_dir, report.figures, markdown)
             where += f"; TensorBoard: {tb_dir}"
         text = terminal_summary(
-            report.summary, report.horizons, info, title=title, where=where, budget=budget
+            report.summary,
+            report.horizons,
+            report.info,
+            title=report.title,
+            where=where,
+            budget=budget_text(report.results),
         )
         text = "\n".join([text, *report.terminal_sections, *_addresses(tracking_config, parent)])
         print(text)
@@ -187,3 +148,67 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
         plots.pyplot().close("all")
         if temporary:
             shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _default_tracking_config():
+    try:
+        return tracking.load_tracking_config()
+    except TrackingError:
+        return None
+
+
+def _report_tensorboard_dir(tracking_config, experiment, info):
+    """`<tensorboard_root>/<experiment>/report/<parent run name>`."""
+    experiment_dir = pathlib.Path(tracking_config.tb_experiment_dir(experiment))
+    return experiment_dir / "report" / tensorboard_safe(info.run_name)
+
+
+def _read_sweep(client, parent, tracking_config):
+    """The sweep's runs read back into an empty `Report`, and the experiment's name."""
+    info = schema.SweepInfo.from_run(parent)
+    experiment = _experiment_name(client, parent, tracking_config)
+    children = tracking.child_runs(client, parent.info.experiment_id, parent.info.run_id)
+    results, not_run = split_not_run(results_from_runs(children, info))
+    report = Report(
+        title=f"{experiment} ({info.run_name}): {info.task}",
+        info=info,
+        results=results,
+        not_run=not_run,
+        runs={run.info.run_id: run for run in children},
+        client=client,
+    )
+    return report, experiment
+
+
+def _report_nothing(client, parent_run_id, title, out_dir):
+    text = f"== {title} ==\nNo FINISHED child runs under parent {parent_run_id}: nothing to report."
+    (out_dir / schema.REPORT_SUMMARY).write_text(text + "\n")
+    client.log_artifact(
+        parent_run_id, str(out_dir / schema.REPORT_SUMMARY), schema.REPORT_ARTIFACT_DIR
+    )
+    print(text)
+    return text
+
+
+def _write_files(report, out_dir):
+    """`summary.md`, a CSV per table, a PNG per figure; returns the Markdown."""
+    budget = budget_text(report.results)
+    header = f"## {report.title}\n\n" + (f"{budget}\n\n" if budget else "")
+    markdown = header + "\n".join(report.sections)
+    (out_dir / schema.REPORT_SUMMARY).write_text(markdown)
+    for stem, table in report.tables.items():
+        table.to_csv(out_dir / f"{stem}.csv", index=False)
+    for name, figure in report.figures.items():
+        figure.savefig(out_dir / f"{name}.png", dpi=110, bbox_inches="tight")
+    return markdown
+
+
+def _log_metrics(client, parent_run_id, report):
+    """The report's metrics on the parent; a redrawn report adds only the points it lacks."""
+    for name, value in report.metrics.items():
+        client.log_metric(parent_run_id, name, float(value))
+    for name, points in report.metric_series.items():
+        logged = {(m.step, m.value) for m in client.get_metric_history(parent_run_id, name)}
+        for step, value in points:
+            if (int(step), float(value)) not in logged:
+                client.log_metric(parent_run_id, name, float(value), step=int(step))

@@ -30,15 +30,12 @@ import time
 import uuid
 
 from experiments import schema, tracking
+from experiments.errors import SweepBusy
 from experiments.tracking.locks import LockHeld, exclusive_lock, process_identity
 
 HEARTBEAT_S = 20.0
 STALE_S = 90.0
 SETTLE_S = 2.0
-
-
-class SweepBusy(RuntimeError):
-    """Another driver is running this sweep on this store."""
 
 
 def _busy_message(experiment, config_hash, holder, extra=""):

@@ -2,7 +2,7 @@
 
 One line when a grid point starts (with the sweep's elapsed time and ETA), one when it
 ends (its test metric or error). Workers add a line now and then while a long run trains
-(`experiments.train`).
+(`training.callbacks.progress_lines`).
 
 The ETA weighs what is left by its work, not by its count: a run costs a fixed start
 (building and compiling the model, the first epoch's tracing) plus time proportional to
@@ -16,30 +16,21 @@ one short run would put its start-up cost on every run.
 import math
 import time
 
+from experiments.terminal import format_seconds
+
 # Cost of one sequence step relative to a vanilla cell (measured: one Keras training step,
 # B=32, H=32, T=100, TensorFlow + XLA on 2 CPU cores: vanilla 1.96 ms, LSTM 7.42, GRU 7.48).
 CELL_COST = {"vanilla": 1.0, "lstm": 3.8, "gru": 3.8}
 
 
-def format_seconds(seconds):
-    """`m:ss`, or `h:mm:ss` from an hour on."""
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-def print_now(line):
-    """Prints a line at once, also through a pipe (`| tee`)."""
-    print(line, flush=True)
-
-
-def work(hparams):
+def work(point):
     """A grid point's training work in vanilla-cell sequence steps (its budget, at most)."""
-    layers = hparams.get("num_layers", 1) if hparams.get("kind") == "deep" else 1
-    cell = CELL_COST.get(hparams.get("kind"), 1.0) * max(int(layers or 1), 1)
-    updates = hparams.get("epochs", 1) * hparams.get("steps_per_epoch", 1)
-    return cell * hparams.get("length", 1) * updates * hparams.get("batch_size", 1)
+    hp = point.hyperparameters
+    layers = 1
+    if point.kind == "deep":
+        layers = len(hp.units) if isinstance(hp.units, list) else hp.num_layers
+    cell = CELL_COST.get(point.kind, 1.0) * max(int(layers or 1), 1)
+    return cell * point.length * hp.epochs * hp.steps_per_epoch * hp.batch_size
 
 
 def fit_duration(works, seconds):
@@ -75,7 +66,7 @@ class Progress:
     def __init__(self, total, todo, parallel, out):
         self.total = total
         self.todo = len(todo)
-        self.waiting = {point.name: work(point.hparams) for point in todo}
+        self.waiting = {point.name: work(point) for point in todo}
         self.parallel = max(1, parallel)
         self.out = out
         self.started_at = time.monotonic()
@@ -102,7 +93,7 @@ class Progress:
         """The line of a grid point that starts: `run 3/48: vanilla L=50 seed 0 (...)`."""
         self.launched += 1
         now = time.monotonic()
-        self.running[point.name] = (self.waiting.pop(point.name, work(point.hparams)), now)
+        self.running[point.name] = (self.waiting.pop(point.name, work(point)), now)
         elapsed = format_seconds(now - self.started_at)
         eta = self.eta_seconds(now)
         eta_text = "ETA after the first runs" if eta is None else f"ETA {format_seconds(eta)}"
@@ -115,7 +106,7 @@ class Progress:
 
     def ended(self, point, outcome, seconds):
         """The line of a grid point that ended, with its test metric or its error."""
-        point_work, _ = self.running.pop(point.name, (work(point.hparams), None))
+        point_work, _ = self.running.pop(point.name, (work(point), None))
         if outcome.finished:  # a failed run's time says nothing about the others'
             self.ended_work.append(point_work)
             in_worker = outcome.run_time_s

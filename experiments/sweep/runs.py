@@ -1,6 +1,6 @@
 """A sweep's runs in MLflow: the parent, the children, and which grid points are done.
 
-The driver (`experiments.sweep`) calls these; the names they write are those of
+The driver (`sweep.driver`) calls these; the names they write are those of
 `experiments.schema`.
 
 - A sweep is identified by its config hash (profile and `--set` included): running the
@@ -30,22 +30,15 @@ def flat_params(values):
     return params
 
 
-def point_params(point):
-    """A grid point's params: its hyperparameters and `task_params.<key>`."""
-    params = dict(point.hparams)
-    params.update({f"{schema.TASK_PARAM_PREFIX}{k}": v for k, v in point.task_params.items()})
-    return params
-
-
 def sweep_info(config, task):
     """The `schema.SweepInfo` of a config (the task gives its metric and levels)."""
     return schema.SweepInfo(
-        task=config["task"],
+        task=config.settings.task,
         metric=task.metric,
         higher_is_better=bool(task.higher_is_better),
         chance=task.chance,
         solved_threshold=task.solved_threshold,
-        report=config["report"],
+        report=config.settings.report,
         experiment=config.name,
         profile=config.profile,
         config_hash=config.config_hash,
@@ -59,14 +52,14 @@ def create_parent(client, experiment_id, config, task, points):
         **sweep_info(config, task).to_tags(),
         schema.SWEEP_OVERRIDES: tracking.param_value(list(config.overrides)),
         schema.SWEEP_GRID_SIZE: str(len(points)),
-        schema.NOTE: config["description"],
+        schema.NOTE: config.settings.description,
     }
     name = f"{config.name}-{config.profile}-{config.config_hash[:6]}"
     parent = client.create_run(experiment_id, run_name=name, tags=tags)
     parent_id = parent.info.run_id
     logger = tracking.RunLogger(client, parent_id)
     # The driver's own libraries, and the backend its workers train on.
-    logger.set_tags({**tracking.system_tags(), "keras.backend": config["backend"]})
+    logger.set_tags({**tracking.system_tags(), schema.KERAS_BACKEND: config.settings.backend})
     logger.log_params(
         {
             **flat_params(config.values),
@@ -74,8 +67,8 @@ def create_parent(client, experiment_id, config, task, points):
             schema.SOLVED_THRESHOLD: task.solved_threshold,
         }
     )
-    logger.log_artifact(config.path, "config")
-    logger.log_text(config.to_yaml(), "config/resolved.yaml")
+    logger.log_artifact(config.path, schema.CONFIG_ARTIFACT_DIR)
+    logger.log_text(config.to_yaml(), schema.RESOLVED_CONFIG)
     return parent_id, name
 
 
@@ -113,8 +106,8 @@ def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
         schema.PARENT_RUN_ID: parent_id,
         schema.GRID_POINT: point.name,
         schema.CONFIG_HASH: point.config_hash,
-        schema.TASK: config["task"],
-        schema.KIND: point.hparams["kind"],
+        schema.TASK: point.task,
+        schema.KIND: point.kind,
         **{axis: tracking.param_value(value) for axis, value in point.axes.items()},
         schema.ATTEMPT: str(len(attempts) + 1),
     }
@@ -123,8 +116,8 @@ def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
     run = client.create_run(experiment_id, run_name=point.name, tags=tags)
     run_id = run.info.run_id
     logger = tracking.RunLogger(client, run_id)
-    logger.log_params(point_params(point))
-    logger.log_text(config.to_yaml(), "config/resolved.yaml")
+    logger.log_params(point.params())
+    logger.log_text(config.to_yaml(), schema.RESOLVED_CONFIG)
     for old in earlier_runs:
         tracking.end_run(client, old.info.run_id, schema.STATUS_KILLED)
         client.delete_run(old.info.run_id)

@@ -1,40 +1,46 @@
-"""Tracking: the project's `mlflow.yaml`, MLflow runs, TensorBoard folders.
+"""Tracking: the project's `mlflow.yaml`, MLflow runs, TensorBoard folders, the servers.
 
 - `settings`: `mlflow.yaml` (`load_tracking_config`, `TrackingConfig`) and the check
   that its store can be used (`check_tracking_uri`). No MLflow import.
-- `mlflow_runs`: the client, experiments, `RunLogger` (logs to one run by id), and the
-  queries of a sweep's runs (`latest_parent_run`, `child_runs`).
+- `mlflow_runs`: the client, the store, experiments, and the queries of a sweep's runs
+  (`latest_parent_run`, `child_runs`).
+- `run_logger`: `RunLogger`, which logs to one run by id.
+- `environment`: what a run records of where it ran (versions, device, command, commit).
 - `mlflow_model`: a trained model as an MLflow model that loads without this repository.
+- `registry`: a sweep's best model in the Model Registry.
 - `tensorboard_logs`: one TensorBoard run per grid point (its epoch scalars, hyperparameters
   and final metrics), the HParams dashboard, images and texts.
+- `servers`: TensorBoard, the MLflow UI and a team MLflow server, as the CLI starts them.
+- `locks`: file locks of this machine.
 
 The names below are the package's public API.
 """
 
-from experiments.tracking.mlflow_model import log_keras_model
-from experiments.tracking.mlflow_runs import (
-    RunLogger,
-    child_runs,
-    configure_mlflow,
+from experiments.errors import TrackingError
+from experiments.tracking.environment import (
     device_name,
-    end_run,
-    ensure_experiment,
-    latest_parent_run,
-    log_traceback,
-    open_store,
-    param_value,
     pip_requirements,
     source_tags,
     start_system_metrics,
     system_tags,
 )
+from experiments.tracking.mlflow_model import log_keras_model
+from experiments.tracking.mlflow_runs import (
+    child_runs,
+    configure_mlflow,
+    end_run,
+    ensure_experiment,
+    latest_parent_run,
+    log_traceback,
+    open_store,
+)
+from experiments.tracking.run_logger import RunLogger, param_value
 from experiments.tracking.settings import (
     CONFIG_ENV,
     MLFLOW_UI_PORT,
     MODEL_TRAINING_VIEW,
     REPO_ROOT,
     TrackingConfig,
-    TrackingError,
     check_tracking_uri,
     load_tracking_config,
 )

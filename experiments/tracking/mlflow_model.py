@@ -20,9 +20,9 @@ import os
 import pathlib
 import shutil
 
-from experiments.tracking.mlflow_runs import pip_requirements
+from experiments import schema
+from experiments.tracking.environment import pip_requirements
 
-MODEL_NAME = "model"  # `runs:/<run id>/model`
 CODE_DIR = "code"
 LOADER_MODULE = "vanilla_rnn_lab_pyfunc"
 EXAMPLE_SEQUENCES = 2
@@ -87,7 +87,7 @@ def log_keras_model(run_id, model, example_inputs, *, step=0):
     signature = infer_signature(example, predictions)  # the batch axis free (-1)
     return Model.log(
         artifact_path=None,
-        name=MODEL_NAME,
+        name=schema.MODEL_ARTIFACT,
         flavor=_KerasWithCode,
         run_id=run_id,
         step=step,

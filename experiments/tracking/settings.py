@@ -17,6 +17,8 @@ import urllib.request
 
 import yaml
 
+from experiments.errors import TrackingError
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "mlflow.yaml"
 CONFIG_ENV = "VRL_MLFLOW_CONFIG"
@@ -30,10 +32,6 @@ TRACKING_KEYS = {
     "experiment_prefix": "",
     "tensorboard_root": "tb_logs",
 }
-
-
-class TrackingError(RuntimeError):
-    """The tracking store cannot be used (broken `mlflow.yaml`, unreachable server)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -202,7 +202,7 @@ def write_hparams_config(tb_experiment_dir, points_params, metric, axes=()):
 
     Args:
         tb_experiment_dir: `<tensorboard_root>/<experiment>`.
-        points_params: one dict of params per grid point (`sweep_runs.point_params`).
+        points_params: one dict of params per grid point (`GridPoint.params()`).
         metric: the task's main metric name (e.g. "mse").
         axes: the grid's axes in config order.
     """
@@ -216,7 +216,30 @@ def write_hparams_config(tb_experiment_dir, points_params, metric, axes=()):
         hp.HParam(name, hparam_domain([p[name] for p in points_params if name in p]))
         for name in names
     ]
-    metrics = [
+    metrics = _hparams_metrics(metric)
+    summary = hp.hparams_config_pb(hparams=hparams, metrics=metrics)
+    # `hp.HParam` has no `differs`; the proto has, and the plugin orders columns by it.
+    content = summary.value[0].metadata.plugin_data
+    plugin_data = plugin_data_pb2.HParamsPluginData.FromString(content.content)
+    for info in plugin_data.experiment.hparam_infos:
+        info.differs = info.name in varying
+    content.content = plugin_data.SerializeToString()
+
+    root = pathlib.Path(tb_experiment_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("events.out.tfevents.*"):
+        old.unlink()
+    writer = tf.summary.create_file_writer(str(root))
+    with writer.as_default():
+        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
+    writer.close()
+
+
+def _hparams_metrics(metric):
+    """The HParams table's metric columns: the test metric first, then the rest."""
+    from tensorboard.plugins.hparams import api as hp
+
+    return [
         hp.Metric(schema.test_metric_name(metric), display_name=f"test {metric}"),
         hp.Metric(schema.SOLVED, display_name="solved"),
         hp.Metric(schema.DIVERGED, display_name="diverged"),
@@ -235,22 +258,6 @@ def write_hparams_config(tb_experiment_dir, points_params, metric, axes=()):
             epoch_scalar_tag("loss"), display_name="train loss", dataset_type=hp.Metric.TRAINING
         ),
     ]
-    summary = hp.hparams_config_pb(hparams=hparams, metrics=metrics)
-    # `hp.HParam` has no `differs`; the proto has, and the plugin orders columns by it.
-    content = summary.value[0].metadata.plugin_data
-    plugin_data = plugin_data_pb2.HParamsPluginData.FromString(content.content)
-    for info in plugin_data.experiment.hparam_infos:
-        info.differs = info.name in varying
-    content.content = plugin_data.SerializeToString()
-
-    root = pathlib.Path(tb_experiment_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    for old in root.glob("events.out.tfevents.*"):
-        old.unlink()
-    writer = tf.summary.create_file_writer(str(root))
-    with writer.as_default():
-        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
-    writer.close()
 
 
 def write_run_hparams(tb_dir, run_name, hparams, final_metrics):

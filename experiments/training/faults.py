@@ -6,7 +6,7 @@ worker processes and Ray tasks. Never set them outside tests.
 - `VRL_EPOCH_DELAY_S=<seconds>`: a pause after every epoch, so that the interruption
   tests signal a sweep that is surely still training, however slowly they poll.
 
-Production code calls `callbacks_for(run_name)` once, in `train.train_grid_point`: with
+Production code calls `callbacks_for(run_name)` once, in `training.fit.train_grid_point`: with
 neither variable set it returns an empty list and does nothing else.
 """
 

@@ -9,7 +9,8 @@ stays linear: classification losses take logits.
 import keras
 
 import rnn_layers
-from experiments.config import DEFAULTS, MODEL_KINDS, ConfigError
+from experiments.config.settings import MODEL_KINDS
+from experiments.errors import ConfigError, one_line
 
 
 def _initializer(spec):
@@ -32,7 +33,7 @@ def check_model_settings(config, points):
     seen = set()
     for point in points:
         for key, (lookup, what) in lookups.items():
-            value = point.hparams[key]
+            value = getattr(point.hyperparameters, key)
             marker = (key, repr(value))
             if marker in seen:
                 continue
@@ -40,28 +41,26 @@ def check_model_settings(config, points):
             try:
                 lookup(value)
             except (ValueError, TypeError) as error:
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
                 raise ConfigError(
-                    f"{config.source_of(key)}: `{key}` {value!r} is not {what}"
-                    f"{' (' + reason[:200] + ')' if reason else ''}."
+                    f"{config.source_of(key)}: `{key}` {value!r} is not {what} "
+                    f"({one_line(error, 200)})."
                 ) from None
 
 
-def build_body(model_spec, return_sequences):
+def build_body(kind, hyperparameters, return_sequences):
     """The recurrent part of the model.
 
     Args:
-        model_spec: a grid point's hyperparameters (see `config.GridPoint.hparams`);
-            reads `kind`, `units`, `num_layers`, `activation`, `use_bias`,
-            `kernel_initializer`, `recurrent_initializer`.
+        kind: `vanilla`, `deep`, `lstm` or `gru`.
+        hyperparameters: the grid point's `Hyperparameters`; the model part is read
+            (`units`, `num_layers`, `activation`, `use_bias`, the initializers).
         return_sequences: whether the body returns every step's state.
 
     Returns:
         A Keras layer.
     """
-    spec = {**DEFAULTS, **model_spec}
-    kind = spec["kind"]
-    units = spec["units"]
+    hp = hyperparameters
+    units = hp.units
     if kind not in MODEL_KINDS:
         raise ValueError(f"Unknown model kind {kind!r}; known kinds: {', '.join(MODEL_KINDS)}.")
     if isinstance(units, list) and kind != "deep":
@@ -70,47 +69,51 @@ def build_body(model_spec, return_sequences):
             f"give {kind!r} a single integer."
         )
     common = dict(
-        activation=spec["activation"],
-        use_bias=spec["use_bias"],
-        kernel_initializer=_initializer(spec["kernel_initializer"]),
-        recurrent_initializer=_initializer(spec["recurrent_initializer"]),
+        activation=hp.activation,
+        use_bias=hp.use_bias,
+        kernel_initializer=_initializer(hp.kernel_initializer),
+        recurrent_initializer=_initializer(hp.recurrent_initializer),
         return_sequences=return_sequences,
         name=kind,
     )
     if kind == "vanilla":
         return rnn_layers.VanillaRNN(units, **common)
     if kind == "deep":
-        num_layers = None if isinstance(units, list) else spec["num_layers"]
+        num_layers = None if isinstance(units, list) else hp.num_layers
         return rnn_layers.DeepVanillaRNN(units, num_layers=num_layers, **common)
     if kind == "lstm":
         return keras.layers.LSTM(units, **common)
     return keras.layers.GRU(units, **common)
 
 
-def build_optimizer(model_spec):
+OPTIMIZER_CLASSES = {
+    "adam": keras.optimizers.Adam,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+}
+
+
+def build_optimizer(hyperparameters):
     """The optimizer named by `optimizer`, with `lr` and `clipnorm` (None: no clipping)."""
-    spec = {**DEFAULTS, **model_spec}
-    classes = {
-        "adam": keras.optimizers.Adam,
-        "rmsprop": keras.optimizers.RMSprop,
-        "sgd": keras.optimizers.SGD,
-    }
-    if spec["optimizer"] not in classes:
-        raise ValueError(f"Unknown optimizer {spec['optimizer']!r}; known: {', '.join(classes)}.")
-    return classes[spec["optimizer"]](learning_rate=spec["lr"], clipnorm=spec["clipnorm"])
+    hp = hyperparameters
+    if hp.optimizer not in OPTIMIZER_CLASSES:
+        raise ValueError(
+            f"Unknown optimizer {hp.optimizer!r}; known: {', '.join(OPTIMIZER_CLASSES)}."
+        )
+    return OPTIMIZER_CLASSES[hp.optimizer](learning_rate=hp.lr, clipnorm=hp.clipnorm)
 
 
-def build_model(model_spec, task, seed, *, jit_compile=None):
+def build_model(kind, hyperparameters, task, seed, *, jit_compile=None):
     """Builds and compiles the model of one grid point.
 
     Args:
-        model_spec: a grid point's hyperparameters (`config.GridPoint.hparams`:
-            `kind`, `units`, ..., `optimizer`, `lr`, `clipnorm`, `jit_compile`).
-            Missing keys take `config.DEFAULTS`.
+        kind: the model kind, `vanilla`, `deep`, `lstm` or `gru`.
+        hyperparameters: the grid point's `Hyperparameters` (model and training parts:
+            the network, `optimizer`, `lr`, `clipnorm`, `jit_compile`).
         task: a `datasets` task; its `timesteps`, `input_dim`, `output`,
             `loss` and `metrics()` shape the model.
         seed: seeds the weight initialization (`keras.utils.set_random_seed`).
-        jit_compile: overrides `model_spec["jit_compile"]` when not None.
+        jit_compile: overrides `hyperparameters.jit_compile` when not None.
 
     Returns:
         A compiled `keras.Model` named after the kind.
@@ -118,32 +121,36 @@ def build_model(model_spec, task, seed, *, jit_compile=None):
     Example:
 
     >>> task = datasets.make("adding", length=50)
-    >>> model = build_model({"kind": "vanilla", "units": 32}, task, seed=0)
+    >>> model = build_model("vanilla", Hyperparameters(units=32), task, seed=0)
     >>> model.output_shape
     (None, 1)
     """
-    spec = {**DEFAULTS, **model_spec}
+    hp = hyperparameters
     keras.utils.set_random_seed(int(seed))
-    output = task.output
     inputs = keras.Input(shape=(task.timesteps, task.input_dim), name="sequences")
-    hidden = build_body(spec, return_sequences=output.per_step)(inputs)
-    if spec["head"] == "dense":
-        outputs = keras.layers.Dense(output.units, name="head")(hidden)
-    else:
-        # The two-weight network: the recurrent state itself is the prediction.
-        width = spec["units"][-1] if isinstance(spec["units"], list) else spec["units"]
-        if output.kind != "regression" or width != output.units:
-            raise ValueError(
-                f"`head: none` needs a regression task and units == task.output.units "
-                f"({output.units}); got a {output.kind} task and units={spec['units']!r}. "
-                f"Use `head: dense` or set `units: {output.units}`."
-            )
-        outputs = hidden
-    model = keras.Model(inputs, outputs, name=f"{spec['kind']}_{task.name}")
+    hidden = build_body(kind, hp, return_sequences=task.output.per_step)(inputs)
+    outputs = _head(hp, task.output)(hidden)
+    model = keras.Model(inputs, outputs, name=f"{kind}_{task.name}")
     model.compile(
-        optimizer=build_optimizer(spec),
+        optimizer=build_optimizer(hp),
         loss=task.loss,
         metrics=task.metrics(),
-        jit_compile=spec["jit_compile"] if jit_compile is None else jit_compile,
+        jit_compile=hp.jit_compile if jit_compile is None else jit_compile,
     )
     return model
+
+
+def _head(hyperparameters, output):
+    """The read-out: `Dense(output.units)`, or (`head: none`) the state itself."""
+    if hyperparameters.head == "dense":
+        return keras.layers.Dense(output.units, name="head")
+    # The two-weight network: the recurrent state itself is the prediction.
+    units = hyperparameters.units
+    width = units[-1] if isinstance(units, list) else units
+    if output.kind != "regression" or width != output.units:
+        raise ValueError(
+            f"`head: none` needs a regression task and units == task.output.units "
+            f"({output.units}); got a {output.kind} task and units={units!r}. "
+            f"Use `head: dense` or set `units: {output.units}`."
+        )
+    return lambda state: state

@@ -97,8 +97,7 @@ def test_skip_savings_replays_the_rule_on_known_outcomes(tmp_path, capsys):
     import pandas as pd
 
     from benchmarks import skip_savings
-    from experiments.config import load_config
-    from experiments.grid import expand_grid
+    from experiments.config import expand_grid, load_config
 
     # vanilla: L=5 solved in 4 updates, L=10 never; so L=20 (one longer) runs, L=40 skipped.
     rows = [
@@ -125,14 +124,13 @@ def test_skip_savings_replays_the_rule_on_known_outcomes(tmp_path, capsys):
 
 def test_full_plan_times_each_shape_once_and_adds_up_the_grid():
     from benchmarks import full_plan
-    from experiments.config import load_config
-    from experiments.grid import expand_grid
+    from experiments.config import expand_grid, load_config
 
     lines = []
     points, seconds = full_plan.plan("long_dependency", "smoke", 2, steps=1, out=lines.append)
     grid = expand_grid(load_config("long_dependency", "smoke"))
     assert points == len(grid)
-    shapes = {(p.hparams["model"], p.hparams["length"]) for p in grid}
+    shapes = {(p.params()["model"], p.params()["length"]) for p in grid}
     timed = [line for line in lines if " step " in line]
     assert len(timed) == len(shapes)  # seeds share a timing
     assert seconds > 0 and lines[-1].startswith("  planned: ")
@@ -144,7 +142,7 @@ def test_full_plan_on_jax_prints_only_its_own_lines():
     import subprocess
     import sys
 
-    from experiments.quiet import startup_noise
+    from experiments.terminal import startup_noise
 
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": repo}

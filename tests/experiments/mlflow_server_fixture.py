@@ -15,10 +15,11 @@ import pathlib
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
+
+from experiments.tracking.servers import mlflow_command
 
 START_TIMEOUT_S = 90.0
 
@@ -68,23 +69,14 @@ class MlflowServer:
         env.pop("MLFLOW_TRACKING_URI", None)
         # MLflow 3 servers also start seven job-runner processes (GenAI jobs): not needed here.
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-        command = [
-            sys.executable,
-            "-m",
-            "mlflow",
+        command = mlflow_command(
             "server",
-            "--backend-store-uri",
             self.backend_store_uri,
-            "--artifacts-destination",
-            str(self.artifacts),
-            "--serve-artifacts",
-            "--host",
             self.host,
-            "--port",
-            str(self.port),
-            "--workers",
-            "1",
-        ]
+            self.port,
+            artifacts=self.artifacts,
+            extra=("--workers", "1"),
+        )
         self._log = open(self.log_path, "wb")
         # Own process group: stopping it stops the web server's workers too.
         self._process = subprocess.Popen(

@@ -4,7 +4,7 @@ import os
 import pathlib
 import sys
 
-from experiments import fault_injection
+from experiments.training import faults
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -26,9 +26,7 @@ def write_tracking_yaml(folder, tracking_uri="sqlite:///mlflow.db", prefix="test
 def cli_env(tracking_folder=None, **extra):
     """Environment for `python -m experiments` in a subprocess."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("MLFLOW_TRACKING_URI", *fault_injection.ENV_NAMES)
+        k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", *faults.ENV_NAMES)
     }
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["PYTHONUNBUFFERED"] = "1"

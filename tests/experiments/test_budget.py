@@ -179,10 +179,11 @@ def _run_solve_timer(val_mse_per_epoch, *, stop_when_solved, patience):
     import types
 
     import datasets
-    from experiments import train
+    from experiments.config import Hyperparameters
+    from experiments.training import callbacks
 
-    hp = {"stop_when_solved": stop_when_solved, "solved_patience": patience}
-    timer = train._solve_timer(datasets.make("adding", length=10), hp)
+    hp = Hyperparameters(stop_when_solved=stop_when_solved, solved_patience=patience)
+    timer = callbacks.solve_timer(datasets.make("adding", length=10), hp)
     model = types.SimpleNamespace(stop_training=False)
     timer.set_model(model)
     for epoch, value in enumerate(val_mse_per_epoch):
@@ -206,17 +207,18 @@ def test_solve_timer_records_the_first_crossing_and_stops_after_the_patience():
 
 
 def test_time_to_solve_counts_updates_to_the_first_crossing_or_censors_at_the_budget():
-    from experiments import train
+    from experiments.config import Hyperparameters
+    from experiments.training.callbacks import time_to_solve
 
-    hp = {"steps_per_epoch": 100, "batch_size": 32}
-    assert train.time_to_solve(1, 6, hp, diverged=False) == {
+    hp = Hyperparameters(steps_per_epoch=100, batch_size=32)
+    assert time_to_solve(1, 6, hp, diverged=False) == {
         schema.UPDATES_TO_SOLVE: 200,
         schema.SEQUENCES_TO_SOLVE: 6400,
         schema.SOLVE_CENSORED: 0,
     }
-    assert train.time_to_solve(None, 15, hp, diverged=False)[schema.UPDATES_TO_SOLVE] == 1500
-    assert train.time_to_solve(None, 15, hp, diverged=False)[schema.SOLVE_CENSORED] == 1
-    assert train.time_to_solve(2, 4, hp, diverged=True)[schema.SOLVE_CENSORED] == 1
+    assert time_to_solve(None, 15, hp, diverged=False)[schema.UPDATES_TO_SOLVE] == 1500
+    assert time_to_solve(None, 15, hp, diverged=False)[schema.SOLVE_CENSORED] == 1
+    assert time_to_solve(2, 4, hp, diverged=True)[schema.SOLVE_CENSORED] == 1
 
 
 def test_time_to_solve_figure_when_no_run_solved_has_a_range_and_no_warning():

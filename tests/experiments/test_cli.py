@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from experiments import tracking
-from experiments.quiet import startup_noise
+from experiments.terminal import startup_noise
 from tests.experiments.runner_helpers import REPO_ROOT, cli, cli_env, write_tracking_yaml
 
 HANG_GUARD_S = 60
@@ -172,14 +172,14 @@ def test_a_server_on_a_taken_port_exits_with_one_line(tmp_path, command):
 
 
 def test_serving_beyond_loopback_warns_and_names_a_reachable_address(capsys):
-    from experiments.__main__ import _check_can_serve, _client_address
+    from experiments.tracking.servers import check_can_serve, client_address
 
-    _check_can_serve("TensorBoard", "127.0.0.1", closed_port())
+    check_can_serve("TensorBoard", "127.0.0.1", closed_port())
     assert capsys.readouterr().err == ""
-    _check_can_serve("TensorBoard", "0.0.0.0", closed_port())
+    check_can_serve("TensorBoard", "0.0.0.0", closed_port())
     assert "no authentication" in capsys.readouterr().err
-    assert "0.0.0.0" not in _client_address("0.0.0.0", 5000)
-    assert _client_address("0.0.0.0", 5000) == f"http://{socket.gethostname()}:5000/"
+    assert "0.0.0.0" not in client_address("0.0.0.0", 5000)
+    assert client_address("0.0.0.0", 5000) == f"http://{socket.gethostname()}:5000/"
 
 
 def test_mlflow_server_serves_the_store_the_runner_logs_to(tmp_path):

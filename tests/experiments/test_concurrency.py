@@ -289,7 +289,8 @@ def test_a_store_that_fails_under_the_driver_is_one_line_and_the_sweep_resumes(
 ):
     import errno
 
-    from experiments import sweep, sweep_runs
+    from experiments import sweep
+    from experiments.sweep import runs as sweep_runs
 
     create_child = sweep_runs.create_child
     calls = []

@@ -3,9 +3,7 @@
 import pytest
 
 from experiments import config
-from experiments.config import ConfigError, load_config
-from experiments.grid import expand_grid
-from experiments.overrides import parse_override
+from experiments.config import ConfigError, expand_grid, load_config, parse_override
 
 BASE = """\
 description: A tiny test experiment.
@@ -38,20 +36,68 @@ def write(config_dir, name, text):
 def test_defaults_file_and_profile_merge(config_dir):
     cfg = load_config("tiny", "smoke", config_dir=config_dir)
     # Profile replaces only the grid axis it names; the file's other axes stay.
-    assert cfg["grid"] == {"model": ["vanilla", "lstm"], "length": [5], "seed": [0, 1]}
-    assert cfg["epochs"] == 1  # profile
-    assert cfg["units"] == 16  # file
-    assert cfg["lr"] == config.DEFAULTS["lr"] == 1e-3  # default
-    assert cfg["clipnorm"] == 1.0 and cfg["optimizer"] == "adam" and cfg["jit_compile"] is True
-    assert cfg["report"] == "breakdown" and cfg["probes"] == []
-    assert load_config("tiny", "full", config_dir=config_dir)["units"] == 128
+    assert cfg.settings.grid == {"model": ["vanilla", "lstm"], "length": [5], "seed": [0, 1]}
+    assert cfg.hyperparameters.epochs == 1  # profile
+    assert cfg.hyperparameters.units == 16  # file
+    assert cfg.hyperparameters.lr == config.DEFAULTS["lr"] == 1e-3  # default
+    assert (
+        cfg.hyperparameters.clipnorm == 1.0
+        and cfg.hyperparameters.optimizer == "adam"
+        and cfg.hyperparameters.jit_compile is True
+    )
+    assert cfg.settings.report == "breakdown" and cfg.settings.probes == []
+    assert load_config("tiny", "full", config_dir=config_dir).hyperparameters.units == 128
     assert load_config("tiny", config_dir=config_dir).profile == "quick"
 
 
-def test_every_default_key_has_a_validator_or_section():
-    sections = {"grid", "models", "resources", "profiles"}
-    assert set(config.DEFAULTS) == set(config.VALIDATORS) | sections
-    assert set(config.HYPERPARAMETER_KEYS) <= set(config.VALIDATORS)
+def test_every_key_is_declared_once_with_its_default_check_doc_and_reader():
+    import dataclasses
+
+    from experiments.config import settings
+
+    fields = [
+        *dataclasses.fields(config.SweepSettings),
+        *dataclasses.fields(config.Hyperparameters),
+    ]
+    names = [field.name for field in fields]
+    assert len(names) == len(set(names)) and list(config.DEFAULTS) == names
+    for field in fields:
+        assert callable(field.metadata["check"]), field.name
+        assert field.metadata["doc"] and "\n" not in field.metadata["doc"], field.name
+        assert field.metadata["part"] in (
+            settings.SWEEP,
+            settings.EXECUTION,
+            settings.MODEL,
+            settings.TRAINING,
+        )
+        # The declared default passes its own check unchanged.
+        default = config.DEFAULTS[field.name]
+        assert field.metadata["check"]("defaults", field.name, default) == default, field.name
+    assert set(config.HYPERPARAMETER_KEYS) == {
+        f.name for f in dataclasses.fields(config.Hyperparameters)
+    }
+
+
+def test_the_set_help_and_the_key_table_list_every_key():
+    from experiments.__main__ import main
+
+    help_text = config.key_help()
+    table = config.key_table_markdown()
+    for key in [*config.DEFAULTS, "grid.model", "grid.length", "grid.seed"]:
+        assert f"  {key} " in help_text, key
+        assert f"| `{key}` |" in table, key
+    assert "[0.001]" in help_text  # lr's default, as YAML
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+
+
+def test_the_documented_key_table_is_the_generated_one():
+    import pathlib
+
+    documented = pathlib.Path(__file__).resolve().parents[2] / "docs" / "config_keys.md"
+    assert config.key_table_markdown() in documented.read_text(), (
+        "docs/config_keys.md is out of date: run `make docs`."
+    )
 
 
 SHIPPED = [
@@ -62,7 +108,7 @@ SHIPPED = [
 BREAKDOWN_EXPERIMENTS = [
     name
     for name in config.experiment_names()
-    if load_config(name, "smoke")["report"] in ("breakdown", "depth")
+    if load_config(name, "smoke").settings.report in ("breakdown", "depth")
 ]
 
 
@@ -76,11 +122,11 @@ def test_shipped_configs_load(name, profile):
 @pytest.mark.parametrize("name", BREAKDOWN_EXPERIMENTS)
 def test_every_breakdown_experiment_has_a_long_profile_that_keeps_its_promise(name):
     cfg = load_config(name, "long")
-    assert cfg["epochs"] * cfg["steps_per_epoch"] >= 10_000
-    assert cfg["grid"]["seed"] == [0, 1, 2]
-    assert cfg["skip_decided_lengths"] and cfg["stop_when_solved"]
-    longest = max(cfg["grid"]["length"])
-    assert longest >= {"adding": 200, "copy_memory": 100}.get(cfg["task"], 100)
+    assert cfg.hyperparameters.epochs * cfg.hyperparameters.steps_per_epoch >= 10_000
+    assert cfg.settings.grid["seed"] == [0, 1, 2]
+    assert cfg.settings.skip_decided_lengths and cfg.hyperparameters.stop_when_solved
+    longest = max(cfg.settings.grid["length"])
+    assert longest >= {"adding": 200, "copy_memory": 100}.get(cfg.settings.task, 100)
 
 
 def test_describe_reads_the_description_and_refuses_a_broken_file(config_dir):
@@ -155,12 +201,14 @@ def test_set_overrides_with_types(config_dir):
         ],
         config_dir=config_dir,
     )
-    assert cfg["lr"] == 0.01 and isinstance(cfg["lr"], float)  # YAML reads "1e-2" as text
-    assert cfg["grid"]["seed"] == [3, 4] and cfg["grid"]["length"] == [5]
-    assert cfg["clipnorm"] is None and cfg["jit_compile"] is False
+    assert cfg.hyperparameters.lr == 0.01 and isinstance(
+        cfg.hyperparameters.lr, float
+    )  # YAML reads "1e-2" as text
+    assert cfg.settings.grid["seed"] == [3, 4] and cfg.settings.grid["length"] == [5]
+    assert cfg.hyperparameters.clipnorm is None and cfg.hyperparameters.jit_compile is False
     names = [p.name for p in expand_grid(cfg)]
     assert names == ["vanilla-L5-s3", "vanilla-L5-s4", "deep3-L5-s3", "deep3-L5-s4"]
-    deep3 = expand_grid(cfg)[-1].hparams
+    deep3 = expand_grid(cfg)[-1].params()
     assert deep3["kind"] == "deep" and deep3["num_layers"] == 3 and deep3["model"] == "deep3"
 
 
@@ -199,7 +247,7 @@ def test_per_layer_units_on_a_one_layer_model_names_the_set_argument(config_dir)
     deep = load_config(
         "tiny", "smoke", ["units=[1, 2]", "grid.model=[deep]"], config_dir=config_dir
     )
-    assert expand_grid(deep)[0].hparams["units"] == [1, 2]
+    assert expand_grid(deep)[0].params()["units"] == [1, 2]
 
 
 @pytest.mark.parametrize("name", ["/tmp/victim", "../configs/tiny", "a/b", "a b", "", "x.y"])
@@ -222,7 +270,7 @@ def test_grid_order_names_extra_axes_and_hash(config_dir):
     points = expand_grid(cfg)
     assert len(points) == 2 * 2 * 2 * 2
     assert points[0].name == "vanilla-L5-s0-units8" and points[1].name == "vanilla-L5-s0-units32"
-    assert points[1].hparams["units"] == 32 and points[1].axes == {
+    assert points[1].params()["units"] == 32 and points[1].axes == {
         "model": "vanilla",
         "length": 5,
         "seed": 0,

@@ -6,8 +6,8 @@ import pytest
 
 import datasets
 import rnn_layers
-from experiments.config import DEFAULTS
-from experiments.models import build_model
+from experiments.config import Hyperparameters
+from experiments.training.models import build_model
 
 BODY_CLASSES = {
     "vanilla": rnn_layers.VanillaRNN,
@@ -18,13 +18,13 @@ BODY_CLASSES = {
 
 
 def spec(**values):
-    return {**{k: DEFAULTS[k] for k in ("units", "num_layers")}, "jit_compile": False, **values}
+    return Hyperparameters(**{"jit_compile": False, **values})
 
 
 @pytest.mark.parametrize("kind", list(BODY_CLASSES))
 def test_per_sequence_regression_head(kind):
     task = datasets.make("adding", length=6)
-    model = build_model(spec(kind=kind, units=4), task, seed=0)
+    model = build_model(kind, spec(units=4), task, seed=0)
     body = model.get_layer(kind)
     assert isinstance(body, BODY_CLASSES[kind])
     head = model.get_layer("head")
@@ -45,7 +45,7 @@ def test_per_sequence_regression_head(kind):
 def test_per_step_classification_head_returns_logits_per_step():
     task = datasets.make("delayed_recall", length=3)
     assert task.output.per_step and task.output.kind == "classification"
-    model = build_model(spec(kind="lstm", units=5), task, seed=0)
+    model = build_model("lstm", spec(units=5), task, seed=0)
     assert model.output_shape == (None, task.timesteps, task.output.units)
     x, y = task.sample(4, seed=2)
     model.evaluate(
@@ -55,19 +55,19 @@ def test_per_step_classification_head_returns_logits_per_step():
 
 def test_deep_layers_and_per_layer_units():
     task = datasets.make("adding", length=5)
-    model = build_model(spec(kind="deep", units=[6, 3]), task, seed=0)
+    model = build_model("deep", spec(units=[6, 3]), task, seed=0)
     assert [layer.units for layer in model.get_layer("deep").rnn_layers] == [6, 3]
-    model = build_model(spec(kind="deep", units=4, num_layers=3), task, seed=0)
+    model = build_model("deep", spec(units=4, num_layers=3), task, seed=0)
     assert len(model.get_layer("deep").rnn_layers) == 3
     with pytest.raises(ValueError, match="only the `deep` kind"):
-        build_model(spec(kind="vanilla", units=[4, 4]), task, seed=0)
+        build_model("vanilla", spec(units=[4, 4]), task, seed=0)
 
 
 def test_same_seed_same_weights_other_seed_differs():
     task = datasets.make("adding", length=5)
-    first = build_model(spec(kind="vanilla", units=4), task, seed=7).get_weights()
-    again = build_model(spec(kind="vanilla", units=4), task, seed=7).get_weights()
-    other = build_model(spec(kind="vanilla", units=4), task, seed=8).get_weights()
+    first = build_model("vanilla", spec(units=4), task, seed=7).get_weights()
+    again = build_model("vanilla", spec(units=4), task, seed=7).get_weights()
+    other = build_model("vanilla", spec(units=4), task, seed=8).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
 
@@ -75,7 +75,8 @@ def test_same_seed_same_weights_other_seed_differs():
 def test_two_weight_network_without_head():
     task = datasets.make("ewma", length=5)
     model = build_model(
-        spec(kind="vanilla", units=1, use_bias=False, activation="linear", head="none"),
+        "vanilla",
+        spec(units=1, use_bias=False, activation="linear", head="none"),
         task,
         seed=0,
     )
@@ -99,8 +100,8 @@ def test_two_weight_network_without_head():
 def test_other_optimizers_and_initializers():
     task = datasets.make("adding", length=4)
     model = build_model(
+        "vanilla",
         spec(
-            kind="vanilla",
             units=3,
             optimizer="rmsprop",
             lr=0.01,

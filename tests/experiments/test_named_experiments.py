@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest
 
 from experiments import config as experiment_config
-from experiments.grid import expand_grid
+from experiments.config import expand_grid
 
 # Experiment -> (report kind, artifacts the report must log, artifacts every child must have).
 EXPECTED = {
@@ -58,7 +58,7 @@ BACKEND_OVERRIDES = {
 
 
 def _smoke_grid(name):
-    return experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ()))["grid"]
+    return experiment_config.load_config(name, "smoke", OVERRIDES.get(name, ())).settings.grid
 
 
 def _overrides(name, backend):
@@ -152,10 +152,9 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
     lengths = {p.axes["length"] for p in points}
     assert all(value == 0 or value in lengths for value in horizons.values())
     assert "horizon" in result.report
-    assert (
-        f"Budget: at most {config['epochs'] * config['steps_per_epoch']:,} "
-        f"{config['optimizer']} updates" in result.report
-    )
+    hp = config.hyperparameters
+    budget = f"Budget: at most {hp.epochs * hp.steps_per_epoch:,} {hp.optimizer} updates"
+    assert budget in result.report
     tb_report = os.path.join(tracking_config.tb_experiment_dir(name), "report")
     assert any(files for _, _, files in os.walk(tb_report))
 
@@ -171,7 +170,7 @@ def test_smoke_sweep_finishes_and_logs_its_report(sweeps, name):
 
 def test_two_weights_smoke_logs_u_and_w_every_epoch(sweeps):
     client, _, results = sweeps
-    epochs = experiment_config.load_config("two_weights", "smoke")["epochs"]
+    epochs = experiment_config.load_config("two_weights", "smoke").hyperparameters.epochs
     for run in _children(client, results["two_weights"]):
         for key in ("u", "w"):
             steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, key))

@@ -55,14 +55,14 @@ import sys
 import keras
 import numpy as np
 import rnn_layers  # registers VanillaRNN for loading
-from experiments.probes import measure
+from experiments.probes import measure, state_gradients
 
 assert keras.backend.backend() == "jax", keras.backend.backend()
 folder = sys.argv[1]
 for name in sys.argv[2:]:
     data = np.load(f"{folder}/{name}.npz")
     model = keras.models.load_model(f"{folder}/{name}.keras", compile=False)
-    norms = measure.state_gradient_norms(
+    norms = state_gradients.state_gradient_norms(
         model, data["x"], data["y"], keras.losses.MeanSquaredError(),
         per_step=bool(data["per_step"]),
     )
@@ -77,7 +77,7 @@ def test_state_gradient_norms_on_jax_equal_tensorflow_on_the_same_models(tmp_pat
     import numpy as np
 
     import rnn_layers
-    from experiments.probes import measure
+    from experiments.probes import state_gradients
 
     steps = 30
     rng = np.random.default_rng(7)
@@ -94,7 +94,7 @@ def test_state_gradient_norms_on_jax_equal_tensorflow_on_the_same_models(tmp_pat
         y = rng.normal(size=(6, steps, 1) if per_step else (6, 1)).astype("float32")
         model.save(tmp_path / f"{name}.keras")
         np.savez(tmp_path / f"{name}.npz", x=x, y=y, per_step=per_step)
-        expected[name] = measure.state_gradient_norms(
+        expected[name] = state_gradients.state_gradient_norms(
             model, x, y, keras.losses.MeanSquaredError(), per_step=per_step
         )
 

@@ -4,33 +4,32 @@ import types
 
 import pytest
 
-from experiments import progress, train
+from experiments.config import Hyperparameters
+from experiments.sweep import progress
+from experiments.training import callbacks
 
 
 def point(kind, length, epochs=30):
-    hparams = {
-        "kind": kind,
-        "length": length,
-        "epochs": epochs,
-        "steps_per_epoch": 50,
-        "batch_size": 32,
-        "num_layers": 2 if kind == "deep" else 1,
-    }
+    hyperparameters = Hyperparameters(epochs=epochs, steps_per_epoch=50, batch_size=32)
     return types.SimpleNamespace(
-        name=f"{kind}-L{length}", hparams=hparams, label=lambda: f"{kind} L={length}"
+        name=f"{kind}-L{length}",
+        kind=kind,
+        length=length,
+        hyperparameters=hyperparameters,
+        label=lambda: f"{kind} L={length}",
     )
 
 
 def true_seconds(p):
     # A fixed start (model build, XLA compile) plus time per sequence step.
-    return 8.0 + 2.5e-6 * progress.work(p.hparams)
+    return 8.0 + 2.5e-6 * progress.work(p)
 
 
 def test_the_eta_after_the_shortest_runs_is_close_to_the_time_really_left():
     """Run in grid order, one at a time: the first runs to end are the cheapest, whose
     start-up cost a per-run average would spread over every remaining run."""
     points = [point(k, n) for k in ("vanilla", "deep", "lstm", "gru") for n in (10, 20, 50, 100)]
-    points.sort(key=lambda p: progress.work(p.hparams))
+    points.sort(key=lambda p: progress.work(p))
     tracker = progress.Progress(len(points), points, parallel=1, out=lambda line: None)
     clock = 0.0
     for index, p in enumerate(points):
@@ -75,11 +74,9 @@ def test_the_fit_separates_the_start_from_the_time_per_step():
 
 
 def test_a_long_run_prints_its_epoch_time_in_and_time_left(capsys, monkeypatch):
-    job = types.SimpleNamespace(run_name="lstm-L100-s0", progress_every_s=30)
-    task = types.SimpleNamespace(metric="mse")
-    callback = train._progress_lines(job, task, {"epochs": 30})
+    callback = callbacks.progress_lines("lstm-L100-s0", "mse", epochs=30, every_s=30)
     now = [1000.0]
-    monkeypatch.setattr(train.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: now[0])
     callback.on_train_begin()
     now[0] += 10
     callback.on_epoch_end(4, {"val_mse": 0.16237})  # 10 s in: too soon for a line

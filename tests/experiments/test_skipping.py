@@ -4,9 +4,10 @@ resumed sweep skips the same points."""
 import pandas as pd
 import pytest
 
-from experiments import grid, schema, skipping, sweep
+from experiments import config, schema, sweep
 from experiments.config import load_config
-from experiments.skipping import FAILED, NOT_SOLVED, RUN, SKIP, SOLVED, WAIT
+from experiments.sweep import skipping
+from experiments.sweep.skipping import FAILED, NOT_SOLVED, RUN, SKIP, SOLVED, WAIT
 
 LENGTHS = [10, 20, 50, 100, 200]
 
@@ -18,7 +19,7 @@ def points(models=("vanilla", "lstm"), lengths=LENGTHS, seeds=(0, 1, 2), **extra
         f"grid.seed={list(seeds)}",
         *(f"grid.{axis}={values}" for axis, values in extra_axes.items()),
     ]
-    return grid.expand_grid(load_config("long_dependency", "smoke", overrides))
+    return config.expand_grid(load_config("long_dependency", "smoke", overrides))
 
 
 def named(all_points):

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from experiments import config, grid, sweep, tracking
+from experiments import config, sweep, tracking
 
 EXPERIMENT = "long_dependency"
 
@@ -29,7 +29,7 @@ def search(settings, **kwargs):
 
 
 def expected_points():
-    return grid.expand_grid(config.load_config(EXPERIMENT, "smoke"))
+    return config.expand_grid(config.load_config(EXPERIMENT, "smoke"))
 
 
 def test_parent_and_every_child_finished(smoke):
@@ -79,7 +79,7 @@ def test_child_params_tags_and_final_metrics(smoke):
             "kind",
             "batch_size",
         ):
-            assert row[f"params.{key}"] == str(point.hparams[key]), key
+            assert row[f"params.{key}"] == str(point.params()[key]), key
         for axis in ("model", "length", "seed"):
             assert row[f"tags.{axis}"] == str(point.axes[axis])
         assert row["tags.grid_point"] == point.name and row["tags.config_hash"] == point.config_hash
@@ -112,9 +112,8 @@ def test_time_to_solve_agrees_with_the_validation_history(smoke):
     settings, result, _ = smoke
     client = mlflow.MlflowClient(settings.tracking_uri)
     runs = search(settings, filter_string=f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
-    steps, batch = (
-        config.load_config(EXPERIMENT, "smoke")[k] for k in ("steps_per_epoch", "batch_size")
-    )
+    hyperparameters = config.load_config(EXPERIMENT, "smoke").hyperparameters
+    steps, batch = hyperparameters.steps_per_epoch, hyperparameters.batch_size
     for _, row in runs.iterrows():
         history = sorted(client.get_metric_history(row["run_id"], "val_mse"), key=lambda m: m.step)
         solved_epochs = [m.step for m in history if m.value <= 0.01]
@@ -130,7 +129,7 @@ def test_time_to_solve_agrees_with_the_validation_history(smoke):
 def _test_inputs_and_targets(name):
     import datasets
 
-    hparams = {p.name: p for p in expected_points()}[name].hparams
+    hparams = {p.name: p for p in expected_points()}[name].params()
     task = datasets.make("adding", length=hparams["length"], seed=hparams["seed"])
     test_set = task.fixed_set(hparams["test_samples"], seed=task.split_seeds["test"])
     x = np.concatenate([test_set[i][0] for i in range(len(test_set))])
@@ -298,9 +297,9 @@ def test_tensorboard_has_one_run_per_grid_point_with_train_and_validation_scalar
             assert [v for _, v in logged] == pytest.approx([v for _, v in history], rel=1e-5)
         # The session's hyperparameters have the types of the dashboard's domains.
         start = _hparams_plugin_data(events, "_hparams_/session_start_info").session_start_info
-        assert start.hparams["length"].number_value == point.hparams["length"]
+        assert start.hparams["length"].number_value == point.params()["length"]
         assert start.hparams["seed"].WhichOneof("kind") == "number_value"
-        assert start.hparams["model"].string_value == point.hparams["model"]
+        assert start.hparams["model"].string_value == point.params()["model"]
         assert start.group_name == point.name
 
     # The HParams dashboard: the grid axes with numeric domains, nothing constant.
@@ -429,7 +428,8 @@ def test_register_puts_a_grid_points_model_in_the_model_registry(smoke, capfd):
 def test_the_best_grid_point_is_the_longest_solved_then_the_best_metric():
     from types import SimpleNamespace
 
-    from experiments import register, schema
+    from experiments import schema
+    from experiments.tracking import registry as register
 
     def run(length, mse, solved=1, status="FINISHED", diverged=0):
         return SimpleNamespace(

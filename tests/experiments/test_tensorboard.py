@@ -167,9 +167,12 @@ def test_hparams_config_and_run_values_agree_in_type(tmp_path):
 def served(tracking_dir, monkeypatch):
     """Runs `python -m experiments tensorboard ...` in-process; returns what it would exec."""
     from experiments import __main__ as cli
+    from experiments.tracking import servers
 
     calls = []
-    monkeypatch.setattr(cli, "_serve", lambda *args, **kwargs: calls.append((args, kwargs)) or 0)
+    monkeypatch.setattr(
+        servers, "_serve", lambda *args, **kwargs: calls.append((args, kwargs)) or 0
+    )
 
     def serve(*argv):
         assert cli.main(["tensorboard", *argv]) == 0
@@ -211,9 +214,9 @@ def test_tensorboard_of_an_experiment_without_logs_names_the_ones_there(tracking
 
 
 def test_tensorboard_guide_says_which_dashboards_select_the_runs():
-    from experiments.__main__ import _tensorboard_guide
+    from experiments.tracking.servers import tensorboard_guide
 
     address = "http://127.0.0.1:6006/"
-    assert "select" not in _tensorboard_guide(address, 40, "long_dependency", 1)
-    assert "TIME SERIES selects them all" in _tensorboard_guide(address, 50, None, 1)
-    assert "serve one experiment" in _tensorboard_guide(address, 501, None, 1)
+    assert "select" not in tensorboard_guide(address, 40, "long_dependency", 1)
+    assert "TIME SERIES selects them all" in tensorboard_guide(address, 50, None, 1)
+    assert "serve one experiment" in tensorboard_guide(address, 501, None, 1)

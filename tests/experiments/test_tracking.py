@@ -17,7 +17,7 @@ def run_id(tracking_dir):
 
 def test_system_metrics_are_sampled_into_the_run_until_it_ends(run_id, monkeypatch):
     client, run = run_id
-    monkeypatch.setattr(tracking.mlflow_runs, "SYSTEM_METRICS_INTERVAL_S", 0.2)
+    monkeypatch.setattr(tracking.environment, "SYSTEM_METRICS_INTERVAL_S", 0.2)
     monitor = tracking.start_system_metrics(run)
     time.sleep(1.5)
     monitor.finish()
@@ -104,3 +104,22 @@ def _log_one_dataset_per_run(tracking_uri, run_ids, start, report):
         except Exception as error:  # reported, not raised: the other process is waiting
             errors.append(f"{type(error).__name__}: {str(error)[:200]}")
     report.put(errors)
+
+
+def test_a_figure_goes_to_the_run_and_with_a_tag_to_tensorboard(run_id, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from experiments import plots
+
+    client, run_id = run_id
+    figure = plots.pyplot().figure()
+    logger = tracking.RunLogger(client, run_id, tb_dir=str(tmp_path / "tb"))
+    logger.log_figure(figure, "probes/a.png", "probes/a")
+    logger.log_figure(figure, "probes/b.png")  # no tag: the run only
+    assert {a.path for a in client.list_artifacts(run_id, "probes")} == {
+        "probes/a.png",
+        "probes/b.png",
+    }
+    events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"tensors": 0})
+    events.Reload()
+    assert events.Tags()["tensors"] == ["probes/a"]

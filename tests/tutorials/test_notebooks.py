@@ -8,7 +8,7 @@ nbclient on the kernel its metadata names, in fast mode (`VRL_TUTORIAL_FAST=1`),
 in a temporary folder, from a folder one level below the repository root as `notebooks/`
 is, and without `TF_CPP_MIN_LOG_LEVEL` or `MPLBACKEND`, as a kernel started by JupyterLab
 from a plain shell would: every cell runs, the lesson's numbers and figures come out, and
-TensorFlow's start-up chatter does not (the lessons import it through `experiments.quiet`).
+TensorFlow's start-up chatter does not (the lessons import it through `experiments.terminal`).
 
 Needs requirements-notebooks.txt (nbclient, ipykernel), which `make test` installs.
 """
@@ -29,7 +29,7 @@ LESSONS = sorted(path.stem for path in TUTORIALS_DIR.glob("0[0-9]_*.py"))
 # The shortest lesson: about 10 s as a notebook on a 2-core machine, kernel start included.
 SHORTEST_LESSON = "01_the_recurrence"
 CELL_TIMEOUT_S = 180
-# What TensorFlow's C++ code writes to stderr on start-up unless `experiments.quiet` hides it.
+# What TensorFlow's C++ code writes to stderr on start-up unless `experiments.terminal` hides it.
 STARTUP_CHATTER = re.compile(
     r"oneDNN custom operations|cuInit|Unable to register cu|This TensorFlow binary is optimized"
     r"|Could not find cuda drivers|absl::InitializeLog|cpu_feature_guard|rebuild TensorFlow"
@@ -80,6 +80,8 @@ def test_every_lesson_becomes_a_notebook_on_the_project_kernel(made):
     assert spec["display_name"] == "Python (vanilla-rnn-lab)"
     assert spec["argv"][0] == sys.executable
     assert "ipykernel_launcher" in spec["argv"]
+    # A lesson's first cell imports tutorials/lesson.py, wherever the notebook lies.
+    assert spec["env"]["PYTHONPATH"] == str(TUTORIALS_DIR)
 
 
 def test_shortest_lesson_runs_as_a_notebook(made, tmp_path, monkeypatch, tracking_dir):
@@ -100,8 +102,8 @@ def test_shortest_lesson_runs_as_a_notebook(made, tmp_path, monkeypatch, trackin
         notebook,
         timeout=CELL_TIMEOUT_S,
         startup_timeout=120,
-        # The kernel's working folder: a sibling of notebooks/, one level below the root.
-        resources={"metadata": {"path": str(TUTORIALS_DIR)}},
+        # The kernel's working folder: not the lessons' (the kernel finds `lesson.py`).
+        resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()
     assert client.kernel_name == "vanilla-rnn-lab"  # the one the metadata names
