@@ -175,6 +175,11 @@ class DeepVanillaRNN(keras.layers.Layer):
             stateful=stateful,
         )
         self.supports_masking = True
+        self._create_layers(seed, kwargs.get("dtype"))
+
+    def _create_layers(self, seed, dtype):
+        """Creates the VanillaRNN layers, bottom first, and the dropout
+        layers between them; layer i and the dropout after it get seed + i."""
         top = self.num_layers - 1
         self.rnn_layers = [
             VanillaRNN(
@@ -182,7 +187,7 @@ class DeepVanillaRNN(keras.layers.Layer):
                 return_sequences=(i < top) or self.return_sequences,
                 return_state=True,
                 seed=None if seed is None else seed + i,
-                dtype=kwargs.get("dtype"),
+                dtype=dtype,
                 name=f"vanilla_rnn_{i}",
                 **self._layer_args,
             )
