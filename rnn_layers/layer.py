@@ -181,6 +181,15 @@ class VanillaRNN(keras.layers.Layer):
     units = property(lambda self: self.cell.units)
     activation = property(lambda self: self.cell.activation)
     use_bias = property(lambda self: self.cell.use_bias)
+    kernel_initializer = property(lambda self: self.cell.kernel_initializer)
+    recurrent_initializer = property(lambda self: self.cell.recurrent_initializer)
+    bias_initializer = property(lambda self: self.cell.bias_initializer)
+    kernel_regularizer = property(lambda self: self.cell.kernel_regularizer)
+    recurrent_regularizer = property(lambda self: self.cell.recurrent_regularizer)
+    bias_regularizer = property(lambda self: self.cell.bias_regularizer)
+    kernel_constraint = property(lambda self: self.cell.kernel_constraint)
+    recurrent_constraint = property(lambda self: self.cell.recurrent_constraint)
+    bias_constraint = property(lambda self: self.cell.bias_constraint)
     dropout = property(lambda self: self.cell.dropout)
     recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
     seed = property(lambda self: self.cell.seed)
@@ -255,21 +264,22 @@ class VanillaRNN(keras.layers.Layer):
             )
         return ops.cast(initial_state, self.compute_dtype)
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        shape = check_sequences_shape(sequences.shape, self.name)
-        features = shape[2]
-        self._check_unroll(shape)
-        cell = self.cell
-        batch_size = shape[0] if shape[0] is not None else ops.shape(sequences)[0]
-
+    def _initial_state(self, sequences, initial_state):
+        """The state before the first step: given, carried over, or zeros."""
         if initial_state is not None:
-            initial_state = self._standardize_initial_state(initial_state, shape[0])
-        elif self.stateful:
-            initial_state = ops.cast(self.states[0].value, self.compute_dtype)
-        else:
-            initial_state = ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
+            return self._standardize_initial_state(initial_state, sequences.shape[0])
+        if self.stateful:
+            return ops.cast(self.states[0].value, self.compute_dtype)
+        batch_size = sequences.shape[0]
+        if batch_size is None:
+            batch_size = ops.shape(sequences)[0]
+        return ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
 
-        # Dropout: one mask per sequence, the same at every step.
+    def _apply_dropout(self, sequences, initial_state, training):
+        """`(sequences, state_dropout_mask)`: the inputs with their dropout
+        applied, and the mask of the state (None without recurrent dropout).
+        One mask per sequence, the same at every step, as SimpleRNN."""
+        cell = self.cell
         if training and cell.dropout > 0:
             input_mask = keras.random.dropout(
                 ops.ones_like(sequences[:, 0, :]),
@@ -284,9 +294,13 @@ class VanillaRNN(keras.layers.Layer):
                 rate=cell.recurrent_dropout,
                 seed=cell.seed_generator,
             )
+        return sequences, state_dropout_mask
 
-        # Input projection of all steps in one product, time-major for the
-        # loop. Transpose whichever of x (D wide) and x·U (H wide) is smaller.
+    def _project_inputs(self, sequences, features):
+        """x_t·U + b of all steps in one product, time-major `(T, B, H)`, in
+        processing order."""
+        cell = self.cell
+        # Transpose whichever of x (D wide) and x·U (H wide) is smaller.
         if features <= self.units:
             projected = ops.matmul(ops.transpose(sequences, (1, 0, 2)), cell.kernel)
         else:
@@ -295,30 +309,26 @@ class VanillaRNN(keras.layers.Layer):
             projected = projected + cell.bias
         if self.go_backwards:
             projected = ops.flip(projected, axis=0)
+        return projected
 
-        step_mask = None
-        if mask is not None:
-            step_mask = ops.expand_dims(ops.transpose(ops.cast(mask, "bool")), -1)
-            if self.go_backwards:
-                step_mask = ops.flip(step_mask, axis=0)
+    def _step_mask(self, mask):
+        """The `(batch, timesteps)` mask as a time-major `(T, B, 1)` boolean,
+        in processing order; None without mask."""
+        if mask is None:
+            return None
+        step_mask = ops.expand_dims(ops.transpose(ops.cast(mask, "bool")), -1)
+        if self.go_backwards:
+            step_mask = ops.flip(step_mask, axis=0)
+        return step_mask
 
-        # Without return_sequences only the final state is needed (the last
-        # output is derived from it), which makes the backward pass lighter.
-        states = run_recurrence(
-            projected,
-            initial_state,
-            cell.recurrent_kernel,
-            cell.activation,
-            step_mask=step_mask,
-            state_dropout_mask=state_dropout_mask,
-            unroll=self.unroll,
-            return_all=self.return_sequences,
-        )
-        final_state = states[-1] if self.return_sequences else states
+    def _layer_output(self, states, final_state, step_mask):
+        """The layer's output from the time-major states (or, without
+        `return_sequences`, the final state).
 
-        # Output at a masked step: zeros, or (as SimpleRNN) the output of the
-        # last unmasked step, which is the carried state once any step was
-        # unmasked and zeros before that.
+        At a masked step the output is zeros with `zero_output_for_mask`;
+        otherwise, as in SimpleRNN, the output of the last unmasked step,
+        which is the carried state once any step was unmasked and zeros
+        before that."""
         if self.return_sequences:
             outputs = states
             if step_mask is not None:
@@ -327,19 +337,41 @@ class VanillaRNN(keras.layers.Layer):
                 else:
                     keep = ops.cumsum(ops.cast(step_mask, "int32"), axis=0) > 0
                 outputs = ops.where(keep, outputs, ops.zeros_like(outputs))
-            output = ops.transpose(outputs, (1, 0, 2))
-        else:
-            output = final_state
-            if step_mask is not None:
-                if self.zero_output_for_mask:
-                    keep = step_mask[-1]
-                else:
-                    keep = ops.any(step_mask, axis=0)
-                output = ops.where(keep, output, ops.zeros_like(output))
+            return ops.transpose(outputs, (1, 0, 2))
+        output = final_state
+        if step_mask is not None:
+            if self.zero_output_for_mask:
+                keep = step_mask[-1]
+            else:
+                keep = ops.any(step_mask, axis=0)
+            output = ops.where(keep, output, ops.zeros_like(output))
+        return output
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        shape = check_sequences_shape(sequences.shape, self.name)
+        self._check_unroll(shape)
+        initial_state = self._initial_state(sequences, initial_state)
+        sequences, state_dropout_mask = self._apply_dropout(sequences, initial_state, training)
+        projected = self._project_inputs(sequences, features=shape[2])
+        step_mask = self._step_mask(mask)
+
+        # Without return_sequences only the final state is needed (the last
+        # output is derived from it), which makes the backward pass lighter.
+        states = run_recurrence(
+            projected,
+            initial_state,
+            self.cell.recurrent_kernel,
+            self.cell.activation,
+            step_mask=step_mask,
+            state_dropout_mask=state_dropout_mask,
+            unroll=self.unroll,
+            return_all=self.return_sequences,
+        )
+        final_state = states[-1] if self.return_sequences else states
+        output = self._layer_output(states, final_state, step_mask)
 
         if self.stateful:
             self.states[0].assign(ops.cast(final_state, self.states[0].dtype))
-
         if self.return_state:
             return output, final_state
         return output

@@ -19,6 +19,8 @@ of the gradient of a `while` loop, whose accumulators XLA cannot compile when
 the loop has no maximum trip count (the case of `keras.ops.scan`).
 """
 
+import functools
+
 import keras
 from keras import ops
 
@@ -71,6 +73,69 @@ def _forward_scan(projected, initial_state, recurrent_kernel, activation, keep, 
     return ops.scan(step, initial_state, (projected, keep))
 
 
+def _backward_step(carry, step_inputs, kernel_transposed, derivative, state_dropout):
+    """One step of backpropagation through time, from h_t back to h_{t-1}.
+
+    Args:
+        carry: `(B, H)` gradient reaching h_t from the later steps.
+        step_inputs: `(upstream_t, state_t, keep_t)`: the gradient from the
+            step's own output (None when only the final state was used),
+            the state h_t, and the float 0/1 step mask (None without mask).
+        kernel_transposed: `(H, H)` Wᵀ.
+        derivative: act' as a function of the activation's output, or None
+            for the identity.
+        state_dropout: Optional `(B, H)` recurrent dropout mask r.
+
+    Returns:
+        `(carry to h_{t-1}, gz_t)`, the pre-activation gradient gz_t being
+        the step's contribution to the gradients of p_t and W.
+    """
+    upstream_t, state_t, keep_t = step_inputs
+    total = carry if upstream_t is None else upstream_t + carry
+    through_step = total if keep_t is None else total * keep_t
+    grad_pre = through_step if derivative is None else through_step * derivative(state_t)
+    to_previous = ops.matmul(grad_pre, kernel_transposed)
+    if state_dropout is not None:
+        to_previous = to_previous * state_dropout
+    if keep_t is not None:
+        # A masked step copied h_{t-1} to h_t, so its gradient passes unchanged.
+        to_previous = to_previous + total * (1.0 - keep_t)
+    return to_previous, grad_pre
+
+
+def _backward_scan(back_step, upstream, states, keep, initial_state, return_all):
+    """Runs `back_step` from the last step to the first.
+
+    Returns:
+        `(grad_initial, grad_pre)`: the gradient of the initial state
+        `(B, H)` and gz_t of every step `(T, B, H)`.
+    """
+    with_mask = keep is not None
+    if return_all:
+        # Gradient from every step's output; the carry starts at 0.
+        carry = ops.zeros_like(initial_state)
+        xs = (upstream, states) + ((keep,) if with_mask else ())
+        unpack = lambda xs: (xs[0], xs[1], xs[2] if with_mask else None)  # noqa: E731
+    else:
+        # Only the final state was used: its gradient starts the carry.
+        carry = upstream
+        xs = (states,) + ((keep,) if with_mask else ())
+        unpack = lambda xs: (None, xs[0], xs[1] if with_mask else None)  # noqa: E731
+    return ops.scan(lambda c, step_xs: back_step(c, unpack(step_xs)), carry, xs, reverse=True)
+
+
+def _recurrent_kernel_gradient(initial_state, states, grad_pre, state_dropout, units):
+    """dW = Σ_t (h_{t-1} * r)ᵀ·gz_t."""
+    previous_states = ops.concatenate([ops.expand_dims(initial_state, 0), states[:-1]], axis=0)
+    if state_dropout is not None:
+        previous_states = previous_states * state_dropout
+    # One (H, T·B)·(T·B, H) product rather than T small ones in the loop.
+    return ops.matmul(
+        ops.transpose(ops.reshape(previous_states, (-1, units))),
+        ops.reshape(grad_pre, (-1, units)),
+    )
+
+
 def _recurrence_with_gradient(activation, with_mask, with_state_dropout, return_all):
     """Builds f(projected, initial_state, recurrent_kernel[, keep][, r]) with
     the hand-written gradient; f returns all states (T, B, H) if `return_all`,
@@ -93,57 +158,41 @@ def _recurrence_with_gradient(activation, with_mask, with_state_dropout, return_
             # PyTorch as a keyword.
             if upstream is None:
                 (upstream,) = args
-            kernel_transposed = ops.transpose(recurrent_kernel)
-
-            def back_step(carry, step_inputs):
-                upstream_t, state_t, keep_t = step_inputs
-                total = carry if upstream_t is None else upstream_t + carry
-                through_step = total if keep_t is None else total * keep_t
-                grad_pre = (
-                    through_step if derivative is None else through_step * derivative(state_t)
-                )
-                to_previous = ops.matmul(grad_pre, kernel_transposed)
-                if state_dropout is not None:
-                    to_previous = to_previous * state_dropout
-                if keep_t is not None:
-                    to_previous = to_previous + total * (1.0 - keep_t)
-                return to_previous, grad_pre
-
-            if return_all:
-                # Gradient from every step's output; the carry starts at 0.
-                carry = ops.zeros_like(initial_state)
-                xs = (upstream, states) + ((keep,) if with_mask else ())
-                unpack = lambda xs: (xs[0], xs[1], xs[2] if with_mask else None)  # noqa: E731
-            else:
-                # Only the final state was used: its gradient starts the carry.
-                carry = upstream
-                xs = (states,) + ((keep,) if with_mask else ())
-                unpack = lambda xs: (None, xs[0], xs[1] if with_mask else None)  # noqa: E731
-            grad_initial, grad_pre = ops.scan(
-                lambda c, step_xs: back_step(c, unpack(step_xs)), carry, xs, reverse=True
+            back_step = functools.partial(
+                _backward_step,
+                kernel_transposed=ops.transpose(recurrent_kernel),
+                derivative=derivative,
+                state_dropout=state_dropout,
             )
-
-            previous_states = ops.concatenate(
-                [ops.expand_dims(initial_state, 0), states[:-1]], axis=0
+            grad_initial, grad_pre = _backward_scan(
+                back_step, upstream, states, keep, initial_state, return_all
             )
-            if state_dropout is not None:
-                previous_states = previous_states * state_dropout
-            # dW = Σ_t h_{t-1}ᵀ·gz_t: one (H, T·B)·(T·B, H) product.
-            units = recurrent_kernel.shape[0]
-            grad_kernel = ops.matmul(
-                ops.transpose(ops.reshape(previous_states, (-1, units))),
-                ops.reshape(grad_pre, (-1, units)),
+            grad_kernel = _recurrent_kernel_gradient(
+                initial_state, states, grad_pre, state_dropout, recurrent_kernel.shape[0]
             )
-            grads = [grad_pre, grad_initial, grad_kernel]
-            if with_mask:
-                grads.append(ops.zeros_like(keep))
-            if with_state_dropout:
-                grads.append(ops.zeros_like(state_dropout))
-            return tuple(grads)
+            # The masks are constants; their gradients are zeros.
+            return (grad_pre, grad_initial, grad_kernel, *(ops.zeros_like(e) for e in extra))
 
         return (states if return_all else final_state), grad
 
     return recurrence
+
+
+def _unrolled_recurrence(
+    projected, initial_state, recurrent_kernel, activation, step_mask, state_dropout_mask
+):
+    """`(final_state, states)` of the loop unrolled in Python, states a list."""
+    states, state = [], initial_state
+    for t in range(projected.shape[0]):
+        recurrent_input = state
+        if state_dropout_mask is not None:
+            recurrent_input = recurrent_input * state_dropout_mask
+        new = activation(projected[t] + ops.matmul(recurrent_input, recurrent_kernel))
+        if step_mask is not None:
+            new = ops.where(step_mask[t], new, state)
+        states.append(new)
+        state = new
+    return state, states
 
 
 def run_recurrence(
@@ -180,17 +229,10 @@ def run_recurrence(
     # gradient separately. (Copying an H×H matrix once per call is free.)
     recurrent_kernel = ops.copy(recurrent_kernel)
     if unroll:
-        states, state = [], initial_state
-        for t in range(projected.shape[0]):
-            recurrent_input = state
-            if state_dropout_mask is not None:
-                recurrent_input = recurrent_input * state_dropout_mask
-            new = activation(projected[t] + ops.matmul(recurrent_input, recurrent_kernel))
-            if step_mask is not None:
-                new = ops.where(step_mask[t], new, state)
-            states.append(new)
-            state = new
-        return ops.stack(states, axis=0) if return_all else state
+        final_state, states = _unrolled_recurrence(
+            projected, initial_state, recurrent_kernel, activation, step_mask, state_dropout_mask
+        )
+        return ops.stack(states, axis=0) if return_all else final_state
 
     if not has_fast_gradient(activation):
         # Any other activation: automatic differentiation of the scan.

@@ -27,6 +27,14 @@ _SHARED_LAYER_ARGS = (
 )
 
 
+def _shared_by_layers(name):
+    """A property reading `name` from the bottom layer; every layer holds the same."""
+    return property(
+        lambda self: getattr(self.rnn_layers[0], name),
+        doc=f"`{name}` of every layer of the stack (they all share it).",
+    )
+
+
 def resolve_units(units, num_layers):
     """Returns the per-layer unit list from an int (with num_layers) or a list."""
     if isinstance(units, (list, tuple)):
@@ -57,6 +65,16 @@ class DeepVanillaRNN(keras.layers.Layer):
     Every layer but the top returns its full sequence; the top layer returns
     what `return_sequences` asks. The layers are in `rnn_layers`, bottom
     first; applying them one after another gives the same output.
+
+    The stack has SimpleRNN's properties. The hyperparameters (`activation`,
+    `use_bias`, the three initializers, regularizers and constraints,
+    `dropout`, `recurrent_dropout`) are shared by every layer, and the
+    properties return them as the layers resolved them (e.g. an `L2`
+    object for `kernel_regularizer="l2"`). `units` is what the stack was
+    configured with: an int, or the list of sizes. The weights differ per
+    layer, so the stack has no `kernel` of its own: read
+    `rnn_layers[i].kernel`, `.recurrent_kernel`, `.bias`, or `weights`,
+    which lists them all, bottom layer first.
 
     Args:
         units: Size of the hidden state of every layer (int, with
@@ -157,6 +175,11 @@ class DeepVanillaRNN(keras.layers.Layer):
             stateful=stateful,
         )
         self.supports_masking = True
+        self._create_layers(seed, kwargs.get("dtype"))
+
+    def _create_layers(self, seed, dtype):
+        """Creates the VanillaRNN layers, bottom first, and the dropout
+        layers between them; layer i and the dropout after it get seed + i."""
         top = self.num_layers - 1
         self.rnn_layers = [
             VanillaRNN(
@@ -164,7 +187,7 @@ class DeepVanillaRNN(keras.layers.Layer):
                 return_sequences=(i < top) or self.return_sequences,
                 return_state=True,
                 seed=None if seed is None else seed + i,
-                dtype=kwargs.get("dtype"),
+                dtype=dtype,
                 name=f"vanilla_rnn_{i}",
                 **self._layer_args,
             )
@@ -178,6 +201,21 @@ class DeepVanillaRNN(keras.layers.Layer):
             )
             for i in range(top)
         ]
+
+    # SimpleRNN's hyperparameter properties; `units` is set in __init__.
+    activation = _shared_by_layers("activation")
+    use_bias = _shared_by_layers("use_bias")
+    kernel_initializer = _shared_by_layers("kernel_initializer")
+    recurrent_initializer = _shared_by_layers("recurrent_initializer")
+    bias_initializer = _shared_by_layers("bias_initializer")
+    kernel_regularizer = _shared_by_layers("kernel_regularizer")
+    recurrent_regularizer = _shared_by_layers("recurrent_regularizer")
+    bias_regularizer = _shared_by_layers("bias_regularizer")
+    kernel_constraint = _shared_by_layers("kernel_constraint")
+    recurrent_constraint = _shared_by_layers("recurrent_constraint")
+    bias_constraint = _shared_by_layers("bias_constraint")
+    dropout = _shared_by_layers("dropout")
+    recurrent_dropout = _shared_by_layers("recurrent_dropout")
 
     @property
     def state_sizes(self):
