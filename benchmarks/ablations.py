@@ -235,7 +235,7 @@ def make_recurrence(variant):
     return factory
 
 
-def main(argv=None):
+def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.ablations", description=__doc__.splitlines()[0]
     )
@@ -243,13 +243,84 @@ def main(argv=None):
     parser.add_argument("--variants", default=",".join(SAME_GRADIENT + DIAGNOSTIC))
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--no-xla", action="store_true", help="trace the variants without XLA")
-    args = parser.parse_args(argv)
+    return parser, parser.parse_args(argv)
+
+
+def _length_multiple(variant):
+    """What the sequence length must be a multiple of: the steps per iteration or dW chunks."""
+    if variant.startswith("unroll"):
+        return int(variant[len("unroll") :])
+    return _DW_CHUNKS.get(variant, 1)
+
+
+def _check_variant(parser, variant, size):
+    if variant not in SAME_GRADIENT + DIAGNOSTIC:
+        parser.error(f"unknown variant {variant!r}; known: {', '.join(SAME_GRADIENT + DIAGNOSTIC)}")
+    parts = _length_multiple(variant)
+    if size.timesteps % parts:
+        parser.error(
+            f"variant {variant} needs a length divisible by {parts}; "
+            f"{size.name} has {size.timesteps}"
+        )
+
+
+def _trace_variants(parser, args, size, x, y, weights):
+    """One candidate per variant, traced (one training step) with its recurrence in place."""
+    from benchmarks.bench import KerasCandidate
+    from rnn_layers import recurrence as shipped
+
+    original = shipped._recurrence_with_gradient
+    candidates = []
+    try:
+        for variant in args.variants.split(","):
+            _check_variant(parser, variant, size)
+            shipped._recurrence_with_gradient = (
+                original if variant == "current" else make_recurrence(variant)
+            )
+            candidate = KerasCandidate(variant, size, "vanilla", not args.no_xla, x, y)
+            candidate.set_weights(weights)
+            candidate.train_step()  # traced (and compiled) with this variant in place
+            candidates.append(candidate)
+    finally:
+        shipped._recurrence_with_gradient = original
+    return candidates
+
+
+def _print_differences(candidates):
+    """How far each same-gradient variant's weights after its one step are from `current`'s."""
+    import numpy as np
+
+    reference = next((c for c in candidates if c.name == "current"), None)
+    for candidate in candidates:
+        if reference is not None and candidate is not reference and candidate.name in SAME_GRADIENT:
+            difference = max(
+                float(np.abs(a - b).max())
+                for a, b in zip(reference.model.get_weights(), candidate.model.get_weights())
+            )
+            print(
+                f"{candidate.name}: weights after one step differ from current by {difference:.1e}"
+            )
+
+
+def _print_timings(candidates, size, args):
+    """Times the candidates in alternation; the last one, SimpleRNN, is the base of the ratios."""
+    from benchmarks.bench import time_alternating
+
+    timings = time_alternating(candidates, "train_step", args.rounds, warmup=2)
+    base = timings["SimpleRNN"]["median_ms"]
+    print(f"\n{size.name}: {size.label()}, XLA: {not args.no_xla}, median of {args.rounds} rounds")
+    print("| variant | train ms | vs SimpleRNN (default) |\n|---|---|---|")
+    for name, timing in timings.items():
+        print(f"| {name} | {timing['median_ms']:.2f} | {timing['median_ms'] / base:.2f}x |")
+
+
+def main(argv=None):
+    parser, args = _parse_args(argv)
 
     import keras
     import numpy as np
 
-    from benchmarks.bench import ALL_SIZES, KerasCandidate, time_alternating
-    from rnn_layers import recurrence as shipped
+    from benchmarks.bench import ALL_SIZES, KerasCandidate
 
     if keras.backend.backend() != "tensorflow":
         parser.error("the ablations use the TensorFlow backend")
@@ -261,52 +332,9 @@ def main(argv=None):
     y = rng.normal(size=(size.batch, 1)).astype("float32")
     keras.utils.set_random_seed(0)
     simple = KerasCandidate("SimpleRNN", size, "simple", "auto", x, y)
-    weights = simple.model.get_weights()
-    original = shipped._recurrence_with_gradient
-    candidates = []
-    try:
-        for variant in args.variants.split(","):
-            if variant not in SAME_GRADIENT + DIAGNOSTIC:
-                parser.error(
-                    f"unknown variant {variant!r}; known: {', '.join(SAME_GRADIENT + DIAGNOSTIC)}"
-                )
-            parts = (
-                int(variant[len("unroll") :])
-                if variant.startswith("unroll")
-                else 4
-                if variant == "dw_chunks4"
-                else 1
-            )
-            if size.timesteps % parts:
-                parser.error(
-                    f"variant {variant} needs a length divisible by {parts}; "
-                    f"{size.name} has {size.timesteps}"
-                )
-            shipped._recurrence_with_gradient = (
-                original if variant == "current" else make_recurrence(variant)
-            )
-            candidate = KerasCandidate(variant, size, "vanilla", not args.no_xla, x, y)
-            candidate.set_weights(weights)
-            candidate.train_step()  # traced (and compiled) with this variant in place
-            candidates.append(candidate)
-    finally:
-        shipped._recurrence_with_gradient = original
-    reference = next((c for c in candidates if c.name == "current"), None)
-    for candidate in candidates:
-        if reference is not None and candidate is not reference and candidate.name in SAME_GRADIENT:
-            difference = max(
-                float(np.abs(a - b).max())
-                for a, b in zip(reference.model.get_weights(), candidate.model.get_weights())
-            )
-            print(
-                f"{candidate.name}: weights after one step differ from current by {difference:.1e}"
-            )
-    timings = time_alternating(candidates + [simple], "train_step", args.rounds, warmup=2)
-    base = timings["SimpleRNN"]["median_ms"]
-    print(f"\n{size.name}: {size.label()}, XLA: {not args.no_xla}, median of {args.rounds} rounds")
-    print("| variant | train ms | vs SimpleRNN (default) |\n|---|---|---|")
-    for name, timing in timings.items():
-        print(f"| {name} | {timing['median_ms']:.2f} | {timing['median_ms'] / base:.2f}x |")
+    candidates = _trace_variants(parser, args, size, x, y, simple.model.get_weights())
+    _print_differences(candidates)
+    _print_timings(candidates + [simple], size, args)
 
 
 if __name__ == "__main__":
