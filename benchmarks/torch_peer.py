@@ -18,16 +18,10 @@ def torch_available():
     return importlib.util.find_spec("torch") is not None
 
 
-def _serve(connection, size, x, y, weights, device, threads):
-    import os
-
-    # OpenMP workers that spin after each call would steal the cores from
-    # the Keras candidate timed next; make them sleep instead.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+def _build_model(size, weights, device):
+    """nn.RNN and a Linear head on `device`, holding the Keras model's `weights`."""
     import torch
 
-    if threads:
-        torch.set_num_threads(threads)
     rnn = torch.nn.RNN(
         size["features"], size["units"], num_layers=size["layers"], batch_first=True
     ).to(device)
@@ -42,13 +36,16 @@ def _serve(connection, size, x, y, weights, device, threads):
             getattr(rnn, f"bias_hh_l{layer}").zero_()
         head.weight.copy_(torch.as_tensor(weights[-2].T))
         head.bias.copy_(torch.as_tensor(weights[-1]))
+    return rnn, head
+
+
+def _step_functions(rnn, head, x, y, device):
+    """The timed calls by command name: `train_step` (one Adam step) and `inference`."""
+    import torch
+
     optimizer = torch.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=1e-4)
     x = torch.as_tensor(x, device=device)
     y = torch.as_tensor(y, device=device)
-
-    def sync():
-        if device == "cuda":
-            torch.cuda.synchronize()
 
     def train_step():
         optimizer.zero_grad(set_to_none=True)
@@ -62,18 +59,40 @@ def _serve(connection, size, x, y, weights, device, threads):
             outputs, _ = rnn(x)
             return head(outputs[:, -1])
 
-    functions = {"train_step": train_step, "inference": inference}
+    return {"train_step": train_step, "inference": inference}
+
+
+def _describe(device):
+    """What the parent records about the peer: versions, threads, GPU."""
+    import torch
+
     info = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cudnn"] = torch.backends.cudnn.version()
-    connection.send(("ready", info))
+    return info
+
+
+def _synchronizer(device):
+    """A function that waits for the work queued on `device` (nothing to wait for on CPU)."""
+    import torch
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return sync
+
+
+def _serve_commands(connection, functions, sync):
+    """Answers the parent until it sends `close`: `output` returns the inference's result,
+    any other command runs that function `argument` times and returns (wall, CPU) seconds."""
     while True:
         command, argument = connection.recv()
         if command == "close":
             break
         if command == "output":
-            connection.send(inference().cpu().numpy())
+            connection.send(functions["inference"]().cpu().numpy())
             continue
         function = functions[command]
         sync()
@@ -82,6 +101,23 @@ def _serve(connection, size, x, y, weights, device, threads):
             function()
         sync()
         connection.send((time.perf_counter() - start, time.process_time() - start_cpu))
+
+
+def _serve(connection, size, x, y, weights, device, threads):
+    """The child process: builds the peer, says it is ready, then serves the parent's commands."""
+    import os
+
+    # OpenMP workers that spin after each call would steal the cores from
+    # the Keras candidate timed next; make them sleep instead.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    rnn, head = _build_model(size, weights, device)
+    functions = _step_functions(rnn, head, x, y, device)
+    connection.send(("ready", _describe(device)))
+    _serve_commands(connection, functions, _synchronizer(device))
     connection.close()
 
 
