@@ -93,7 +93,8 @@ def profile_keras_fit(job, monkeypatch):
     import keras
 
     from experiments import tracking
-    from experiments.training import callbacks, fit, job as job_module, models
+    from experiments.training import callbacks, fit, models
+    from experiments.training import job as job_module
 
     clock = Clock()
     patches = {
@@ -102,9 +103,7 @@ def profile_keras_fit(job, monkeypatch):
         (tracking, "log_keras_model"): clock.timed("model logging", tracking.log_keras_model),
         (tracking, "system_tags"): clock.timed("start: tags", tracking.system_tags),
         (fit.faults, "callbacks_for"): lambda name: [_epoch_clock(clock)],
-        (callbacks, "epoch_metrics_logger"): _timed_callback(
-            clock, callbacks.epoch_metrics_logger
-        ),
+        (callbacks, "epoch_metrics_logger"): _timed_callback(clock, callbacks.epoch_metrics_logger),
         (tracking, "epoch_summaries"): _timed_callback(clock, tracking.epoch_summaries),
         (callbacks, "solve_timer"): _timed_callback(clock, callbacks.solve_timer),
     }

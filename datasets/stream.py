@@ -5,6 +5,7 @@ training batches (`TaskStream`) and fixed validation / test sets
 import math
 
 import keras
+import numpy as np
 
 from datasets.seeding import FIXED_DOMAIN, STREAM_DOMAIN, check_int, check_seed, generator
 
@@ -71,6 +72,26 @@ class TaskStream(keras.utils.PyDataset):
             self.epoch += 1
         self._begun = True
 
+    def epoch_arrays(self, epoch):
+        """Every batch of epoch `epoch` at once, the same batches `fit` reads in it.
+
+        Returns:
+            `(x, y)`, or `(x, y, sample_weight)` when the task weights its steps, each
+            stacked `(steps_per_epoch, batch_size, ...)`.
+        """
+        batches = [
+            self.task._generate(generator(STREAM_DOMAIN, self.seed, epoch, index), self.batch_size)
+            for index in range(self.steps_per_epoch)
+        ]
+        x = np.stack([batch[0] for batch in batches])
+        y = np.stack([batch[1] for batch in batches])
+        if self._sample_weight is None:
+            return x, y
+        weights = np.broadcast_to(
+            self._sample_weight, (self.steps_per_epoch, *self._sample_weight.shape)
+        )
+        return x, y, weights
+
 
 class FixedTaskSet(keras.utils.PyDataset):
     """A fixed set of `n` sequences of a task, generated batch by batch.
@@ -107,3 +128,8 @@ class FixedTaskSet(keras.utils.PyDataset):
         x, y = self.task._generate(generator(FIXED_DOMAIN, self.seed, self.batch_size, index), size)
         weights = self.task.sample_weight(size)
         return (x, y) if weights is None else (x, y, weights)
+
+    def batches(self):
+        """Every batch in order, as `(x, y)` or `(x, y, sample_weight)`."""
+        for index in range(len(self)):
+            yield self[index]

@@ -112,6 +112,17 @@ SEQUENCES_TO_SOLVE = "sequences_to_solve"
 SOLVE_CENSORED = "solve_censored"
 TIME_TO_SOLVE_METRICS = (UPDATES_TO_SOLVE, SEQUENCES_TO_SOLVE, SOLVE_CENSORED)
 RESULT_METRICS = (TEST_LOSS, SOLVED, DIVERGED, TRAIN_TIME_S, *TIME_TO_SOLVE_METRICS)
+# Where a compiled-loop run's time went (`training.group`); seeds trained as one group
+# share these numbers (the tag `group_size` says how many).
+TIME_FIRST_EPOCH_S = "time_first_epoch_s"  # the first epoch, which compiles the program
+TIME_EPOCHS_S = "time_epochs_s"  # the compiled epochs after it: the arithmetic
+TIME_VALIDATION_S = "time_validation_s"
+TIME_HOST_S = "time_host_s"  # drawing batches, callbacks (MLflow, TensorBoard), probes
+TIME_TEST_S = "time_test_s"
+TIMING_METRICS = (TIME_FIRST_EPOCH_S, TIME_EPOCHS_S, TIME_VALIDATION_S, TIME_HOST_S, TIME_TEST_S)
+# The compiled program's time for one update of one member (from the epochs after the first).
+COMPILED_UPDATE_MS = "compiled_update_ms"
+GROUP_SIZE = "group_size"
 
 # Metrics of the report, on the parent run.
 HORIZON_PREFIX = "horizon_"
@@ -247,7 +258,8 @@ class GridPointOutcome:
         diverged: whether the loss or a weight turned non-finite.
         train_time_s: seconds spent in `fit`.
         run_time_s: seconds the worker spent on the run, all of it (data, model, fit,
-            evaluation, logging), without the worker's own start.
+            evaluation, logging), without the worker's own start; a group's time is shared
+            out among its points.
         error: the exception's last line (failed runs).
     """
 

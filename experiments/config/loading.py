@@ -101,13 +101,16 @@ class ExperimentConfig:
         return f"{self.path} (profile {self.profile})"
 
     def hashed_values(self):
-        """What identifies a sweep: every value but the description and `resources`.
+        """What identifies a sweep: every value but the description, `resources` and
+        `group_seeds`.
 
-        `resources` say where the sweep runs, not what it computes. The default backend
-        is left out too, so sweeps logged before `backend` existed keep their hash (and
-        resume); another backend computes other numbers and makes another sweep.
+        `resources` say where the sweep runs, `group_seeds` how its seeds share a
+        program, not what it computes. The default backend is left out too, so sweeps
+        logged before `backend` existed keep their hash (and resume); another backend
+        computes other numbers and makes another sweep.
         """
-        values = {k: v for k, v in self.values.items() if k not in ("description", "resources")}
+        unhashed = ("description", "resources", "group_seeds")
+        values = {k: v for k, v in self.values.items() if k not in unhashed}
         if values.get("backend") == DEFAULTS["backend"]:
             del values["backend"]
         return {"experiment": self.name, "profile": self.profile, **values}

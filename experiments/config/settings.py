@@ -27,6 +27,7 @@ DEFAULT_PROFILE = "quick"
 MODEL_KINDS = ("vanilla", "deep", "lstm", "gru")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 HEADS = ("dense", "none")
+TRAINING_LOOPS = ("compiled", "keras_fit")
 # Keras backends a sweep can train on (each worker selects one before Keras loads).
 BACKENDS = ("tensorflow", "jax")
 
@@ -97,6 +98,13 @@ class SweepSettings:
         "per grid point, for executors that schedule (Ray): num_cpus, num_gpus",
         EXECUTION,
     )
+    # Not part of a sweep's identity: a seed trained in a group reproduces itself alone.
+    group_seeds: bool = setting(
+        True,
+        checks.boolean,
+        "train the seeds of a grid cell as one job, one compiled program (compiled loop)",
+        EXECUTION,
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -131,6 +139,12 @@ class Hyperparameters:
         MODEL,
     )
     # --- training -----------------------------------------------------------
+    training_loop: str = setting(
+        "compiled",
+        checks.choice(TRAINING_LOOPS),
+        "compiled: one program per epoch (training/group.py); keras_fit: Keras's fit",
+        TRAINING,
+    )
     optimizer: str = setting("adam", checks.choice(OPTIMIZERS), " | ".join(OPTIMIZERS), TRAINING)
     lr: float = setting(1e-3, checks.positive_float, "learning rate", TRAINING)
     clipnorm: float | None = setting(

@@ -26,18 +26,18 @@ class Executor(abc.ABC):
     @property
     @abc.abstractmethod
     def max_in_flight(self):
-        """How many grid points the driver keeps submitted at once."""
+        """How many jobs the driver keeps submitted at once."""
 
     @abc.abstractmethod
     def submit(self, job):
         """Starts one grid point.
 
         Args:
-            job: a `training.GridPointJob` (its child run already created by the driver).
+            job: a `training.TrainingJob` (its child runs already created by the driver).
 
         Returns:
-            A `concurrent.futures.Future` of `run_job(job)`'s `GridPointOutcome`; it
-            raises when the job could not run at all (its worker died).
+            A `concurrent.futures.Future` of `run_job(job)`'s outcomes (one per member);
+            it raises when the job could not run at all (its worker died).
         """
 
     @abc.abstractmethod

@@ -102,41 +102,60 @@ def _unpack_dir(data, folder):
 
 
 def _tag_placement(job):
-    # Where the grid point ran: the node to look at when one misbehaves.
+    # Where the grid points ran: the node to look at when one misbehaves.
     context = ray.get_runtime_context()
     client = tracking.configure_mlflow(job.tracking_uri)
-    tracking.RunLogger(client, job.run_id).set_tags(
-        {
-            schema.EXECUTOR: "ray",
-            schema.RAY_NODE_IP: ray.util.get_node_ip_address(),
-            schema.RAY_TASK_ID: context.get_task_id(),
-            schema.RAY_WORKER_PID: os.getpid(),
-        }
-    )
+    for member in job.members:
+        tracking.RunLogger(client, member.run_id).set_tags(
+            {
+                schema.EXECUTOR: "ray",
+                schema.RAY_NODE_IP: ray.util.get_node_ip_address(),
+                schema.RAY_TASK_ID: context.get_task_id(),
+                schema.RAY_WORKER_PID: os.getpid(),
+            }
+        )
 
 
 def _train_on_worker(job, sync_tensorboard):
     """The body of one Ray task: `training.run_job`, TensorBoard logs optionally sent back.
 
     Args:
-        job: a `training.GridPointJob` (its run already created by the driver).
+        job: a `training.TrainingJob` (its runs already created by the driver).
         sync_tensorboard: write TensorBoard logs into a temporary folder on
-            this node and return them instead of writing to `job.tb_dir`.
+            this node and return them instead of writing to the members' `tb_dir`.
 
     Returns:
-        `(outcome, archive)`: `run_job`'s `GridPointOutcome`, and the run's TensorBoard
+        `(outcomes, archives)`: `run_job`'s outcomes, and per member its TensorBoard
         folder as gzipped tar bytes (None unless `sync_tensorboard`).
     """
     _tag_placement(job)
-    if not (sync_tensorboard and job.tb_dir):
-        return run_job(job), None
+    if not sync_tensorboard:
+        return run_job(job), [None] * len(job.members)
     scratch = tempfile.mkdtemp(prefix="vrl-tb-")
     try:
-        local_dir = os.path.join(scratch, job.run_name)
-        outcome = run_job(dataclasses.replace(job, tb_dir=local_dir))
-        return outcome, (_pack_dir(local_dir) if os.path.isdir(local_dir) else None)
+        members = [
+            dataclasses.replace(m, tb_dir=m.tb_dir and os.path.join(scratch, m.point.name))
+            for m in job.members
+        ]
+        outcomes = run_job(dataclasses.replace(job, members=members))
+        archives = [
+            _pack_dir(m.tb_dir) if m.tb_dir and os.path.isdir(m.tb_dir) else None for m in members
+        ]
+        return outcomes, archives
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _store_tensorboard(archive, member):
+    """A member's TensorBoard logs, sent back from its node, into its folder here."""
+    try:
+        _unpack_dir(archive, member.tb_dir)
+    except Exception as error:  # the run is logged: only its TensorBoard copy is lost
+        print(
+            f"Ray: could not write {member.point.name}'s TensorBoard logs to "
+            f"{member.tb_dir}: {error}",
+            file=sys.stderr,
+        )
 
 
 # max_retries=0: a worker or node that dies fails its grid point, as with the local
@@ -306,33 +325,26 @@ class RayExecutor(Executor):
         """Starts `training.run_job(job)` as a Ray task.
 
         Returns:
-            A `concurrent.futures.Future` of `run_job`'s `GridPointOutcome`; it raises
-            when the task could not run (its worker or node died, it was cancelled).
+            A `concurrent.futures.Future` of `run_job`'s outcomes; it raises when the
+            task could not run (its worker or node died, it was cancelled).
         """
         ref = _train_task.options(**self._task_options).remote(job, self._sync_tensorboard)
         with self._lock:
-            self._refs[ref] = job.run_name
+            self._refs[ref] = job.label
         result = concurrent.futures.Future()
-        target_tb_dir = job.tb_dir
 
         def relay(ray_future):
             with self._lock:
                 self._refs.pop(ref, None)
             try:
-                outcome, archive = ray_future.result()
+                outcomes, archives = ray_future.result()
             except BaseException as error:  # noqa: BLE001 - handed to the driver
                 result.set_exception(error)
                 return
-            if archive is not None and target_tb_dir:
-                try:
-                    _unpack_dir(archive, target_tb_dir)
-                except Exception as error:  # the run is logged: only its TensorBoard copy is lost
-                    print(
-                        f"Ray: could not write {job.run_name}'s TensorBoard logs to "
-                        f"{target_tb_dir}: {error}",
-                        file=sys.stderr,
-                    )
-            result.set_result(outcome)
+            for member, archive in zip(job.members, archives):
+                if archive is not None and member.tb_dir:
+                    _store_tensorboard(archive, member)
+            result.set_result(outcomes)
 
         ref.future().add_done_callback(relay)
         return result

@@ -10,7 +10,7 @@ import copy
 import keras
 import numpy as np
 
-from experiments.training import backend
+from experiments.training import autodiff
 
 
 def find_recurrent_layers(model):
@@ -132,7 +132,7 @@ def state_gradient_norms(model, inputs, targets, loss, *, per_step):
     Raises:
         ValueError: on a Keras backend other than TensorFlow or JAX.
     """
-    backend.check_backend("state_gradient_norms (the gradient_flow probe)")
+    autodiff.check_backend("state_gradient_norms (the gradient_flow probe)")
     before, recurrent, after = find_recurrent_layers(model)
     x = keras.ops.convert_to_tensor(np.asarray(inputs, dtype=np.float32))
     for layer in before:
@@ -149,7 +149,7 @@ def state_gradient_norms(model, inputs, targets, loss, *, per_step):
         for _ in range(steps + 1)
     ]
     unrolled = _UnrolledLoss(x, recurrent, after, initial, last_targets, loss, per_step)
-    gradients = backend.gradients(unrolled, perturbations)
+    gradients = autodiff.gradients(unrolled, perturbations)
     return _distance_norms(gradients, batch_size, steps)
 
 

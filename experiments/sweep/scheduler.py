@@ -1,22 +1,40 @@
-"""Hands a sweep's grid points to the executor and records how each ended.
+"""Hands a sweep's grid points to the executor, as jobs, and records how each ended.
 
-With `skip_decided_lengths`, a point is handed over only once the skipping rule has
-decided it (`sweep.skipping`); a point it skips gets a FINISHED child run tagged
-`not_run` and no training.
+A job is one grid point, or, with `group_seeds` and the compiled loop, the seeds of one
+grid cell (every axis equal but the seed), trained by one program. With
+`skip_decided_lengths` a job is handed over only once the skipping rule has decided its
+points (the seeds of a cell are decided together); a point it skips gets a FINISHED child
+run tagged `not_run` and no training.
 """
 
 import concurrent.futures
+import json
 import time
 import traceback
 
 from experiments import schema, tracking
 from experiments.errors import one_line
 from experiments.sweep import runs, skipping
-from experiments.training import GridPointJob
+from experiments.training import JobMember, TrainingJob
+
+
+def job_units(points, group_seeds):
+    """The points to train, as jobs: lists of points in grid order.
+
+    With `group_seeds`, the points of one cell (all axes but the seed equal) form one job,
+    in the order its first point comes; without, every point is a job of its own.
+    """
+    if not group_seeds:
+        return [[point] for point in points]
+    cells = {}
+    for point in points:
+        cell = json.dumps({k: v for k, v in point.axes.items() if k != "seed"}, sort_keys=True)
+        cells.setdefault(cell, []).append(point)
+    return list(cells.values())
 
 
 class PointScheduler:
-    """Runs the points to train through an executor, as many at once as it takes.
+    """Runs the jobs to train through an executor, as many at once as it takes.
 
     Args:
         sweep: the driver's `Sweep` (its client, config, executor, parent run, and the
@@ -37,53 +55,67 @@ class PointScheduler:
         self.skipper = skipper
         self.progress = progress
         self.result = result
-        self.futures = {}
+        self.futures = {}  # future -> the run ids of its job, in its members' order
 
     def run(self, todo, earlier):
         """Runs `todo` (`earlier`: run name -> its earlier attempts, soft-deleted on start)."""
-        queue = list(todo)
+        settings, hp = self.config.settings, self.config.hyperparameters
+        grouped = settings.group_seeds and hp.training_loop == "compiled"
+        queue = job_units(todo, grouped)
         while queue or self.futures:
             self._submit_decided(queue, earlier)
             if not self.futures:
                 # What still waits, waits on a failed run: the next invocation retries it.
-                self.result.held_back.extend(point.name for point in queue)
+                self.result.held_back.extend(point.name for unit in queue for point in unit)
                 return
             done, _ = concurrent.futures.wait(
                 list(self.futures), return_when=concurrent.futures.FIRST_COMPLETED
             )
             for future in done:
-                run_id = self.futures.pop(future)
-                point, began = self.in_flight.pop(run_id)
-                outcome = self._outcome(future, run_id, point)
-                self._record(point, outcome)
-                self.progress.ended(point, outcome, time.monotonic() - began)
+                self._ended(future)
 
     def _submit_decided(self, queue, earlier):
-        """Hands over (or marks not run) every queued point the rule has decided, up to the
+        """Hands over (or marks not run) every queued job the rule has decided, up to the
         executor's limit."""
-        while queue and len(self.in_flight) < self.executor.max_in_flight:
+        while queue and len(self.futures) < self.executor.max_in_flight:
             ready = self._next_decided(queue)
             if ready is None:
-                return  # the rest wait for runs in flight
-            point, decision = ready
-            queue.remove(point)
-            run_id = runs.create_child(
-                self.client,
-                self.config,
-                self.experiment_id,
-                self.parent_id,
-                point,
-                earlier.get(point.name, []),
-            )
+                return  # the rest wait for jobs in flight
+            unit, decision = ready
+            queue.remove(unit)
+            run_ids = [self._create_child(point, earlier) for point in unit]
             if decision == skipping.SKIP:
-                runs.mark_not_run(self.client, run_id, skipping.NOT_RUN_REASON)
-                self.skipper.record(point, skipping.NOT_RUN)
-                self.result.not_run.append(point.name)
-                self.progress.not_run(point, skipping.NOT_RUN_REASON)
+                for point, run_id in zip(unit, run_ids):
+                    self._not_run(point, run_id)
                 continue
-            self.progress.started(point)
-            self.in_flight[run_id] = (point, time.monotonic())
-            self.futures[self.executor.submit(self._job(point, run_id))] = run_id
+            for point, run_id in zip(unit, run_ids):
+                self.progress.started(point)
+                self.in_flight[run_id] = (point, time.monotonic())
+            self.futures[self.executor.submit(self._job(unit, run_ids))] = run_ids
+
+    def _create_child(self, point, earlier):
+        return runs.create_child(
+            self.client,
+            self.config,
+            self.experiment_id,
+            self.parent_id,
+            point,
+            earlier.get(point.name, []),
+        )
+
+    def _not_run(self, point, run_id):
+        runs.mark_not_run(self.client, run_id, skipping.NOT_RUN_REASON)
+        self.skipper.record(point, skipping.NOT_RUN)
+        self.result.not_run.append(point.name)
+        self.progress.not_run(point, skipping.NOT_RUN_REASON)
+
+    def _ended(self, future):
+        run_ids = self.futures.pop(future)
+        members = [(run_id, *self.in_flight.pop(run_id)) for run_id in run_ids]
+        outcomes = self._outcomes(future, members)
+        for (_, point, began), outcome in zip(members, outcomes):
+            self._record(point, outcome)
+            self.progress.ended(point, outcome, (time.monotonic() - began) / len(members))
 
     def _record(self, point, outcome):
         (self.result.finished if outcome.finished else self.result.failed).append(point.name)
@@ -94,32 +126,44 @@ class PointScheduler:
             self.skipper.record(point, skipping.SOLVED if solved else skipping.NOT_SOLVED)
 
     def _next_decided(self, queue):
-        """The first queued point the skipping rule has decided, with its decision."""
-        for point in queue:
-            decision = self.skipper.decide(point)
+        """The first queued job the skipping rule has decided, with its decision (the points
+        of a job are one cell: one decision)."""
+        for unit in queue:
+            decision = self.skipper.decide(unit[0])
             if decision != skipping.WAIT:
-                return point, decision
+                return unit, decision
         return None
 
-    def _job(self, point, run_id):
-        return GridPointJob(
+    def _job(self, unit, run_ids):
+        members = [
+            JobMember(
+                point=point,
+                run_id=run_id,
+                tb_dir=self.tracking_config.tb_run_dir(self.config.name, point.name),
+            )
+            for point, run_id in zip(unit, run_ids)
+        ]
+        return TrainingJob(
             experiment=self.config.name,
             tracking_uri=self.tracking_config.tracking_uri,
-            run_id=run_id,
-            point=point,
+            members=members,
             probes=list(self.config.settings.probes),
-            tb_dir=self.tracking_config.tb_run_dir(self.config.name, point.name),
         )
 
-    def _outcome(self, future, run_id, point):
+    def _outcomes(self, future, members):
         try:
             return future.result()
         except Exception as error:  # the worker itself died (or the executor failed)
             text = "".join(traceback.format_exception(error))
-            tracking.log_traceback(self.client, run_id, text, one_line(error))
-            tracking.end_run(self.client, run_id, schema.STATUS_FAILED)
-            return schema.GridPointOutcome(
-                point.name,
-                schema.STATUS_FAILED,
-                error=f"worker failed: {type(error).__name__}: {error}",
-            )
+            outcomes = []
+            for run_id, point, _ in members:
+                tracking.log_traceback(self.client, run_id, text, one_line(error))
+                tracking.end_run(self.client, run_id, schema.STATUS_FAILED)
+                outcomes.append(
+                    schema.GridPointOutcome(
+                        point.name,
+                        schema.STATUS_FAILED,
+                        error=f"worker failed: {type(error).__name__}: {error}",
+                    )
+                )
+            return outcomes

@@ -26,6 +26,7 @@ from experiments.tracking.environment import pip_requirements
 CODE_DIR = "code"
 LOADER_MODULE = "vanilla_rnn_lab_pyfunc"
 EXAMPLE_SEQUENCES = 2
+_ACTIVE_EXPERIMENT = {}  # the (store, experiment) this process last made MLflow's active one
 
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 _LAYERS_PACKAGE = _REPO_ROOT / "rnn_layers"
@@ -71,8 +72,9 @@ def log_keras_model(run_id, model, example_inputs, *, step=0):
             the first `EXAMPLE_SEQUENCES` become the input example, and the model's
             predictions on them give the signature's output.
         step: the training step the model belongs to (MLflow links that step's
-            metrics to the logged model).
+            metrics to the logged model: its page and the Models table show them).
     """
+    import keras
     import mlflow
     import numpy as np
     from mlflow.models import Model, infer_signature
@@ -80,10 +82,14 @@ def log_keras_model(run_id, model, example_inputs, *, step=0):
     # `Model.log` files the logged model under the active experiment ("Default" unless
     # set), not the run's: point it at the run's.
     experiment_id = mlflow.MlflowClient().get_run(run_id).info.experiment_id
-    mlflow.set_experiment(experiment_id=experiment_id)
+    experiment = (mlflow.get_tracking_uri(), experiment_id)
+    if _ACTIVE_EXPERIMENT.get("set") != experiment:  # set_experiment is a store round trip
+        mlflow.set_experiment(experiment_id=experiment_id)
+        _ACTIVE_EXPERIMENT["set"] = experiment
 
     example = np.asarray(example_inputs[:EXAMPLE_SEQUENCES], dtype="float32")
-    predictions = np.asarray(model.predict(example, verbose=0))
+    # A direct call: `predict` would compile a prediction function for two sequences.
+    predictions = keras.ops.convert_to_numpy(model(example, training=False))
     signature = infer_signature(example, predictions)  # the batch axis free (-1)
     return Model.log(
         artifact_path=None,

@@ -20,8 +20,10 @@ def epoch_metrics_logger(run_logger):
     """A callback logging every number of Keras's epoch logs but the learning rate.
 
     `loss`, `val_loss`, the task metric and `val_<metric>` go to MLflow with
-    `step = epoch`. NaN is logged as is, so a diverging run shows where it diverged.
-    (MLflow's `MlflowCallback` logs validation metrics at step 0: mlflow issue 14293.)
+    `step = epoch`, a few seconds later in one batch (`RunLogger.BUFFER_S`; the run's
+    `finish_run` writes the rest). NaN is logged as is, so a diverging run shows where it
+    diverged. (MLflow's `MlflowCallback` logs
+    validation metrics at step 0: mlflow issue 14293.)
     """
     import keras
 
@@ -32,7 +34,7 @@ def epoch_metrics_logger(run_logger):
 
         def on_epoch_end(self, epoch, logs=None):
             metrics = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
-            run_logger.log_metrics(metrics, step=epoch)
+            run_logger.log_metrics(metrics, step=epoch, wait=False)  # `finish_run` flushes
             self.epochs_logged += 1
 
     return EpochMetricsLogger()
@@ -67,6 +69,32 @@ def progress_lines(run_name, metric, epochs, every_s):
             )
 
     return ProgressLines()
+
+
+class GroupProgress:
+    """A line now and then while a group of seeds trains, at most every `every_s` seconds.
+
+    `  lstm-L100-s0..2: epoch 12/30, val mse 0.162 0.158 0.171, 0:41 in, ~1:02 left`, one
+    value per member; the time left assumes the remaining epochs take as long as the ones
+    so far (stopping when solved can make it shorter).
+    """
+
+    def __init__(self, label, metric, epochs, every_s):
+        self.label, self.metric, self.epochs, self.every_s = label, metric, epochs, every_s
+        self.began = self.last_line = time.monotonic()
+
+    def epoch_end(self, epoch, val_logs):
+        now = time.monotonic()
+        if not self.every_s or now - self.last_line < self.every_s:
+            return
+        self.last_line = now
+        spent = now - self.began
+        left = spent / (epoch + 1) * (self.epochs - epoch - 1)
+        values = " ".join(f"{value:.4g}" for value in val_logs[self.metric])
+        print_now(
+            f"  {self.label}: epoch {epoch + 1}/{self.epochs}, val {self.metric} {values}, "
+            f"{format_seconds(spent)} in, ~{format_seconds(left)} left"
+        )
 
 
 def solve_timer(task, hyperparameters):

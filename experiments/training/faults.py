@@ -5,9 +5,13 @@ worker processes and Ray tasks. Never set them outside tests.
   training (the FAILED and resume paths).
 - `VRL_EPOCH_DELAY_S=<seconds>`: a pause after every epoch, so that the interruption
   tests signal a sweep that is surely still training, however slowly they poll.
+- `VRL_EXIT_WORKER_AT=<run name>:<epoch>`: the process training that grid point exits at
+  once after that epoch (0-based), as a worker killed by the machine would (the job's
+  runs are left RUNNING for the driver to mark).
 
-Production code calls `callbacks_for(run_name)` once, in `training.fit.train_grid_point`: with
-neither variable set it returns an empty list and does nothing else.
+Production code calls `callbacks_for(run_name)` once per grid point, in
+`training.member.start_member`: with none of them set it returns an empty list and does
+nothing else.
 """
 
 import os
@@ -15,7 +19,8 @@ import time
 
 FAIL_ENV = "VRL_FAIL_GRID_POINT"
 EPOCH_DELAY_ENV = "VRL_EPOCH_DELAY_S"
-ENV_NAMES = (FAIL_ENV, EPOCH_DELAY_ENV)
+EXIT_WORKER_ENV = "VRL_EXIT_WORKER_AT"
+ENV_NAMES = (FAIL_ENV, EPOCH_DELAY_ENV, EXIT_WORKER_ENV)
 
 
 def callbacks_for(run_name):
@@ -25,13 +30,21 @@ def callbacks_for(run_name):
         raise RuntimeError(
             f"Injected failure for grid point {run_name} ({FAIL_ENV} is set; test-only)."
         )
+    chosen = []
     seconds = float(os.environ.get(EPOCH_DELAY_ENV, "0") or 0)
-    if seconds <= 0:
-        return []
+    if seconds > 0:
+        chosen.append(_at_epoch_end(lambda epoch: time.sleep(seconds)))
+    target, _, exit_epoch = os.environ.get(EXIT_WORKER_ENV, "").partition(":")
+    if target == run_name:
+        chosen.append(_at_epoch_end(lambda epoch: epoch == int(exit_epoch) and os._exit(3)))
+    return chosen
+
+
+def _at_epoch_end(action):
     import keras
 
-    class EpochDelay(keras.callbacks.Callback):
+    class AtEpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            time.sleep(seconds)
+            action(epoch)
 
-    return [EpochDelay()]
+    return AtEpochEnd()

@@ -1,10 +1,13 @@
-"""One grid point as a job an executor runs: `run_job(job)` trains it into its MLflow run.
+"""A training job, as an executor runs it: `run_job(job)` trains its grid points into
+their MLflow runs and returns one outcome per point.
 
-`run_job` is what an executor runs (in the driver, in a worker process, or on a Ray
-node). It owns the child run's content and ends the run: FINISHED (also when the loss
-diverged), or FAILED with `traceback.txt` when anything raises. An interrupt
-(KeyboardInterrupt / SIGTERM) is not caught here: the driver marks the run KILLED,
-whatever executor ran it.
+A job holds one grid point, or the seeds of one grid cell trained as a group
+(`group_seeds`, with the compiled loop). `run_job` runs in the driver, in a worker
+process or on a Ray node. It owns its runs' content and ends each one: FINISHED (also
+when the loss diverged), or FAILED with `traceback.txt` when anything raises: a point
+whose own work raises fails alone, one that breaks what the group shares fails every
+point of the job. An interrupt (KeyboardInterrupt / SIGTERM) is not caught here: the
+driver marks the runs KILLED, whatever executor ran them.
 """
 
 import dataclasses
@@ -13,62 +16,104 @@ import traceback
 
 from experiments import schema, terminal, tracking
 from experiments.errors import one_line
-from experiments.training.fit import train_grid_point
 
 
 @dataclasses.dataclass
-class GridPointJob:
-    """Everything a worker needs to train one grid point (picklable).
+class JobMember:
+    """One grid point of a job: its point, its child run (created by the driver), its
+    TensorBoard folder (or None)."""
+
+    point: object
+    run_id: str
+    tb_dir: str | None
+
+
+@dataclasses.dataclass
+class TrainingJob:
+    """Everything a worker needs to train a job's grid points (picklable).
 
     Attributes:
         experiment: the named experiment.
-        tracking_uri: where the child run lives (resolved by the driver).
-        run_id: the child run, created by the driver (status RUNNING).
-        point: the `config.GridPoint` (its name is the run's name and TensorBoard folder).
+        tracking_uri: where the child runs live (resolved by the driver).
+        members: the `JobMember`s, one per grid point (the seeds of a cell, in a group).
         probes: probe names for `experiments.probes.make_probes`.
-        tb_dir: the run's TensorBoard directory, or None.
-        progress_every_s: a line on stdout while the run trains, at most this often
+        progress_every_s: a line on stdout while the job trains, at most this often
             (epoch, validation metric, time in and left); 0: none.
     """
 
     experiment: str
     tracking_uri: str
-    run_id: str
-    point: object
+    members: list
     probes: list
-    tb_dir: str | None
     progress_every_s: float = 30.0
 
     @property
-    def run_name(self):
-        return self.point.name
+    def label(self):
+        """`vanilla-L100-s0`, or `vanilla-L100-s0,s1,s2` for a group."""
+        names = [member.point.name for member in self.members]
+        if len(names) == 1:
+            return names[0]
+        seeds = ",".join(f"s{member.point.seed}" for member in self.members[1:])
+        return f"{names[0]},{seeds}"
 
 
 def run_job(job):
-    """Trains one grid point into its (already created) MLflow child run.
+    """Trains a job's grid points into their (already created) MLflow child runs.
 
     Args:
-        job: a `GridPointJob`.
+        job: a `TrainingJob`.
 
     Returns:
-        A `schema.GridPointOutcome`: FINISHED with the test metric, or FAILED with the
-        exception's line.
+        One `schema.GridPointOutcome` per member, in order: FINISHED with the test
+        metric, or FAILED with the exception's line.
     """
     terminal.import_tensorflow()  # a Ray worker's first job: no start-up notices
     client = tracking.configure_mlflow(job.tracking_uri)
-    logger = tracking.RunLogger(client, job.run_id, job.tb_dir)
     began = time.perf_counter()
-    client.update_run(job.run_id, status=schema.STATUS_RUNNING)
-    system_metrics = tracking.start_system_metrics(job.run_id)
+    for member in job.members:
+        client.update_run(member.run_id, status=schema.STATUS_RUNNING)
     try:
-        outcome = dataclasses.replace(
-            train_grid_point(job, logger), run_time_s=time.perf_counter() - began
-        )
-    except Exception as error:  # a failing grid point must not stop the sweep
-        tracking.log_traceback(client, job.run_id, traceback.format_exc(), one_line(error))
-        outcome = schema.GridPointOutcome(job.run_name, schema.STATUS_FAILED, error=one_line(error))
-    finally:  # also on an interrupt (the driver then marks the run KILLED)
-        if system_metrics is not None:
-            system_metrics.finish()  # its last samples, while the run is still RUNNING
-    client.set_terminated(job.run_id, outcome.status)
-    return outcome
+        outcomes = _train(job, client)
+    except Exception as error:  # what the job's points share broke: each of them failed
+        text = traceback.format_exc()
+        for member in job.members:
+            tracking.log_traceback(client, member.run_id, text, one_line(error))
+        outcomes = [
+            schema.GridPointOutcome(m.point.name, schema.STATUS_FAILED, error=one_line(error))
+            for m in job.members
+        ]
+    # The worker's time, shared out among the job's points (for the sweep's ETA).
+    share = (time.perf_counter() - began) / len(job.members)
+    for member, outcome in zip(job.members, outcomes):
+        client.set_terminated(member.run_id, outcome.status)
+    return [dataclasses.replace(outcome, run_time_s=share) for outcome in outcomes]
+
+
+def _train(job, client):
+    """Starts every member, trains those that started, in the job's order."""
+    from experiments.training import group, keras_fit
+    from experiments.training.member import start_member
+
+    started, failures = [], {}
+    for job_member in job.members:
+        try:
+            started.append(start_member(job, job_member, client))
+        except Exception as error:
+            text = traceback.format_exc()
+            tracking.log_traceback(client, job_member.run_id, text, one_line(error))
+            failures[job_member.point.name] = schema.GridPointOutcome(
+                job_member.point.name, schema.STATUS_FAILED, error=one_line(error)
+            )
+    trained = {}
+    if started:
+        hp = started[0].point.hyperparameters
+        loop = keras_fit if hp.training_loop == "keras_fit" else group
+        for member in started:
+            member.logger.set_tags({schema.GROUP_SIZE: len(started)}, wait=False)
+        try:
+            outcomes = loop.train(job, started, {})
+        finally:  # also on an interrupt (the driver then marks the runs KILLED)
+            for member in started:
+                member.stop_monitor()  # its last samples, while the run is still RUNNING
+        trained = {outcome.run_name: outcome for outcome in outcomes}
+    return [failures.get(m.point.name) or trained[m.point.name] for m in job.members]
