@@ -27,7 +27,7 @@ TEST_PROCESSES ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow experiment experiments report register tensorboard mlflow-ui mlflow-server docs bench notebooks jupyter test-ray test-postgres clean
+.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow experiment experiments report register tensorboard mlflow-ui mlflow-server docs bench bench-sweep notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -108,6 +108,9 @@ docs: $(STAMP) ## Write the generated docs: docs/config_keys.md (every config ke
 
 bench: $(STAMP) ## Benchmark VanillaRNN against keras SimpleRNN (and torch nn.RNN if installed).
 	$(PY) -m benchmarks $(ARGS)
+
+bench-sweep: $(STAMP) ## The quick flagship sweep the old way (Keras fit) and the new (compiled loop), side by side: [NAME=long_dependency PROFILE=quick WORKERS=2 BACKEND=tensorflow]
+	$(PY) -m benchmarks.sweep_bench --experiment $(or $(NAME),long_dependency) --profile $(PROFILE) --workers $(WORKERS) --backend $(or $(BACKEND),tensorflow) $(ARGS)
 
 notebooks: $(NOTEBOOKS_STAMP) ## Write the tutorials as Jupyter notebooks into notebooks/ (overwritten), on a kernel of this .venv.
 	$(PY) scripts/make_notebooks.py --out notebooks tutorials/0*.py

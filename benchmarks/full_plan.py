@@ -1,11 +1,12 @@
-"""Plan a profile's wall time on this machine from measured training-step times.
+"""Plan a profile's wall time on this machine from the compiled loop's measured costs.
 
 For every distinct model and sequence shape of an experiment's profile (`full` by default)
-this builds the grid point's model exactly as the runner does (`experiments.models`), times
-its training step (forward, backward, the optimizer; after warm-up, the median of
-`--steps`), and its validation pass, and adds them up over the grid: each grid point
-trains `epochs × steps_per_epoch` updates and validates once per epoch. That is the
-budget's ceiling: `stop_when_solved` ends solved runs earlier. Grid points run
+this builds the grid point's epoch program exactly as the runner does (`training.loop`,
+as many seeds side by side as the backend puts in one program) and times, after its first
+call (the compilation, counted once per cell), an epoch of `--steps` updates and a
+validation batch, then adds them up over the grid: each grid point trains
+`epochs × steps_per_epoch` updates and validates once per epoch. That is the budget's
+ceiling: `stop_when_solved` ends solved runs earlier. Jobs (a cell's seeds) run
 `--parallel` at a time (workers per machine, or per GPU times GPUs).
 
 Run it on the machine that will train, with the backend that will train:
@@ -17,11 +18,9 @@ Run it on the machine that will train, with the backend that will train:
 """
 
 import argparse
+import dataclasses
 import os
-import statistics
 import time
-
-import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ notices at the first compile
 
@@ -38,37 +37,52 @@ def _parser():
     return parser
 
 
-def _median_seconds(call, steps):
-    call()  # warm-up: tracing and compilation
-    call()
-    times = []
-    for _ in range(steps):
-        began = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+@dataclasses.dataclass
+class ShapeCost:
+    """Seconds of one cell's program: its compilation, one member's update, one validation."""
+
+    compile_s: float
+    update_s: float
+    validation_s: float
 
 
-def time_shape(point, steps):
-    """`(train step s, validation pass s)` of one grid point's model on this machine."""
+def time_shape(point, seeds, steps):
+    """The `ShapeCost` of a cell (`seeds` members) on this machine."""
     import keras
 
     import datasets
+    from experiments.training import loop
     from experiments.training.models import build_model
+    from experiments.training.program import stack
 
     hp = point.hyperparameters
+    size = loop.members_per_program(seeds)
     task = datasets.make(point.task, length=point.length, seed=0, **point.task_params)
-    model = build_model(point.kind, hp, task, seed=0)
-    batch = task.sample(hp.batch_size, seed=1)
-    x, y = batch[0], batch[1]
-    train = _median_seconds(lambda: model.train_on_batch(x, y), steps)
-    validation_batch = min(256, hp.val_samples)
-    vx = np.repeat(x, -(-validation_batch // len(x)), axis=0)[:validation_batch]
-    vy = np.repeat(y, -(-validation_batch // len(y)), axis=0)[:validation_batch]
-    evaluate = _median_seconds(lambda: model.test_on_batch(vx, vy), max(3, steps // 3))
-    batches = -(-hp.val_samples // validation_batch)
+    program = loop.make_program(point, task, size, hp.jit_compile)
+    program.start([build_model(point.kind, hp, task, seed=s) for s in range(size)])
+    stream = task.dataset(hp.batch_size, steps, seed=1)
+    batches = stack([stream.epoch_arrays(0)] * size)
+    validation = task.fixed_set(min(256, hp.val_samples), seed=2)
+    val_batches = [stack([batch] * size) for batch in validation.batches()]
+    began = time.perf_counter()
+    program.train_epoch(batches, [True] * size)
+    program.evaluate(val_batches)
+    compile_s = time.perf_counter() - began
+    began = time.perf_counter()
+    program.train_epoch(batches, [True] * size)
+    update_s = (time.perf_counter() - began) / (steps * size)
+    began = time.perf_counter()
+    program.evaluate(val_batches)
+    validation_s = (time.perf_counter() - began) / size * -(-hp.val_samples // 256)
+    loop.forget_programs()
     keras.backend.clear_session()
-    return train, evaluate * batches
+    return ShapeCost(compile_s, update_s, validation_s)
+
+
+def _run_seconds(point, cost):
+    """A grid point's whole budget: every update, and a validation after every epoch."""
+    hp = point.hyperparameters
+    return hp.epochs * (hp.steps_per_epoch * cost.update_s + cost.validation_s)
 
 
 def plan(name, profile, parallel, *, steps=10, max_length=None, out=print):
@@ -77,22 +91,21 @@ def plan(name, profile, parallel, *, steps=10, max_length=None, out=print):
 
     config = load_config(name, profile)
     points = [p for p in expand_grid(config) if max_length is None or p.length <= max_length]
+    seeds = len(config.settings.grid["seed"])
     timed = {}
     total = 0.0
     out(f"{name} ({profile}): {len(points)} grid points")
     for point in points:
-        hp = point.hyperparameters
         shape = tuple(sorted((k, str(v)) for k, v in point.params().items() if k != "seed"))
         if shape not in timed:
-            timed[shape] = time_shape(point, steps)
-            step, validation = timed[shape]
-            per_run = hp.epochs * (hp.steps_per_epoch * step + validation)
+            timed[shape] = cost = time_shape(point, seeds, steps)
+            total += cost.compile_s
             out(
-                f"  {point.model:>10} L={point.length:<5} step {step * 1e3:8.2f} ms  "
-                f"validation {validation * 1e3:8.1f} ms/epoch  run at most {per_run / 60:7.1f} min"
+                f"  {point.model:>10} L={point.length:<5} step {cost.update_s * 1e3:8.2f} ms  "
+                f"validation {cost.validation_s * 1e3:8.1f} ms/epoch  compile "
+                f"{cost.compile_s:5.1f} s  run at most {_run_seconds(point, cost) / 60:7.1f} min"
             )
-        step, validation = timed[shape]
-        total += hp.epochs * (hp.steps_per_epoch * step + validation)
+        total += _run_seconds(point, timed[shape])
     hours = total / parallel / 3600
     out(f"  planned: {total / 3600:.1f} h of training, {hours:.1f} h wall with {parallel} at once")
     return len(points), total

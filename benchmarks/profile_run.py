@@ -2,17 +2,22 @@
 
     python -m benchmarks.profile_run [--point vanilla-L20-s0 --point vanilla-L100-s0]
                                      [--experiment long_dependency] [--profile quick]
-                                     [--set training_loop=keras_fit] [--set ...]
+                                     [--loop compiled|keras_fit|both] [--set KEY=VALUE]
 
 Runs each grid point through `training.run_job`, as a worker does, into a throwaway
-tracking store, with clocks around every phase: the run's start (MLflow run, tags,
-datasets, params), building the model, the training loop (the first epoch, which
-compiles; then the training steps, the validation, the per-epoch callbacks), the test set
-and logging the model. Beside it, in the same process, the same model's training steps
-with nothing around them (`compiled_update_ms`): Keras's own loop over in-memory batches,
-`steps_per_execution` = one epoch, XLA as the run has it. Each phase then reads as a cost
-per update against that arithmetic. `stop_when_solved` is off, so every run trains its
-whole budget (`--epochs N` caps it).
+tracking store, with clocks around its phases: the run's start (system tags, the data
+sets and their MLflow records), building the model, the training (the first epoch, which
+compiles; the later epochs' training steps; validation; the per-epoch host work: drawing
+batches, MLflow and TensorBoard logging, the solve timer), the test set, and the run's end
+(its results and logging the MLflow model). Every phase is shown as seconds and as a cost
+per update, beside the compiled training step alone:
+
+- the compiled loop (`training_loop: compiled`): its epoch program, the epochs after the
+  first (`compiled_update_ms`, measured in the run itself);
+- Keras's `fit` (`training_loop: keras_fit`): Keras's own multi-step execution over
+  in-memory batches, one execution per epoch (`steps_per_execution`), timed here beside it.
+
+`stop_when_solved` is off, so every run trains its whole budget (`--epochs N` caps it).
 """
 
 import argparse
@@ -23,7 +28,7 @@ import os
 import tempfile
 import time
 
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 class Clock:
@@ -32,99 +37,23 @@ class Clock:
     def __init__(self):
         self.seconds = collections.defaultdict(float)
 
-    @contextlib.contextmanager
-    def phase(self, name):
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] += time.perf_counter() - began
-
     def timed(self, name, function):
         """`function`, with every call counted in phase `name`."""
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
-            with self.phase(name):
+            began = time.perf_counter()
+            try:
                 return function(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - began
 
         return wrapper
 
 
-def _epoch_clock(clock):
-    """A Keras callback that splits each epoch into its training steps and its validation."""
-    import keras
-
-    class EpochClock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.began = time.perf_counter()
-
-        def on_test_begin(self, logs=None):
-            self.validating = time.perf_counter()
-            name = "first epoch: compile + steps" if self.epoch == 0 else "training steps"
-            clock.seconds[name] += self.validating - self.began
-
-        def on_test_end(self, logs=None):
-            name = "first validation (compiles)" if self.epoch == 0 else "validation"
-            clock.seconds[name] += time.perf_counter() - self.validating
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.epoch = epoch + 1
-
-        epoch = 0
-
-    return EpochClock()
-
-
-def _timed_callback(clock, factory):
-    """A callback factory whose callbacks count their `on_epoch_end` as "epoch callbacks"."""
-
-    @functools.wraps(factory)
-    def make(*args, **kwargs):
-        callback = factory(*args, **kwargs)
-        callback.on_epoch_end = clock.timed("epoch callbacks", callback.on_epoch_end)
-        return callback
-
-    return make
-
-
-def profile_keras_fit(job, monkeypatch):
-    """Runs `job` through `run_job` on the Keras-fit loop with every phase clocked."""
-    import keras
-
-    from experiments import tracking
-    from experiments.training import callbacks, fit, models
-    from experiments.training import job as job_module
-
-    clock = Clock()
-    patches = {
-        (fit, "_data"): clock.timed("start: data sets", fit._data),
-        (models, "build_model"): clock.timed("build model", models.build_model),
-        (tracking, "log_keras_model"): clock.timed("model logging", tracking.log_keras_model),
-        (tracking, "system_tags"): clock.timed("start: tags", tracking.system_tags),
-        (fit.faults, "callbacks_for"): lambda name: [_epoch_clock(clock)],
-        (callbacks, "epoch_metrics_logger"): _timed_callback(clock, callbacks.epoch_metrics_logger),
-        (tracking, "epoch_summaries"): _timed_callback(clock, tracking.epoch_summaries),
-        (callbacks, "solve_timer"): _timed_callback(clock, callbacks.solve_timer),
-    }
-    evaluate = keras.Model.evaluate
-
-    def timed_evaluate(model, *args, **kwargs):
-        if kwargs.get("_use_cached_eval_dataset"):  # fit's validation: the epoch clock has it
-            return evaluate(model, *args, **kwargs)
-        with clock.phase("test set"):
-            return evaluate(model, *args, **kwargs)
-
-    patches[(keras.Model, "evaluate")] = timed_evaluate
-    with monkeypatch(patches):
-        began = time.perf_counter()
-        outcome = job_module.run_job(job)
-        clock.seconds["all"] = time.perf_counter() - began
-    return clock, outcome
-
-
 @contextlib.contextmanager
 def patched(patches):
+    """Sets `owner.name = value` for each `(owner, name): value`, restored on exit."""
     saved = {target: getattr(*target) for target in patches}
     try:
         for (owner, name), value in patches.items():
@@ -135,7 +64,99 @@ def patched(patches):
             setattr(owner, name, value)
 
 
-def compiled_update_seconds(point, rounds=3):
+def _epoch_clock(clock):
+    """A Keras callback splitting each of `fit`'s epochs into its steps and its validation."""
+    import keras
+
+    class EpochClock(keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.began = time.perf_counter()
+
+        def on_test_begin(self, logs=None):
+            self.validating = time.perf_counter()
+            name = "first epoch (compiles)" if self.epoch == 0 else "training steps"
+            clock.seconds[name] += self.validating - self.began
+
+        def on_test_end(self, logs=None):
+            clock.seconds["validation"] += time.perf_counter() - self.validating
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+    return EpochClock()
+
+
+def _timed_callback(clock, factory):
+    """A callback factory whose callbacks count their `on_epoch_end` as per-epoch host work."""
+
+    @functools.wraps(factory)
+    def make(*args, **kwargs):
+        callback = factory(*args, **kwargs)
+        callback.on_epoch_end = clock.timed("per-epoch host work", callback.on_epoch_end)
+        return callback
+
+    return make
+
+
+def clocked_run(job, loop):
+    """Runs `job` through `run_job` with the phases clocked; returns `(clock, run)`."""
+    import keras
+    import mlflow
+
+    from experiments import tracking
+    from experiments.training import callbacks, data, faults, finish, member, models
+    from experiments.training import job as job_module
+
+    clock = Clock()
+    patches = {
+        (member, "prepare_data"): clock.timed("start: data sets", data.prepare_data),
+        (models, "build_model"): clock.timed("start: build the model", models.build_model),
+        (tracking, "system_tags"): clock.timed("start: system tags", tracking.system_tags),
+        (finish.tracking, "log_keras_model"): clock.timed(
+            "end: log the MLflow model", tracking.log_keras_model
+        ),
+    }
+    if loop == "keras_fit":
+        evaluate = keras.Model.evaluate
+        patches[(faults, "callbacks_for")] = lambda name: [_epoch_clock(clock)]
+        patches[(keras.Model, "evaluate")] = lambda model, *args, **kwargs: (
+            evaluate(model, *args, **kwargs)
+            if kwargs.get("_use_cached_eval_dataset")  # fit's validation: the epoch clock
+            else clock.timed("test set", evaluate)(model, *args, **kwargs)
+        )
+        for factory in ("epoch_metrics_logger", "solve_timer"):
+            patches[(callbacks, factory)] = _timed_callback(clock, getattr(callbacks, factory))
+        patches[(member.tracking, "epoch_summaries")] = _timed_callback(
+            clock, tracking.epoch_summaries
+        )
+    with patched(patches):
+        began = time.perf_counter()
+        job_module.run_job(job)
+        clock.seconds["all"] = time.perf_counter() - began
+    run = mlflow.MlflowClient().get_run(job.members[0].run_id)
+    if loop == "compiled":
+        _read_loop_timing(clock, run)
+    return clock, run
+
+
+def _read_loop_timing(clock, run):
+    """The compiled loop times its own phases: read them back from the run."""
+    from experiments import schema
+
+    names = {
+        schema.TIME_FIRST_EPOCH_S: "first epoch (compiles)",
+        schema.TIME_EPOCHS_S: "training steps",
+        schema.TIME_VALIDATION_S: "validation",
+        schema.TIME_HOST_S: "per-epoch host work",
+        schema.TIME_TEST_S: "test set",
+    }
+    for metric, name in names.items():
+        clock.seconds[name] += run.data.metrics.get(metric, 0.0)
+
+
+def keras_compiled_update_seconds(point, rounds=3):
     """Seconds per update of Keras's own loop over in-memory batches, one execution per epoch."""
     import keras
 
@@ -144,9 +165,8 @@ def compiled_update_seconds(point, rounds=3):
 
     hp = point.hyperparameters
     task = datasets.make(point.task, length=point.length, seed=point.seed, **point.task_params)
-    batches = [task.sample(hp.batch_size, seed=i)[:2] for i in range(hp.steps_per_epoch)]
-    x = np.concatenate([b[0] for b in batches])
-    y = np.concatenate([b[1] for b in batches])
+    x, y = task.dataset(hp.batch_size, hp.steps_per_epoch, seed=1).epoch_arrays(0)[:2]
+    x, y = x.reshape(-1, *x.shape[2:]), y.reshape(-1, *y.shape[2:])
     model = build_model(point.kind, hp, task, seed=point.seed)
     model.compile(
         optimizer=model.optimizer,
@@ -165,45 +185,36 @@ def compiled_update_seconds(point, rounds=3):
 
 
 def _job(config, point):
-    """A job for `point` with its child run created (under a parent), as the driver makes it."""
+    """A one-point job with its child run created (under a parent), as the driver makes it."""
     import datasets
     from experiments import tracking
     from experiments.sweep import runs
-    from experiments.training import GridPointJob
+    from experiments.training import JobMember, TrainingJob
 
-    tracking_config = tracking.load_tracking_config()
-    client = tracking.open_store(tracking_config)
-    experiment_id = tracking.ensure_experiment(client, tracking_config, config.name)
+    settings = tracking.load_tracking_config()
+    client = tracking.open_store(settings)
+    experiment_id = tracking.ensure_experiment(client, settings, config.name)
     task = datasets.make(point.task, length=point.length, **point.task_params)
     parent_id, _ = runs.create_parent(client, experiment_id, config, task, [point])
     run_id = runs.create_child(client, config, experiment_id, parent_id, point, [])
-    return GridPointJob(
-        experiment=config.name,
-        tracking_uri=tracking_config.tracking_uri,
-        run_id=run_id,
-        point=point,
-        probes=list(config.settings.probes),
-        tb_dir=tracking_config.tb_run_dir(config.name, point.name),
-        progress_every_s=0,
-    )
+    member = JobMember(point, run_id, settings.tb_run_dir(config.name, point.name))
+    return TrainingJob(config.name, settings.tracking_uri, [member], [], progress_every_s=0)
 
 
-def report(point, clock, updates, compiled_s):
+def report(point, loop, clock, updates, compiled_s):
     """The table of one point: seconds, ms per update, share of the run, per phase."""
     total = clock.seconds["all"]
-    accounted = sum(v for k, v in clock.seconds.items() if k != "all")
     rows = sorted(((k, v) for k, v in clock.seconds.items() if k != "all"), key=lambda r: -r[1])
-    rows.append(("other (run start and end, MLflow)", total - accounted))
+    rows.append(("other (the job's run bookkeeping)", total - sum(v for _, v in rows)))
     lines = [
-        f"{point.name}: {updates} updates, {total:.2f} s in the worker "
-        f"= {total / updates * 1e3:.2f} ms per update all in; the compiled training step "
-        f"alone: {compiled_s * 1e3:.3f} ms per update (all in / compiled = "
-        f"{total / updates / compiled_s:.1f}x)",
-        f"  {'phase':<34} {'seconds':>8} {'ms/update':>10} {'share':>6}",
+        f"{point.name}, {loop}: {updates:,.0f} updates, {total:.2f} s in the worker = "
+        f"{total / updates * 1e3:.2f} ms per update all in; the compiled step alone "
+        f"{compiled_s * 1e3:.3f} ms (all in / compiled = {total / updates / compiled_s:.1f}x)",
+        f"  {'phase':<36} {'seconds':>8} {'ms/update':>10} {'share':>6}",
     ]
     for name, seconds in rows:
         lines.append(
-            f"  {name:<34} {seconds:8.2f} {seconds / updates * 1e3:10.3f} {seconds / total:6.0%}"
+            f"  {name:<36} {seconds:8.2f} {seconds / updates * 1e3:10.3f} {seconds / total:6.0%}"
         )
     return "\n".join(lines)
 
@@ -212,9 +223,8 @@ def _parser():
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_run", description=__doc__)
     parser.add_argument("--experiment", default="long_dependency")
     parser.add_argument("--profile", default="quick")
-    parser.add_argument(
-        "--point", action="append", default=None, help="grid point names (default: two lengths)"
-    )
+    parser.add_argument("--loop", default="both", choices=("compiled", "keras_fit", "both"))
+    parser.add_argument("--point", action="append", default=None, help="grid point names")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--epochs", type=int, default=None, help="cap the epochs (faster)")
     return parser
@@ -227,21 +237,33 @@ def main(argv=None):
     terminal.import_tensorflow()
     from experiments.config import expand_grid, load_config
 
-    overrides = ["stop_when_solved=false", *args.overrides]
-    if args.epochs:
-        overrides.append(f"epochs={args.epochs}")
-    config = load_config(args.experiment, args.profile, overrides)
-    by_name = {point.name: point for point in expand_grid(config)}
-    with tempfile.TemporaryDirectory(prefix="vrl-profile-") as folder:
-        yaml = os.path.join(folder, "mlflow.yaml")
-        with open(yaml, "w") as file:
-            file.write("experiment_prefix: profile-\n")
-        os.environ["VRL_MLFLOW_CONFIG"] = yaml
-        for name in args.point or ["vanilla-L20-s0", "vanilla-L100-s0"]:
-            point = by_name[name]
-            clock, outcome = profile_keras_fit(_job(config, point), patched)
-            updates = point.hyperparameters.epochs * point.hyperparameters.steps_per_epoch
-            print(report(point, clock, updates, compiled_update_seconds(point)), flush=True)
+    loops = ["keras_fit", "compiled"] if args.loop == "both" else [args.loop]
+    names = args.point or ["vanilla-L20-s0", "vanilla-L100-s0"]
+    for loop in loops:
+        overrides = ["stop_when_solved=false", f"training_loop={loop}", *args.overrides]
+        overrides += [f"epochs={args.epochs}"] if args.epochs else []
+        config = load_config(args.experiment, args.profile, overrides)
+        by_name = {point.name: point for point in expand_grid(config)}
+        with tempfile.TemporaryDirectory(prefix="vrl-profile-") as folder:
+            # The runner exports the store it logs to; each loop gets a store of its own.
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+            os.environ["VRL_MLFLOW_CONFIG"] = os.path.join(folder, "mlflow.yaml")
+            with open(os.environ["VRL_MLFLOW_CONFIG"], "w") as file:
+                file.write("experiment_prefix: profile-\n")
+            for name in names:
+                point = by_name[name]
+                clock, run = clocked_run(_job(config, point), loop)
+                updates = run.data.metrics["epochs_trained"] * point.hyperparameters.steps_per_epoch
+                compiled = _compiled_seconds(loop, point, run)
+                print(report(point, loop, clock, updates, compiled), flush=True)
+
+
+def _compiled_seconds(loop, point, run):
+    from experiments import schema
+
+    if loop == "compiled":
+        return run.data.metrics[schema.COMPILED_UPDATE_MS] / 1e3
+    return keras_compiled_update_seconds(point)
 
 
 if __name__ == "__main__":

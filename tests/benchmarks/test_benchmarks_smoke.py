@@ -161,3 +161,22 @@ def test_full_plan_on_jax_prints_only_its_own_lines():
     assert "planned:" in done.stdout
     noise = [line for line in done.stderr.splitlines() if startup_noise(line)]
     assert not noise, noise
+
+
+def test_sweep_bench_reads_both_ways_costs_back(tmp_path, tracking_environment):
+    from benchmarks import sweep_bench
+    from experiments import sweep
+
+    grid = ["grid.model=[vanilla]", "grid.length=[5]", "grid.seed=[0,1]"]
+    figures = {}
+    for way, overrides in sweep_bench.WAYS.items():
+        folder = tmp_path / way
+        with tracking_environment(folder):
+            sweep.run_sweep("long_dependency", "smoke", [*grid, *overrides], out=lambda _: None)
+        figures[way] = {"wall_s": 1.0, **sweep_bench.measure_store(folder, "long_dependency")}
+    # Two seeds of smoke: 2 epochs x 4 steps each, whichever way.
+    assert figures["old"]["updates"] == figures["new"]["updates"] == 16
+    assert figures["old"]["compiled_ms"] is None and figures["new"]["compiled_ms"] > 0
+    assert figures["new"]["worker_s"] > 0 and figures["old"]["worker_s"] > 0
+    assert "all in / compiled" in sweep_bench.describe("new", figures["new"])
+    assert "compiled" not in sweep_bench.describe("old", figures["old"])
