@@ -113,10 +113,10 @@ def plan(name, profile, parallel, *, steps=10, max_length=None, out=print):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    from experiments import terminal
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        from experiments import terminal
 
-    # On JAX too: the runner's modules import TensorFlow (TensorBoard writing, tf.data).
-    terminal.import_tensorflow()  # without its start-up notices
+        terminal.import_tensorflow()  # before Keras imports it: without its start-up notices
     import keras
 
     print(f"backend {keras.backend.backend()}; {args.steps} timed steps per shape")

@@ -3,8 +3,10 @@
 #   1. the layer's SimpleRNN parity tests,
 #   2. VanillaRNN against PyTorch's cuDNN nn.RNN (python -m benchmarks),
 #   3. the `full` profiles' wall time planned from measured step times (benchmarks/full_plan.py),
-#   4. where .venv has the full requirements (make venv-gpu: MLflow, TensorFlow): the flagship's
-#      quick sweep on each backend, timed, into a throwaway store.
+#   4. seeds side by side in one program (the compiled loop's groups) against one each,
+#   5. where .venv has the full requirements (make venv-gpu: MLflow, TensorFlow): the flagship's
+#      quick sweep on each backend, timed, into a throwaway store, and the old loop beside the
+#      new one (make bench-sweep).
 #
 # For a GPU machine that has JAX (with CUDA) and PyTorch but neither Keras nor
 # TensorFlow, and no network: Keras (and PyYAML) come from the wheels shipped in
@@ -49,7 +51,10 @@ echo "== 2. VanillaRNN against cuDNN nn.RNN"
 echo "== 3. the full profiles planned from step times on this GPU (4 grid points at once)"
 "$PYTHON" -m benchmarks.full_plan long_dependency copy_memory latch --parallel 4 --steps 20
 
-echo "== 4. the flagship quick sweep on each backend"
+echo "== 4. seeds side by side in one program (JAX vmap) against one program each"
+"$PYTHON" -m benchmarks.group_bench --sizes 1,3,5,10 --units 32,128 --kinds vanilla,lstm
+
+echo "== 5. the flagship quick sweep on each backend"
 if [ -x .venv/bin/python ] && .venv/bin/python -c "import mlflow, tensorflow" 2>/dev/null; then
   STORE=$(mktemp -d)
   printf 'tracking_uri: sqlite:///%s/mlflow.db\nartifact_location: %s/artifacts\nexperiment_prefix: ""\ntensorboard_root: %s/tb_logs\n' \
@@ -60,6 +65,7 @@ if [ -x .venv/bin/python ] && .venv/bin/python -c "import mlflow, tensorflow" 2>
       --profile quick --workers 4 --backend "$BACKEND" | grep -E "horizon|device|^run 48"
     echo "$BACKEND: $(( $(date +%s) - START )) s"
   done
+  .venv/bin/python -m benchmarks.sweep_bench --workers 4 --backend jax
 else
   echo "skipped: .venv lacks MLflow/TensorFlow (on a machine with network: make venv-gpu)"
 fi

@@ -180,3 +180,13 @@ def test_sweep_bench_reads_both_ways_costs_back(tmp_path, tracking_environment):
     assert figures["new"]["worker_s"] > 0 and figures["old"]["worker_s"] > 0
     assert "all in / compiled" in sweep_bench.describe("new", figures["new"])
     assert "compiled" not in sweep_bench.describe("old", figures["old"])
+
+
+def test_group_bench_times_each_group_size(capsys):
+    from benchmarks import group_bench
+
+    group_bench.main(
+        ["--sizes", "1,2", "--units", "4", "--kinds", "vanilla", "--length", "5", "--steps", "2"]
+    )
+    lines = [line for line in capsys.readouterr().out.splitlines() if " G=" in line]
+    assert len(lines) == 2 and "throughput 1.00x one member" in lines[0]
