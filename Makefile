@@ -27,7 +27,7 @@ TEST_PROCESSES ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow experiment experiments report register tensorboard mlflow-ui mlflow-server docs bench bench-sweep notebooks jupyter test-ray test-postgres clean
+.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow experiment experiments report results register tensorboard mlflow-ui mlflow-server docs bench bench-sweep notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ experiments: $(STAMP) ## List the named experiments.
 report: $(STAMP) ## Redraw the breakdown report of the latest sweep from MLflow: make report NAME=long_dependency
 	@test -n "$(NAME)" || { echo "Give an experiment name: make report NAME=<name>"; exit 2; }
 	$(PY) -m experiments report $(NAME) $(ARGS)
+
+results: $(STAMP) ## Write docs/results.md from the tracking store: the newest sweep of each experiment and profile the template names (run them first).
+	$(PY) -m experiments results $(ARGS)
 
 register: $(STAMP) ## Register the latest sweep's best model in the MLflow Model Registry: make register NAME=long_dependency [ARGS="--grid-point gru-L100-s0"]
 	@test -n "$(NAME)" || { echo "Give an experiment name: make register NAME=<name>"; exit 2; }

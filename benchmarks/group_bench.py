@@ -71,6 +71,7 @@ def main(argv=None):
 
         terminal.import_tensorflow()  # before Keras imports it: without its start-up notices
     import keras
+
     print(f"backend {keras.backend.backend()}; adding L={args.length}, {args.steps} steps")
     for kind in args.kinds.split(","):
         for units in args.units:

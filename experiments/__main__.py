@@ -6,6 +6,7 @@
              [--executor local|ray] [--address ADDR] [--force]
                                   run (or resume) a sweep into MLflow + TensorBoard
     report NAME [--run-id ID]     redraw the report of the latest sweep from MLflow
+    results                       write docs/results.md from the store (docs/results.template.md)
     register NAME [--grid-point P] register the sweep's best model in the MLflow Model Registry
     tensorboard [NAME] [--port 6006]
                                   serve TensorBoard on 127.0.0.1 over the log root, or
@@ -39,6 +40,8 @@ from experiments.errors import (  # noqa: E402
 )
 from experiments.tracking import servers  # noqa: E402
 
+RESULTS_TEMPLATE = tracking.REPO_ROOT / "docs" / "results.template.md"
+RESULTS_DOC = tracking.REPO_ROOT / "docs" / "results.md"
 EXIT_INPUT_ERROR = 2
 EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL: the same command works once the other driver ends
 
@@ -128,6 +131,11 @@ def _add_sweep_readers(commands):
     register.add_argument(
         "--model-name", default=None, help="registered model name (default: <experiment>-<model>)"
     )
+    results = commands.add_parser(
+        "results", help="write docs/results.md from the store (the newest sweep of each profile)"
+    )
+    results.add_argument("--template", default=str(RESULTS_TEMPLATE))
+    results.add_argument("--out", default=str(RESULTS_DOC))
     report = commands.add_parser("report", help="redraw the report of the latest sweep")
     report.add_argument("name")
     report.add_argument(
@@ -261,6 +269,15 @@ def _report(args):
     return 0
 
 
+def _results(args):
+    from experiments.report import results_doc
+
+    tracking_config = tracking.load_tracking_config(args.mlflow_config)
+    tracking.check_tracking_uri(tracking_config.tracking_uri)
+    results_doc.main(args.template, args.out, tracking_config)
+    return 0
+
+
 def _register(args):
     client, run_id = _sweep_parent_id(args)
     from experiments import schema
@@ -331,6 +348,7 @@ def main(argv=None):
         "keys": _keys,
         "run": _run,
         "report": _report,
+        "results": _results,
         "register": _register,
         "tensorboard": _tensorboard,
         "mlflow-ui": _mlflow_ui,

@@ -40,9 +40,7 @@ def _results(folder, tracking_environment, overrides, **kwargs):
 def test_a_seed_in_a_group_logs_what_it_logs_alone(tmp_path, tracking_environment, backend):
     overrides = [*THREE_SEEDS, f"backend={backend}"]
     grouped = _results(tmp_path / "grouped", tracking_environment, overrides)
-    alone = _results(
-        tmp_path / "alone", tracking_environment, [*overrides, "group_seeds=false"]
-    )
+    alone = _results(tmp_path / "alone", tracking_environment, [*overrides, "group_seeds=false"])
     assert sorted(grouped) == sorted(alone) == ["vanilla-L5-s0", "vanilla-L5-s1", "vanilla-L5-s2"]
     for point, (mse, epochs, size) in grouped.items():
         assert size == "3" and alone[point][2] == "1"
