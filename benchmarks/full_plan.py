@@ -19,6 +19,7 @@ Run it on the machine that will train, with the backend that will train:
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import time
 
@@ -113,9 +114,10 @@ def plan(name, profile, parallel, *, steps=10, max_length=None, out=print):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-        from experiments import terminal
+    from experiments import terminal
 
+    # On every backend where it is installed: Keras's set_random_seed imports TensorFlow.
+    if importlib.util.find_spec("tensorflow"):
         terminal.import_tensorflow()  # before Keras imports it: without its start-up notices
     import keras
 

@@ -14,6 +14,7 @@ one member per program on TensorFlow (`training.loop.members_per_program`).
 """
 
 import argparse
+import importlib.util
 import os
 import statistics
 import time
@@ -66,9 +67,10 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-        from experiments import terminal
+    from experiments import terminal
 
+    # On every backend where it is installed: Keras's set_random_seed imports TensorFlow.
+    if importlib.util.find_spec("tensorflow"):
         terminal.import_tensorflow()  # before Keras imports it: without its start-up notices
     import keras
 

@@ -56,7 +56,6 @@ notebook (`make notebooks` writes one per lesson into `notebooks/`). Figures go 
 """
 
 # %%
-# %%
 import json
 
 import keras

@@ -51,7 +51,6 @@ tests); the figures `02_ewma_task.png`, `02_weights_during_training.png` and
 """
 
 # %%
-# %%
 import json
 
 import keras

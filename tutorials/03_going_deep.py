@@ -49,7 +49,6 @@ bar chart of validation accuracies (`03_depth_training.png`).
 """
 
 # %%
-# %%
 import json
 
 import keras

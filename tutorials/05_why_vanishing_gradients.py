@@ -62,7 +62,6 @@ experiment's report.
 """
 
 # %%
-# %%
 import json
 import pathlib
 import shutil

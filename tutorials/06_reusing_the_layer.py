@@ -39,7 +39,6 @@ on top of each other.
 """
 
 # %%
-# %%
 import json
 
 import keras

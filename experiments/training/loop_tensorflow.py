@@ -78,7 +78,9 @@ class TensorFlowProgram(EpochProgram):
 
     def _member_epoch(self, member, batches):
         model, optimizer = self.models[member], self.optimizers[member]
-        steps = batches[0].shape[0]
+        # Static where the trace knows it; a tensor once `reduce_retracing` has relaxed the
+        # step count (the same program called with epochs of other lengths).
+        steps = tf.shape(batches[0])[0] if batches[0].shape[0] is None else batches[0].shape[0]
 
         def step(index, carry):
             loss_sum, metric_values = carry
@@ -96,7 +98,7 @@ class TensorFlowProgram(EpochProgram):
 
         start = (ops.zeros((), "float32"), self.metric_start)
         loss_sum, metric_values = ops.fori_loop(0, steps, step, start)
-        return loss_sum / steps, metric_values
+        return loss_sum / ops.cast(steps, "float32"), metric_values
 
     def _evaluate_batch(self, batch, totals):
         loss_sums, counts, metric_values = totals

@@ -99,6 +99,20 @@ def test_a_stopped_member_stops_changing_and_a_diverging_one_disturbs_no_other()
     assert all(np.isfinite(w).all() for w in weights[0] + weights[1])
 
 
+def test_a_program_takes_epochs_of_any_length():
+    """One program, epochs of 1, 3 and 2 steps (a retrace relaxes the step count): each
+    epoch's loss is the mean of the steps Keras takes on the same batches."""
+    task, point, _ = _setup()
+    program = loop.make_program(point, task, 1, HP.jit_compile)
+    program.start([build_model("vanilla", HP, task, seed=0)])
+    reference = build_model("vanilla", HP, task, seed=0)
+    for steps in (1, 3, 2):
+        x, y = task.dataset(HP.batch_size, steps, seed=steps).epoch_arrays(0)[:2]
+        loss = program.train_epoch(stack([(x, y)]), [True])["loss"][0]
+        expected = [reference.train_on_batch(x[i], y[i], return_dict=True)["loss"] for i in range(steps)]
+        np.testing.assert_allclose(loss, np.mean(expected), rtol=1e-5)
+
+
 def test_evaluation_matches_keras_evaluate():
     task, point, stream = _setup()
     program = loop.make_program(point, task, 1, HP.jit_compile)

@@ -72,6 +72,7 @@ def test_every_lesson_becomes_a_notebook_on_the_project_kernel(made):
             # Text cells must not leak into code cells as bare strings.
             if cell.cell_type == "code":
                 assert not cell.source.lstrip().startswith('"""'), (name, cell.source[:80])
+                assert cell.source.strip(), f"{name}: an empty code cell (a doubled '# %%')"
                 assert not cell.outputs and cell.execution_count is None
             else:
                 assert '"""' not in cell.source, (name, cell.source[:80])
