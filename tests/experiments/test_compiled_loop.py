@@ -109,7 +109,9 @@ def test_a_program_takes_epochs_of_any_length():
     for steps in (1, 3, 2):
         x, y = task.dataset(HP.batch_size, steps, seed=steps).epoch_arrays(0)[:2]
         loss = program.train_epoch(stack([(x, y)]), [True])["loss"][0]
-        expected = [reference.train_on_batch(x[i], y[i], return_dict=True)["loss"] for i in range(steps)]
+        expected = [
+            reference.train_on_batch(x[i], y[i], return_dict=True)["loss"] for i in range(steps)
+        ]
         np.testing.assert_allclose(loss, np.mean(expected), rtol=1e-5)
 
 
