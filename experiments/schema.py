@@ -141,6 +141,8 @@ STD_SUFFIX = "_std"
 # in a run per curve (`<experiment>/report/<sweep>/<curve>`); every grid point's run holds
 # its own final values under the same group, at its length.
 BREAKDOWN_TAG_PREFIX = "breakdown/"
+# A grid point's other final values in TensorBoard (`outcome/train_time_s`, ...), at its length.
+OUTCOME_TAG_PREFIX = "outcome/"
 
 STATUS_RUNNING = "RUNNING"
 STATUS_SCHEDULED = "SCHEDULED"

@@ -260,16 +260,16 @@ def verdict_text(horizons):
     if not rows:
         return ""
     worst, best = rows[0], rows[-1]
+    first = [row for row in rows if _reach(row) == _reach(worst)]
     if _reach(worst) == _reach(best):
         who = "every curve" if len(rows) > 1 else str(worst["curve"])
-        return f"Verdict: {who} {_breakdown_phrase(worst)}."
-    first = [str(r["curve"]) for r in rows if _reach(r) == _reach(worst)]
+        return f"Verdict: {who} {_breakdown_phrase(first, plural=False)}."
     furthest = [str(r["curve"]) for r in rows if _reach(r) == _reach(best)]
     remember = "remembers" if len(furthest) == 1 else "remember"
     return (
         f"Verdict: {' and '.join(furthest)} {remember} furthest (horizon "
-        f"{format_horizon(best, '≥')}); {' and '.join(first)} "
-        f"{_breakdown_phrase(worst, plural=len(first) > 1)}."
+        f"{format_horizon(best, '≥')}); {' and '.join(str(r['curve']) for r in first)} "
+        f"{_breakdown_phrase(first, plural=len(first) > 1)}."
     )
 
 
@@ -277,12 +277,13 @@ def _reach(row):
     return (float(row["horizon"]), bool(row["censored"]))
 
 
-def _breakdown_phrase(row, plural=False):
-    """`breaks down between L=10 and L=20 (0/3 seeds solved it)`, and its edge cases."""
-    s = "" if plural else "s"
+def _breakdown_phrase(rows, plural):
+    """`breaks down between L=10 and L=20 (0/3 seeds solved it)`, for curves of one reach."""
+    row, s = rows[0], "" if plural else "s"
     if row["censored"]:
         return f"solve{s} every length tested (horizon ≥ {row['horizon']:g})"
-    where = f"L={row['next_length']:g} ({row['next_solved']} seeds solved it)"
+    solved = list(dict.fromkeys(str(r["next_solved"]) for r in rows))  # in order, once
+    where = f"L={row['next_length']:g} ({' and '.join(solved)} seeds solved it)"
     if row["horizon"] == 0:
         return f"fail{s} from the shortest length on, {where}"
     return f"break{s} down between L={row['horizon']:g} and {where}"

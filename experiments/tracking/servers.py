@@ -38,7 +38,8 @@ RUN_COLOR_BY_MODEL = r"([^/]+?)(?:-L\d+-s\d+[^/]*)?$"
 # coloured by model, and the loss curves pinned on top. The frontend reads them from the
 # query (`smoothing`, `runColorGroup`, `pinnedCards`), as it reads `runFilter` and
 # `tagFilter`. Its cards come in groups sorted by tag, the first two open: `breakdown/`
-# (every grid point's result and the report's curves against length), then `loss/`.
+# (every grid point's result and the report's curves against length) and `loss/` (or the
+# metric's, e.g. `accuracy/`); `outcome/` (the other final values) comes later, closed.
 PINNED_LOSS_CARDS = json.dumps(
     [{"plugin": "scalars", "tag": tag} for tag in ("loss/validation", "loss/train")],
     separators=(",", ":"),

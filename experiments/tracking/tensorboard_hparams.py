@@ -6,7 +6,7 @@ hyperparameters and final values (`write_run_hparams`).
 
 The plugin (TensorBoard 2.21, `plugins/hparams/list_session_groups.py`) reads a session's
 metric values as the last value of scalars in the session's run (or `<run>/<group>`),
-the data TIME SERIES draws: written at step = length under `breakdown/`, the final values
+the data TIME SERIES draws: written at step = length (`final_value_tag`), the final values
 are every grid point's result against its length, not points at step 0. It takes the
 definition from any run that holds one, so there is one, in the sweep's report run.
 """
@@ -183,12 +183,17 @@ def clear_report_dir(report_dir):
 
 
 def final_value_tag(name):
-    """A grid point's final value as a TensorBoard scalar: `breakdown/test_mse`, ...
+    """A grid point's final value as a TensorBoard scalar (written at step = its length).
 
-    `solved` (0 or 1) is the run's `breakdown/solved_fraction`, so one card overlays the
-    report's fraction of seeds per curve and every seed's own result.
+    The test metric is `breakdown/test_<metric>` and `solved` (0 or 1) the run's
+    `breakdown/solved_fraction`: the cards of the report's curves, which then overlay
+    every seed's own result. The rest is `outcome/<name>`, a group of cards after them.
     """
-    return schema.BREAKDOWN_TAG_PREFIX + (schema.SOLVED_FRACTION if name == schema.SOLVED else name)
+    if name == schema.SOLVED:
+        return schema.BREAKDOWN_TAG_PREFIX + schema.SOLVED_FRACTION
+    if name.startswith("test_") and name != schema.TEST_LOSS:
+        return schema.BREAKDOWN_TAG_PREFIX + name
+    return schema.OUTCOME_TAG_PREFIX + name
 
 
 def hparams_final_values(metric):

@@ -5,8 +5,9 @@ The layout under `<tensorboard_root>`:
     <experiment>/<run name>/         one grid point, one TensorBoard "run": every epoch's
                                      `<metric>/train` and `<metric>/validation` scalars
                                      (`epoch_summaries`), its hyperparameters, and its
-                                     final values as `breakdown/<name>` scalars at
-                                     step = its length (`tensorboard_hparams`), probe images
+                                     final values as `breakdown/...` and `outcome/...`
+                                     scalars at step = its length (`tensorboard_hparams`),
+                                     probe images
     <experiment>/report/<sweep>/     the sweep's report: figures and its Markdown tables,
                                      and the HParams dashboard's definition (the newest
                                      sweep's only: `tensorboard_hparams`)

@@ -21,6 +21,7 @@ from experiments.report.text import (
     loss_table,
     markdown_tables,
     terminal_summary,
+    verdict_text,
 )
 from experiments.report.two_weights import two_weights_table
 
@@ -236,6 +237,28 @@ def test_markdown_and_terminal_summary_show_horizons_and_cells():
     assert "0.165 ± 0.005 (0/2)" in markdown
     text = terminal_summary(summary, horizons, ADDING_INFO, title="t")
     assert "horizon   >= 100" in text and "at L=100: 0/2 solved" in text
+
+
+def test_the_verdict_names_the_furthest_and_the_first_to_break_down():
+    def verdict(curves):
+        return verdict_text(horizons_of(curves).reset_index())
+
+    assert verdict(
+        {
+            "vanilla": {10: [0.001, 0.002, 0.001], 20: [0.1, 0.2, 0.1]},
+            "deep": {10: [0.001, 0.002, 0.001], 20: [0.005, 0.2, 0.1]},
+            "gru": {10: [0.001, 0.001, 0.001], 20: [0.002, 0.001, 0.001]},
+        }
+    ) == (
+        "Verdict: gru remembers furthest (horizon ≥ 20); deep and vanilla break down "
+        "between L=10 and L=20 (1/3 and 0/3 seeds solved it)."
+    )
+    assert verdict({"lstm": {10: [0.2]}}) == (
+        "Verdict: lstm fails from the shortest length on, L=10 (0/1 seeds solved it)."
+    )
+    assert verdict({"a": {10: [0.001]}, "b": {10: [0.002]}}) == (
+        "Verdict: every curve solves every length tested (horizon ≥ 10)."
+    )
 
 
 def test_plot_breakdown_draws_log_axes_band_and_reference_lines():

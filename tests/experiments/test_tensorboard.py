@@ -164,6 +164,7 @@ def test_hparams_config_and_run_values_agree_in_type(tmp_path):
 
     run = tmp_path / "deep-L50-s0"
     final = {"test_mse": 0.2, "test_loss": 0.2, "solved": 0, "epochs_trained": 3}
+    final["train_time_s"] = 1.5
     tracking.write_run_hparams(run, "deep-L50-s0", points[-1], final, metric="mse", length=50)
     events = _events(run)
     start = _plugin_data(events, "_hparams_/session_start_info").session_start_info
@@ -174,8 +175,9 @@ def test_hparams_config_and_run_values_agree_in_type(tmp_path):
     # The final values the table shows, at step = length: no single points at step 0.
     assert sorted(events.Tags()["tensors"]) == [
         "_hparams_/session_start_info",
-        "breakdown/solved_fraction",
+        "breakdown/solved_fraction",  # beside the report's curves of the same tags
         "breakdown/test_mse",
+        "outcome/train_time_s",
     ]
     assert _values(events, "breakdown/test_mse") == [(50, pytest.approx(0.2))]
 
