@@ -232,8 +232,8 @@ def _write_html(client, parent, report, out_dir, description, markdown):
     """`report.html`: the figures written by `_write_files`, the tables, the config."""
     figures = {name: (out_dir / f"{name}.png").read_bytes() for name in report.figures}
     source = (
-        f"Drawn from MLflow run {parent.info.run_id} ({report.info.run_name}) by "
-        "`python -m experiments report`."
+        f"Drawn from MLflow run {parent.info.run_id} ({report.info.run_name}); "
+        f"`python -m experiments report {report.info.experiment or '<experiment>'}` draws it again."
     )
     page = report_html(
         report.title, description, markdown, figures, _resolved_config(client, parent), source
