@@ -288,10 +288,13 @@ def _register(args):
     )
     metric = schema.SweepInfo.from_run(client.get_run(run_id)).metric
     value = child.data.metrics.get(schema.test_metric_name(metric))
+    tracking_uri = tracking.load_tracking_config(args.mlflow_config).tracking_uri
     print(
         f"Registered {child.data.tags.get(schema.GRID_POINT)} (test {metric} {value:.4g}) as "
-        f"model {version.name!r} version {version.version}.\n"
-        f"Load it: mlflow.pyfunc.load_model('models:/{version.name}/{version.version}')"
+        f"model {version.name!r}, version {version.version}.\n"
+        "Load it from any folder (the tracking URI names the store; without it MLflow "
+        "would open, or create, ./mlflow.db):\n"
+        f"{registry.load_snippet(tracking_uri, version)}"
     )
     return 0
 

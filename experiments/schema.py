@@ -12,11 +12,13 @@ the names below and two typed records, so that a name changes in one place:
 
 Per grid point, the child run holds:
 
-- params: every hyperparameter of the point (`config.Hyperparameters`, plus `task`,
-  `model`, `kind`, `length`, `seed`), the task's `task_params.<key>`, and the task's
-  `chance` and `solved_threshold`;
+- params: every hyperparameter of the point that applies to its model
+  (`GridPoint.params`: `config.Hyperparameters`, plus `task`, `model`, `length`, `seed`,
+  and `kind` where it is not the model's name), the task's `task_params.<key>`, the
+  task's `chance` and `solved_threshold`, and `trainable_params`;
 - tags: the grid axes, `grid_point`, `config_hash`, `attempt`, `kind`, `task`, and
-  `not_run` (the reason) on a point the sweep skipped, which has no metrics;
+  `not_run` (the reason) on a point the sweep skipped, which has no metrics; the run's
+  description (`mlflow.note.content`): one line, model, length, seed and result;
 - metrics: per epoch `loss`, `val_loss`, the task metric and `val_<metric>`; at the end
   `test_<metric>`, `test_loss`, `solved`, `diverged`, `train_time_s`, `epochs_trained`,
   and the time to solve: `updates_to_solve`, `sequences_to_solve`, `solve_censored`.
@@ -98,6 +100,8 @@ SEED = "seed"
 CHANCE = "chance"
 SOLVED_THRESHOLD = "solved_threshold"
 DESCRIPTIVE_PARAMS = (TASK, LENGTH, SEED, CHANCE, SOLVED_THRESHOLD)
+# The model's size, counted once it is built (a param: it describes the model).
+TRAINABLE_PARAMS = "trainable_params"
 
 # Final metrics of a child run (besides `test_metric_name(metric)`).
 TEST_LOSS = "test_loss"
@@ -126,8 +130,19 @@ GROUP_SIZE = "group_size"
 
 # Metrics of the report, on the parent run.
 HORIZON_PREFIX = "horizon_"
+# 1 where every length tested was solved: the horizon is then a lower bound ("≥ 100").
+HORIZON_CENSORED_PREFIX = "horizon_censored_"
 # The horizon had training stopped at a fraction of the budget; step = those updates.
 BUDGET_HORIZON_PREFIX = "budget_horizon_"
+# Per curve, with step = length (`curve_metric_name`): the breakdown as MLflow charts it.
+SOLVED_FRACTION = "solved_fraction"
+STD_SUFFIX = "_std"
+# The same per-curve values in TensorBoard: the scalar `breakdown/<quantity>`, step = length,
+# in a run per curve (`<experiment>/report/<sweep>/<curve>`); every grid point's run holds
+# its own final values under the same group, at its length.
+BREAKDOWN_TAG_PREFIX = "breakdown/"
+# A grid point's other final values in TensorBoard (`outcome/train_time_s`, ...), at its length.
+OUTCOME_TAG_PREFIX = "outcome/"
 
 STATUS_RUNNING = "RUNNING"
 STATUS_SCHEDULED = "SCHEDULED"
@@ -142,7 +157,9 @@ CONFIG_ARTIFACT_DIR = "config"  # the experiment's YAML file, as written
 RESOLVED_CONFIG = "config/resolved.yaml"  # after the profile and --set
 REPORT_ARTIFACT_DIR = "report"
 REPORT_SUMMARY = "summary.md"
-MODEL_ARTIFACT = "model"  # `runs:/<run id>/model`
+REPORT_HTML = "report.html"  # the whole report in one self-contained page
+# Runs logged before the models were named for their grid point: `runs:/<run id>/model`.
+LEGACY_MODEL_ARTIFACT = "model"
 GRADIENT_FLOW_JSON = "probes/gradient_flow.json"
 GRADIENT_FLOW_PNG = "probes/gradient_flow.png"
 LOSS_SURFACE_JSON = "probes/loss_surface.json"
@@ -154,16 +171,39 @@ def test_metric_name(metric):
     return f"test_{metric}"
 
 
-def horizon_metric_name(curve):
-    """`horizon_<curve>` with characters MLflow accepts (`deep, num_layers=2` -> ...)."""
+def _curve_key(curve):
+    """A curve label in characters MLflow accepts: `deep, num_layers=2` -> `deep_num_layers-2`."""
     text = re.sub(r",\s*", "_", str(curve))
-    text = re.sub(r"[^A-Za-z0-9_.\-/ ]", "-", text).replace(" ", "")
-    return f"{HORIZON_PREFIX}{text}"
+    return re.sub(r"[^A-Za-z0-9_.\-/ ]", "-", text).replace(" ", "")
+
+
+def horizon_metric_name(curve):
+    """`horizon_<curve>`: the curve's memory horizon, a number (see `_curve_key`)."""
+    return f"{HORIZON_PREFIX}{_curve_key(curve)}"
+
+
+def horizon_censored_metric_name(curve):
+    """`horizon_censored_<curve>`: 1 where `horizon_<curve>` is only a lower bound."""
+    return f"{HORIZON_CENSORED_PREFIX}{_curve_key(curve)}"
 
 
 def budget_horizon_metric_name(curve):
     """`budget_horizon_<curve>`, logged with step = updates (see `horizon_metric_name`)."""
-    return BUDGET_HORIZON_PREFIX + horizon_metric_name(curve)[len(HORIZON_PREFIX) :]
+    return f"{BUDGET_HORIZON_PREFIX}{_curve_key(curve)}"
+
+
+def curve_metric_name(quantity, curve):
+    """`<quantity>/<curve>`, logged on the parent with step = length: `test_mse/vanilla`.
+
+    MLflow's charts put the metrics that share a prefix before `/` in one section, so
+    the parent run's chart view shows the breakdown of every curve side by side.
+    """
+    return f"{quantity}/{_curve_key(curve)}"
+
+
+def model_name(run_name):
+    """The logged model of a grid point's run is named for it: `vanilla-L50-s0`."""
+    return run_name
 
 
 def _float(text):

@@ -257,13 +257,7 @@ unrolled = unrolled_network(steps, features, units)
 unrolled.get_layer("U_and_b").set_weights([U, b])  # the weights of `layer` above
 unrolled.get_layer("W").set_weights([W])
 print("layers in the unrolled network:", len(unrolled.layers))
-print(
-    "parameters:",
-    unrolled.count_params(),
-    "(the VanillaRNN layer has",
-    layer.count_params(),
-    ")",
-)
+print(f"parameters: {unrolled.count_params()} (the VanillaRNN layer has {layer.count_params()})")
 
 x = rng.normal(size=(batch, steps, features)).astype("float32")
 last_state_layer = keras.ops.convert_to_numpy(layer(x))[:, -1]
@@ -344,7 +338,7 @@ ax.set_title("Each step's share of the gradient of W (loss at the last step)")
 fig.tight_layout()
 fig.savefig(OUT_DIR / "01_gradient_per_step.png", dpi=100)
 plt.show()
-print("contribution of the last step / of step 1:", contribution[-1] / contribution[1])
+print(f"contribution of the last step / of step 1: {contribution[-1] / contribution[1]:.0f}")
 
 # %% [markdown]
 """
@@ -372,4 +366,4 @@ its `tanh`, is a familiar object: the exponentially weighted moving average.
 
 # %%
 (OUT_DIR / "01_results.json").write_text(json.dumps(results, indent=2))
-print(json.dumps(results, indent=2))
+print(f"The numbers this lesson claims: {OUT_DIR / '01_results.json'}")

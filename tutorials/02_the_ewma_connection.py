@@ -121,7 +121,7 @@ def two_weight_model(activation, u_start, w_start):
 
 
 ewma_rnn = two_weight_model(None, u_start=alpha, w_start=1 - alpha)
-print("weights:", [float(v.numpy()[0, 0]) for v in ewma_rnn.weights])
+print("weights (u, w):", ", ".join(f"{float(v.numpy()[0, 0]):.4f}" for v in ewma_rnn.weights))
 difference = float(np.max(np.abs(ewma_rnn.predict(x_test, verbose=0) - y_test)))
 print(f"max |RNN(u=α, w=1−α) − EWMA target| = {difference:.2e}")
 results["exact_weights_max_abs_diff"] = difference
@@ -346,4 +346,4 @@ Next: [lesson 3](03_going_deep.py) stacks vanilla layers on top of each other.
 
 # %%
 (OUT_DIR / "02_results.json").write_text(json.dumps(results, indent=2))
-print(json.dumps(results, indent=2))
+print(f"The numbers this lesson claims: {OUT_DIR / '02_results.json'}")

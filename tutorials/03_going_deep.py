@@ -284,4 +284,4 @@ length grows, vanilla RNNs stop learning, and compares them with LSTM and GRU.
 
 # %%
 (OUT_DIR / "03_results.json").write_text(json.dumps(results, indent=2))
-print(json.dumps(results, indent=2))
+print(f"The numbers this lesson claims: {OUT_DIR / '03_results.json'}")

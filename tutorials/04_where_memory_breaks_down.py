@@ -220,19 +220,26 @@ How to read it:
 A model's **memory horizon** is the longest length it solves, counting a length as
 solved when at least half of the seeds solve it, and stopping at the first length that
 fails. The report logs it on the parent run as the metric `horizon_<model>`, so that
-MLflow can compare sweeps at a glance:
+MLflow can compare sweeps at a glance. Where a model solved every length tested, its
+horizon is only a lower bound (the true one is at least that long): the metric
+`horizon_censored_<model>` is then 1, and the report writes "≥ 100". A horizon of 0
+means that not even the shortest length was solved.
 """
 
 # %%
 client = mlflow.MlflowClient()
 for name, outcome in sweeps.items():
-    parent = client.get_run(outcome.parent_run_id)
+    metrics = client.get_run(outcome.parent_run_id).data.metrics
     horizons = {
-        k.removeprefix("horizon_"): v
-        for k, v in parent.data.metrics.items()
-        if k.startswith("horizon_")
+        key.removeprefix("horizon_"): value
+        for key, value in metrics.items()
+        if key.startswith("horizon_") and not key.startswith("horizon_censored_")
     }
-    print(f"{name} memory horizon per model: {horizons}")
+    shown = ", ".join(
+        f"{model} {'≥ ' if metrics.get(f'horizon_censored_{model}') else ''}{horizon:g}"
+        for model, horizon in sorted(horizons.items())
+    )
+    print(f"{name} memory horizon per model: {shown}")
     results[name]["horizons"] = horizons
     assert horizons, "the report logged no horizon_<model> metric"
 
@@ -288,15 +295,24 @@ make mlflow-ui        # or: python -m experiments mlflow-ui
 ```
 
 - Pick the experiment `long_dependency` on the left. Each sweep is a parent run
-  (`long_dependency-quick-<hash>`); expand it to see one child run per grid point.
-- Click a child run: **Parameters** (model, length, seed, units, lr, ...), **Metrics**
-  (`loss`, `val_loss`, `val_mse` per epoch; `test_mse`, `solved`, `train_time_s`),
-  **Artifacts** (the trained model as a `.keras` file and the resolved config).
+  (`long_dependency-quick-<hash>`); expand it to see one child run per grid point. The
+  report's last lines print two addresses: this sweep's runs (the runs table filtered to
+  the sweep's children) and its parent run.
+- The parent run's **Description** is the result: a one-sentence verdict, one row per
+  model with its horizon and `mean ± std (solved seeds / seeds)` at every length, and
+  the budget. Its **Model metrics** tab draws the breakdown natively, one chart per
+  model with x = length (the step): `test_mse/<model>` (the median over seeds),
+  `test_mse_std/<model>` and `solved_fraction/<model>`. Its **Artifacts** hold the
+  report: `report/report.html` is all of it in one page (figures, tables, config),
+  beside `breakdown.png`, `summary.md` and the CSV files.
+- Click a child run: its description is one line (model, length, seed, result);
+  **Parameters** (model, length, seed, units, lr, the trainable parameter count, ...),
+  **Metrics** (`loss`, `val_loss`, `val_mse` per epoch; `test_mse`, `solved`,
+  `train_time_s`), and its **Logged model**, named for the grid point
+  (`vanilla-L10-s0`).
 - Select several child runs and press **Compare**: the parallel-coordinates and scatter
   views plot `test_mse` against `length`, colored by `model`: the breakdown again, built
   by hand.
-- The parent run holds the report (`report/breakdown.png`, `summary.md`) and the
-  `horizon_<model>` metrics.
 
 ## Browsing the runs: TensorBoard
 
@@ -307,13 +323,17 @@ make tensorboard NAME=long_dependency   # or: python -m experiments tensorboard 
 Open the address it prints. Every run is one folder, `<root>/<experiment>/<run name>`,
 with the same run name as in MLflow: one TensorBoard run per grid point, holding each
 epoch's `loss/train`, `loss/validation`, `<metric>/train` and `<metric>/validation`
-(step = epoch, as in MLflow). The **Time Series** tab opens with every run selected and
-the loss curves pinned on top; filter runs with a regular expression such as `vanilla-L`
-or `L100` to overlay fewer curves: a vanilla run that has broken down shows a loss that
-drops to the chance level and stays flat there. The **HParams** tab has one row per run,
-showing the grid's axes (model, length, seed) and the test metric by default, and
-the report's own run (`report/<sweep>`) holds its figures (**Images**) and tables
-(**Text**). The folders are plain files, so you can also list them:
+(step = epoch, as in MLflow). The **Time Series** tab opens with every run selected,
+coloured by model, unsmoothed, and the loss curves pinned on top; filter runs with a
+regular expression such as `vanilla-L` or `L100` to overlay fewer curves: a vanilla run
+that has broken down shows a loss that drops to the chance level and stays flat there.
+Its first group, `breakdown`, is the breakdown against length (x = the step): a line
+per model from the report's runs (`report/<sweep>/<model>`: `breakdown/test_mse`, the
+median over seeds, and `breakdown/solved_fraction`) and a point per grid point (its own
+result, at its length). The **HParams** tab has one row per run, showing the grid's
+axes (model, length, seed) and the test metric by default, and the report's own run
+(`report/<sweep>`) holds its figures (**Images**) and tables (**Text**). The folders are
+plain files, so you can also list them:
 """
 
 # %%
@@ -342,4 +362,4 @@ gradients themselves.
 
 # %%
 (OUT_DIR / "04_results.json").write_text(json.dumps(results, indent=2, default=str))
-print(json.dumps(results, indent=2, default=str))
+print(f"The numbers this lesson claims: {OUT_DIR / '04_results.json'}")

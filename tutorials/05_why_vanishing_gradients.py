@@ -70,6 +70,7 @@ import keras
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
+import pandas as pd
 import tensorflow as tf  # for GradientTape
 from lesson import FAST, OUT_DIR, PROFILE
 
@@ -259,7 +260,8 @@ factor per step beside `σ_max(W)` and the bound `max|act'| · σ_max(W)` for ev
 """
 
 # %%
-print((pathlib.Path(local) / "gradient_flow.csv").read_text())
+table = pd.read_csv(pathlib.Path(local) / "gradient_flow.csv")
+print(table.round(3).to_string(index=False))
 
 # %% [markdown]
 """
@@ -414,4 +416,4 @@ Keras models.
 
 # %%
 (OUT_DIR / "05_results.json").write_text(json.dumps(results, indent=2))
-print(json.dumps(results, indent=2))
+print(f"The numbers this lesson claims: {OUT_DIR / '05_results.json'}")

@@ -311,4 +311,4 @@ Other arguments shared with `SimpleRNN` that this tour did not show: `dropout` a
 
 # %%
 (OUT_DIR / "06_results.json").write_text(json.dumps(results, indent=2))
-print(json.dumps(results, indent=2))
+print(f"The numbers this lesson claims: {OUT_DIR / '06_results.json'}")

@@ -36,7 +36,8 @@ class GridPoint:
         seed: the run seed.
         hyperparameters: the point's `Hyperparameters`.
         task_params: extra keyword arguments of `datasets.make`.
-        config_hash: hash of `params()` (resume matches on it).
+        config_hash: hash of the identity, every hyperparameter and `task_params`
+            (`point_hash`; resume matches on it).
     """
 
     index: int
@@ -62,8 +63,21 @@ class GridPoint:
         }
 
     def params(self):
-        """Every param of the point's child run: identity, hyperparameters, `task_params.*`."""
+        """The params of the point's child run: identity, hyperparameters, `task_params.*`.
+
+        Only what applies, once: `kind` where it is not the model's name already,
+        `num_layers` for a `deep` stack given one width for every layer (a per-layer
+        `units` list counts them itself; other kinds have one layer), `solved_patience`
+        with `stop_when_solved`. The config hash (`point_hash`) still covers them all.
+        """
         params = {**self.identity(), **self.hyperparameters.as_params()}
+        hp = self.hyperparameters
+        if self.kind == self.model:
+            del params["kind"]
+        if self.kind != "deep" or isinstance(hp.units, list):
+            del params["num_layers"]
+        if not hp.stop_when_solved:
+            del params["solved_patience"]
         params.update({f"task_params.{k}": v for k, v in self.task_params.items()})
         return params
 

@@ -12,6 +12,7 @@ updates), with one sentence per curve on whether its horizon was still growing.
 """
 
 import json
+import math
 
 import pandas as pd
 
@@ -56,7 +57,38 @@ def add_to_report(report):
     )
     for _, row in horizons.iterrows():
         report.metrics[schema.horizon_metric_name(row["curve"])] = float(row["horizon"])
+        censored = float(bool(row["censored"]))
+        report.metrics[schema.horizon_censored_metric_name(row["curve"])] = censored
+    add_curve_series(report)
     add_budget_axis(report)
+
+
+def add_curve_series(report):
+    """Each curve against length, as metrics of the parent run and scalars in TensorBoard.
+
+    MLflow: `test_<metric>/<curve>` (the median over seeds: one seed that failed does
+    not drag it as it drags the mean), `test_<metric>_std/<curve>` and
+    `solved_fraction/<curve>`, step = length. TensorBoard: `breakdown/test_<metric>` and
+    `breakdown/solved_fraction`. Lengths where every seed diverged have no point.
+    """
+    test = schema.test_metric_name(report.info.metric)
+    quantities = {test: "median", test + schema.STD_SUFFIX: "std"}
+    quantities[schema.SOLVED_FRACTION] = "solved_fraction"
+    for curve, group in report.summary.groupby("curve", sort=True):
+        series = {
+            quantity: [
+                (int(length), float(value))
+                for length, value in zip(group["length"], group[column])
+                if math.isfinite(value)
+            ]
+            for quantity, column in quantities.items()
+        }
+        for quantity, points in series.items():
+            report.metric_series[schema.curve_metric_name(quantity, curve)] = points
+        report.curve_scalars[curve] = {
+            schema.BREAKDOWN_TAG_PREFIX + quantity: series[quantity]
+            for quantity in (test, schema.SOLVED_FRACTION)
+        }
 
 
 def add_budget_axis(report):

@@ -11,7 +11,9 @@ def depth_of_curves(df):
     depths = {}
     for curve, group in df.groupby("curve"):
         row = group.iloc[0]
-        kind = row.get("kind", row.get("model"))
+        # Runs log `kind` only where it is not the model's name.
+        kind = row.get("kind")
+        kind = kind if isinstance(kind, str) else row.get("model")
         if kind == "deep":
             units = row.get("units")
             if isinstance(units, str) and units.startswith("["):

@@ -13,6 +13,7 @@ SUMMARY_COLUMNS = [
     "length",
     "n_seeds",
     "mean",
+    "median",
     "std",
     "min",
     "max",
@@ -24,13 +25,14 @@ SUMMARY_COLUMNS = [
 
 
 def summarize(df):
-    """Per curve and length: seeds, mean / std / min / max of the test metric, solved seeds.
+    """Per curve and length: seeds, mean / median / std / min / max of the test metric, solved
+    seeds.
 
     Args:
         df: a results table (`curve`, `length`, `seed`, `test_metric`, `solved`, `diverged`).
 
     Returns:
-        A DataFrame with columns `curve`, `length`, `n_seeds`, `mean`, `std` (ddof 0),
+        A DataFrame with columns `curve`, `length`, `n_seeds`, `mean`, `median`, `std` (ddof 0),
         `min`, `max`, `n_solved`, `solved_fraction`, `n_diverged`, `mean_test_loss`.
     """
     if df.empty:
@@ -39,6 +41,7 @@ def summarize(df):
     summary = grouped.agg(
         n_seeds=("seed", "size"),
         mean=("test_metric", "mean"),
+        median=("test_metric", "median"),
         std=(
             "test_metric",
             lambda v: float(np.std(v.dropna(), ddof=0)) if v.notna().any() else math.nan,
@@ -115,10 +118,13 @@ def memory_horizon(summary, *, min_fraction=0.5):
     return pd.DataFrame(rows)
 
 
-def format_horizon(row):
-    """`"100"`, `">= 200"` (everything solved) or `"< 10"` (nothing solved)."""
+def format_horizon(row, at_least=">="):
+    """`"100"`, `">= 200"` (everything solved) or `"< 10"` (nothing solved).
+
+    `at_least="≥"` gives `"≥ 200"` (the MLflow description and report.html).
+    """
     if row["censored"]:
-        return f">= {row['horizon']:g}"
+        return f"{at_least} {row['horizon']:g}"
     if row["horizon"] == 0:
         return f"< {row['next_length']:g}"
     return f"{row['horizon']:g}"

@@ -59,19 +59,25 @@ def markdown_tables(summary, horizons, info, *, not_run=None):
         )
 
     def cell(curve, length, row):
-        if row is None:
-            return "not run" if (curve, length) in skipped else "-"
-        solved = f"{int(row['n_solved'])}/{int(row['n_seeds'])}"
-        n_diverged = int(row["n_diverged"])
-        if n_diverged == int(row["n_seeds"]):
-            return f"diverged ({solved})"
-        diverged = f", {n_diverged} diverged" if n_diverged else ""
-        return f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} ({solved}{diverged})"
+        return metric_cell(row, not_run=(curve, length) in skipped)
 
     lengths = sorted({*summary["length"].tolist(), *(length for _, length in skipped)})
     title = f"### Test {metric} per length (mean ± std over seeds, (solved seeds / seeds))"
     lines += ["", *curve_by_length_table(title, summary, lengths, cell)]
     return "\n".join(lines) + "\n"
+
+
+def metric_cell(row, *, not_run=False):
+    """`mean ± std (k/n)` of one curve at one length (`row`: its row of the summary, or
+    None), "diverged (k/n)" where every seed diverged, "not run" or "-"."""
+    if row is None:
+        return "not run" if not_run else "-"
+    solved = f"{int(row['n_solved'])}/{int(row['n_seeds'])}"
+    n_diverged = int(row["n_diverged"])
+    if n_diverged == int(row["n_seeds"]):
+        return f"diverged ({solved})"
+    diverged = f", {n_diverged} diverged" if n_diverged else ""
+    return f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} ({solved}{diverged})"
 
 
 def curve_by_length_table(title, summary, lengths, cell):
@@ -245,4 +251,80 @@ def df_to_markdown(table, digits=4):
             for v in row.tolist()
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def verdict_text(horizons):
+    """One sentence: which curves remember furthest, which break down first, and where."""
+    rows = sorted(horizons.to_dict("records"), key=_reach)
+    if not rows:
+        return ""
+    worst, best = rows[0], rows[-1]
+    first = [row for row in rows if _reach(row) == _reach(worst)]
+    if _reach(worst) == _reach(best):
+        who = "every curve" if len(rows) > 1 else str(worst["curve"])
+        return f"Verdict: {who} {_breakdown_phrase(first, plural=False)}."
+    furthest = [str(r["curve"]) for r in rows if _reach(r) == _reach(best)]
+    remember = "remembers" if len(furthest) == 1 else "remember"
+    return (
+        f"Verdict: {' and '.join(furthest)} {remember} furthest (horizon "
+        f"{format_horizon(best, '≥')}); {' and '.join(str(r['curve']) for r in first)} "
+        f"{_breakdown_phrase(first, plural=len(first) > 1)}."
+    )
+
+
+def _reach(row):
+    return (float(row["horizon"]), bool(row["censored"]))
+
+
+def _breakdown_phrase(rows, plural):
+    """`breaks down between L=10 and L=20 (0/3 seeds solved it)`, for curves of one reach."""
+    row, s = rows[0], "" if plural else "s"
+    if row["censored"]:
+        return f"solve{s} every length tested (horizon ≥ {row['horizon']:g})"
+    solved = list(dict.fromkeys(str(r["next_solved"]) for r in rows))  # in order, once
+    where = f"L={row['next_length']:g} ({' and '.join(solved)} seeds solved it)"
+    if row["horizon"] == 0:
+        return f"fail{s} from the shortest length on, {where}"
+    return f"break{s} down between L={row['horizon']:g} and {where}"
+
+
+def description_markdown(summary, horizons, info, budget, *, not_run=None):
+    """The parent run's description in MLflow: the verdict, the result table, the budget.
+
+    One row per curve: its horizon ("≥ 100" where every length was solved: a lower
+    bound), then `mean ± std (solved seeds / seeds)` of the test metric at each length,
+    or "not run" where the sweep skipped it (`not_run`: the rows of those points).
+    """
+    metric = info.metric
+    skipped = set()
+    if not_run is not None and len(not_run):
+        skipped = set(zip(not_run["curve"], not_run["length"]))
+    lengths = sorted({*summary["length"].tolist(), *(length for _, length in skipped)})
+    lines = [
+        verdict_text(horizons),
+        "",
+        "| curve | horizon | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
+        "|---|---|" + "---|" * len(lengths),
+    ]
+    for _, horizon in horizons.iterrows():
+        group = summary[summary["curve"] == horizon["curve"]]
+        by_length = {row["length"]: row for _, row in group.iterrows()}
+        curve = horizon["curve"]
+        cells = [
+            metric_cell(by_length.get(length), not_run=(curve, length) in skipped)
+            for length in lengths
+        ]
+        lines.append(
+            f"| {horizon['curve']} | {format_horizon(horizon, '≥')} | " + " | ".join(cells) + " |"
+        )
+    rule = f"{'≥' if info.higher_is_better else '≤'} {fmt(info.solved_threshold)}"
+    lines += [
+        "",
+        f"Cells: test {metric}, mean ± std over seeds (seeds solved / seeds). Solved: test "
+        f"{metric} {rule}; horizon: the longest length that at least half of the seeds "
+        f"solved, no shorter one failed; chance {fmt(info.chance)}.",
+    ]
+    if budget:
+        lines += ["", budget]
     return "\n".join(lines) + "\n"

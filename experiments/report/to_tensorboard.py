@@ -1,8 +1,8 @@
-"""The report in TensorBoard: one run holding its figures as images and its tables as text."""
+"""The report in TensorBoard: its figures and tables in one run, the breakdown as scalars in
+one run per curve."""
 
 import pathlib
 import re
-import shutil
 
 from experiments import plots, tracking
 
@@ -14,26 +14,30 @@ def tensorboard_safe(text):
     return re.sub(r"[^A-Za-z0-9_.=\-]+", "_", str(text)).strip("_") or "curve"
 
 
-def write_tensorboard(report_dir, figures, markdown):
-    """The report as one TensorBoard run: figures as images, `summary.md` as text.
+def write_tensorboard(report_dir, figures, markdown, curve_scalars=None):
+    """The report as TensorBoard runs: the report's run, and one run per curve.
 
-    `report_dir` is `<tensorboard_root>/<experiment>/report/<parent run name>`. Each
-    figure is the image `report/<name>` (IMAGES); the report's Markdown (the same text as
-    `summary.md` on the parent run: the memory horizons, the test metric per curve and
-    length with the solved seeds, the budget tables) is the text `report/summary` (TEXT,
-    rendered as tables). Nothing is a scalar against length: TensorBoard would smooth
-    such a curve (by 0.6 by default) and draw values the sweep never measured. Old
-    event files there are removed first, so redrawing a report does not double it.
+    `report_dir` is `<tensorboard_root>/<experiment>/report/<parent run name>`. There,
+    each figure is the image `report/<name>` (IMAGES) and the report's Markdown (the
+    same text as `summary.md` on the parent run) the text `report/summary` (TEXT,
+    rendered as tables). Each curve is the run `report_dir/<curve>` with its scalars
+    against length (`breakdown/test_<metric>`, `breakdown/solved_fraction`, step =
+    length): SCALARS and TIME SERIES overlay the curves, x = length. The address the
+    command line prints opens TIME SERIES unsmoothed. The report's earlier logs are
+    removed first, so redrawing a report does not double it (the HParams definition
+    that shares the folder stays).
 
     Args:
         report_dir: the report's TensorBoard folder.
         figures: name -> matplotlib Figure.
         markdown: the report's Markdown, or None.
+        curve_scalars: curve label -> `{tag: [(step, value), ...]}`.
     """
     report_dir = pathlib.Path(report_dir)
-    shutil.rmtree(report_dir, ignore_errors=True)
-    report_dir.mkdir(parents=True, exist_ok=True)
+    tracking.clear_report_dir(report_dir)
     images = {f"report/{name}": plots.figure_to_png(figure) for name, figure in figures.items()}
     tracking.write_images(report_dir, images)
     if markdown:
         tracking.write_texts(report_dir, {SUMMARY_TAG: markdown})
+    for curve, series in (curve_scalars or {}).items():
+        tracking.write_scalars(report_dir / tensorboard_safe(curve), series)

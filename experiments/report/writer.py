@@ -3,9 +3,11 @@
 A report kind is a module with `add_to_report(report)` (see `experiments.report`): it
 adds tables, Markdown sections, figures and parent-run metrics to the `Report` it is
 given. This module does the rest, the same for every kind: it reads the sweep, writes
-the files (`summary.md`, one CSV per table, one PNG per figure), logs them on the parent
-run under `report/`, logs the metrics, writes the report's TensorBoard run (its figures as
-images, `summary.md` as text), and prints the terminal summary.
+the files (`summary.md`, one CSV per table, one PNG per figure, `report.html`: all of it
+in one page), logs them on the parent run under `report/`, logs the metrics and the
+parent's description (the verdict and the result table) in one write, writes the
+report's TensorBoard runs (its figures as images, `summary.md` as text, one run per
+curve with the breakdown as scalars), and prints the terminal summary.
 """
 
 import dataclasses
@@ -17,10 +19,14 @@ import pandas as pd
 
 from experiments import plots, schema, tracking
 from experiments.errors import TrackingError
+from experiments.report.html import report_html
 from experiments.report.kinds import kind_module
 from experiments.report.results import results_from_runs, split_not_run
-from experiments.report.text import budget_text, terminal_summary
+from experiments.report.text import budget_text, description_markdown, terminal_summary
 from experiments.report.to_tensorboard import tensorboard_safe, write_tensorboard
+
+# MLflow's limit on a tag's value (the description is the tag `mlflow.note.content`).
+MAX_NOTE_LENGTH = 8000
 
 
 @dataclasses.dataclass
@@ -46,7 +52,10 @@ class Report:
             `report/summary`).
         metrics: name -> number, logged on the parent run.
         metric_series: name -> `[(step, value), ...]`, logged on the parent run with
-            those steps (e.g. a horizon against the budget in updates).
+            those steps (e.g. a horizon against the budget in updates, the test metric
+            against the length).
+        curve_scalars: curve -> `{tag: [(step, value), ...]}`, the TensorBoard run of
+            each curve (`<experiment>/report/<sweep>/<curve>`).
     """
 
     title: str
@@ -63,6 +72,7 @@ class Report:
     figures: dict = dataclasses.field(default_factory=dict)
     metrics: dict = dataclasses.field(default_factory=dict)
     metric_series: dict = dataclasses.field(default_factory=dict)
+    curve_scalars: dict = dataclasses.field(default_factory=dict)
 
     def metric_history(self, run_id, key):
         """`[(step, value), ...]` of one metric of one child run, by step."""
@@ -79,14 +89,15 @@ def _experiment_name(client, parent, tracking_config):
 
 
 def _addresses(tracking_config, parent):
-    """The MLflow UI pages of the experiment's runs and of this sweep, to open next."""
+    """The MLflow UI pages of this sweep's runs and of its parent run, to open next."""
     if tracking_config is None:
         return []
     experiment_id, run_id = parent.info.experiment_id, parent.info.run_id
     served = "" if tracking_config.is_remote else " (serve them with `make mlflow-ui`)"
     return [
-        f"MLflow runs{served}: {tracking_config.ui_address(experiment_id)}",
-        f"This sweep's parent run: {tracking_config.ui_address(experiment_id, run_id)}",
+        f"This sweep's runs{served}: {tracking_config.ui_address(experiment_id, sweep=run_id)}",
+        f"Its parent run (the description, the breakdown charts): "
+        f"{tracking_config.ui_address(experiment_id, run_id)}",
     ]
 
 
@@ -123,15 +134,12 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
         if report.results.empty:
             return _report_nothing(client, parent_run_id, report.title, out_dir)
         kind_module(report.info.report).add_to_report(report)
-        markdown = _write_files(report, out_dir)
-        _log_metrics(client, parent_run_id, report)
-        client.log_artifacts(parent_run_id, str(out_dir), schema.REPORT_ARTIFACT_DIR)
-        where = f"report files: MLflow run {parent_run_id} artifacts report/"
-        if not temporary:
-            where += f" and {out_dir}"
+        markdown = _write_and_log(client, parent, report, out_dir)
+        where = f"report files: MLflow run {parent_run_id} artifacts report/ ({schema.REPORT_HTML}"
+        where += f": all of it in one page){'' if temporary else f' and {out_dir}'}"
         if tracking_config is not None:
             tb_dir = _report_tensorboard_dir(tracking_config, experiment, report.info)
-            write_tensorboard(tb_dir, report.figures, markdown)
+            write_tensorboard(tb_dir, report.figures, markdown, report.curve_scalars)
             where += f"; TensorBoard: {tb_dir}"
         text = terminal_summary(
             report.summary,
@@ -203,12 +211,78 @@ def _write_files(report, out_dir):
     return markdown
 
 
-def _log_metrics(client, parent_run_id, report):
-    """The report's metrics on the parent; a redrawn report adds only the points it lacks."""
-    for name, value in report.metrics.items():
-        client.log_metric(parent_run_id, name, float(value))
+def _write_and_log(client, parent, report, out_dir):
+    """The files (`report.html` too) logged on the parent under `report/`, with the metrics
+    and the parent's description; returns the Markdown of `summary.md`."""
+    markdown = _write_files(report, out_dir)
+    description = description_markdown(
+        report.summary,
+        report.horizons,
+        report.info,
+        budget_text(report.results),
+        not_run=report.not_run,
+    )
+    _write_html(client, parent, report, out_dir, description, markdown)
+    _log_results(client, parent, report, description)
+    client.log_artifacts(parent.info.run_id, str(out_dir), schema.REPORT_ARTIFACT_DIR)
+    return markdown
+
+
+def _write_html(client, parent, report, out_dir, description, markdown):
+    """`report.html`: the figures written by `_write_files`, the tables, the config."""
+    figures = {name: (out_dir / f"{name}.png").read_bytes() for name in report.figures}
+    source = (
+        f"Drawn from MLflow run {parent.info.run_id} ({report.info.run_name}); "
+        f"`python -m experiments report {report.info.experiment or '<experiment>'}` draws it again."
+    )
+    page = report_html(
+        report.title, description, markdown, figures, _resolved_config(client, parent), source
+    )
+    (out_dir / schema.REPORT_HTML).write_text(page, encoding="utf-8")
+
+
+def _resolved_config(client, parent):
+    """The sweep's resolved config (the parent's `config/resolved.yaml`), else its params."""
+    folder = tempfile.mkdtemp(prefix="report-config-")
+    try:
+        path = client.download_artifacts(parent.info.run_id, schema.RESOLVED_CONFIG, folder)
+        return pathlib.Path(path).read_text()
+    except Exception:  # a parent logged without it (hand-made, or an older store)
+        params = sorted(parent.data.params.items())
+        lines = [f"{key}: {value}" for key, value in params] or ["# (no config was logged)"]
+        return "\n".join(lines) + "\n"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _log_results(client, parent, report, description):
+    """The report's metrics and the parent's description, in one write.
+
+    A redrawn report (`python -m experiments report`, also on a sweep logged before
+    some of these metrics existed) adds only the points the run lacks: the history of
+    a series is read only where the run holds that metric already.
+    """
+    held = parent.data.metrics
+    run_id = parent.info.run_id
+    logger = tracking.RunLogger(client, run_id)
+    scalars = {
+        name: float(value) for name, value in report.metrics.items() if held.get(name) != value
+    }
+    by_step = {}
     for name, points in report.metric_series.items():
-        logged = {(m.step, m.value) for m in client.get_metric_history(parent_run_id, name)}
+        logged = set()
+        if name in held:
+            logged = {(m.step, m.value) for m in client.get_metric_history(run_id, name)}
         for step, value in points:
             if (int(step), float(value)) not in logged:
-                client.log_metric(parent_run_id, name, float(value), step=int(step))
+                by_step.setdefault(int(step), {})[name] = float(value)
+    logger.log_metrics(scalars, wait=False)
+    for step, metrics in sorted(by_step.items()):
+        logger.log_metrics(metrics, step=step, wait=False)
+    note = (
+        description[: MAX_NOTE_LENGTH - 1] + "…"
+        if len(description) > MAX_NOTE_LENGTH
+        else description
+    )
+    logger.set_tags({schema.NOTE: note}, wait=False)
+    logger.flush()

@@ -37,6 +37,7 @@ import traceback
 
 from experiments import schema, terminal, tracking
 from experiments.errors import SweepBusy, SweepFailed, SweepInterrupted, one_line
+from experiments.report.to_tensorboard import tensorboard_safe
 from experiments.sweep import runs, skipping
 from experiments.sweep.claim import SweepClaim
 from experiments.sweep.inputs import check_inputs
@@ -175,6 +176,7 @@ class Sweep:
         self.pool = pool
         self.out = out
         self.parent_id = None
+        self.parent_name = None
         self.in_flight = {}  # run_id -> (point, start time): what an interrupt marks KILLED
 
     def run(self, force):
@@ -200,7 +202,7 @@ class Sweep:
         if not force:
             parent = tracking.latest_parent_run(client, self.experiment_id, config.config_hash)
         if parent is not None:
-            self.parent_id = parent.info.run_id
+            self.parent_id, self.parent_name = parent.info.run_id, parent.info.run_name
             self.claim.hold_parent(self.parent_id, created=False)
             client.update_run(self.parent_id, status=schema.STATUS_RUNNING)
             self.out(f"Resuming sweep {parent.info.run_name} (parent run {self.parent_id}).")
@@ -210,7 +212,7 @@ class Sweep:
             )
             # SweepBusy here: the claim deleted our parent, the other driver's is the sweep.
             self.claim.hold_parent(parent_id, created=True)
-            self.parent_id = parent_id
+            self.parent_id, self.parent_name = parent_id, parent_name
             self.out(f"New sweep {parent_name} (parent run {parent_id}).")
         self.out(
             f"Tracking: {tracking_config.tracking_uri}   "
@@ -234,6 +236,7 @@ class Sweep:
             )
         tracking.write_hparams_config(
             self.inputs.tracking_config.tb_experiment_dir(self.config.name),
+            tensorboard_safe(self.parent_name),  # the report's folder: its run holds it
             [p.params() for p in points],
             self.inputs.task.metric,
             axes=list(self.config.settings.grid),

@@ -124,14 +124,15 @@ def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
     return run_id
 
 
-def mark_not_run(client, run_id, reason):
+def mark_not_run(client, run_id, point, reason):
     """Ends a just-created child run as a grid point the sweep decided not to train.
 
-    FINISHED with no metrics, the tag `not_run` (the reason) and a note, so the MLflow UI,
-    the report and a resumed sweep all see it as decided, never as solved or as failed.
+    FINISHED with no metrics, the tag `not_run` (the reason) and a one-line description,
+    so the MLflow UI, the report and a resumed sweep all see it as decided, never as
+    solved or as failed.
     """
-    client.set_tag(run_id, schema.NOT_RUN, reason)
-    client.set_tag(run_id, schema.NOTE, f"Not run: {reason} (skip_decided_lengths).")
+    note = f"{point.label()}: not run ({reason}; skip_decided_lengths)."
+    tracking.RunLogger(client, run_id).set_tags({schema.NOT_RUN: reason, schema.NOTE: note})
     tracking.end_run(client, run_id, schema.STATUS_FINISHED)
 
 

@@ -104,7 +104,7 @@ class PointScheduler:
         )
 
     def _not_run(self, point, run_id):
-        runs.mark_not_run(self.client, run_id, skipping.NOT_RUN_REASON)
+        runs.mark_not_run(self.client, run_id, point, skipping.NOT_RUN_REASON)
         self.skipper.record(point, skipping.NOT_RUN)
         self.result.not_run.append(point.name)
         self.progress.not_run(point, skipping.NOT_RUN_REASON)

@@ -8,8 +8,10 @@
 - `environment`: what a run records of where it ran (versions, device, command, commit).
 - `mlflow_model`: a trained model as an MLflow model that loads without this repository.
 - `registry`: a sweep's best model in the Model Registry.
-- `tensorboard_logs`: one TensorBoard run per grid point (its epoch scalars, hyperparameters
-  and final metrics), the HParams dashboard, images and texts.
+- `tensorboard_logs`: one TensorBoard run per grid point (its epoch scalars), scalars,
+  images and texts.
+- `tensorboard_hparams`: the HParams dashboard: its definition, each run's hyperparameters
+  and final values.
 - `servers`: TensorBoard, the MLflow UI and a team MLflow server, as the CLI starts them.
 - `locks`: file locks of this machine.
 
@@ -44,13 +46,17 @@ from experiments.tracking.settings import (
     check_tracking_uri,
     load_tracking_config,
 )
+from experiments.tracking.tensorboard_hparams import (
+    clear_report_dir,
+    write_hparams_config,
+    write_run_hparams,
+)
 from experiments.tracking.tensorboard_logs import (
     count_runs,
     epoch_summaries,
     reset_dir,
-    write_hparams_config,
     write_images,
-    write_run_hparams,
+    write_scalars,
     write_texts,
 )
 
@@ -63,6 +69,7 @@ __all__ = [
     "TrackingConfig",
     "TrackingError",
     "check_tracking_uri",
+    "clear_report_dir",
     "child_runs",
     "configure_mlflow",
     "count_runs",
@@ -84,5 +91,6 @@ __all__ = [
     "write_hparams_config",
     "write_images",
     "write_run_hparams",
+    "write_scalars",
     "write_texts",
 ]

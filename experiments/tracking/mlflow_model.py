@@ -2,25 +2,24 @@
 
 `log_keras_model` logs the model the way `mlflow.keras.log_model` does (the `.keras`
 file, signature, input example, pinned requirements, a "Logged model" of the run that
-can be registered), and adds one thing the Keras flavor cannot: the `rnn_layers`
-package under the model's `code/`, with a pyfunc loader that imports it first
-(`pyfunc_loader.py`). So
+can be registered), named for its grid point (`vanilla-L50-s0`), and adds one thing the
+Keras flavor cannot: the `rnn_layers` package under the model's `code/`, with a pyfunc
+loader that imports it first (`pyfunc_loader.py`). So
 
-    mlflow.pyfunc.load_model("runs:/<run id>/model").predict(x)
+    mlflow.pyfunc.load_model("runs:/<run id>/vanilla-L50-s0").predict(x)
 
 works in a fresh process that never imported `rnn_layers`, on any machine with the
 pinned packages, and
 
-    import rnn_layers; mlflow.keras.load_model("runs:/<run id>/model")
+    import rnn_layers; mlflow.keras.load_model("runs:/<run id>/vanilla-L50-s0")
 
-gives the Keras model itself.
+gives the Keras model itself (`models:/<model id>` works as well).
 """
 
 import os
 import pathlib
 import shutil
 
-from experiments import schema
 from experiments.tracking.environment import pip_requirements
 
 CODE_DIR = "code"
@@ -62,11 +61,12 @@ class _KerasWithCode:
         mlflow_model.save(os.path.join(path, "MLmodel"))
 
 
-def log_keras_model(run_id, model, example_inputs, *, step=0):
-    """Logs `model` to run `run_id` as the MLflow model `model` and returns its `ModelInfo`.
+def log_keras_model(run_id, name, model, example_inputs, *, step=0):
+    """Logs `model` to run `run_id` as the MLflow model `name` and returns its `ModelInfo`.
 
     Args:
         run_id: the grid point's run (MLflow must point at its store already).
+        name: the logged model's name, the grid point's (`schema.model_name`).
         model: the trained Keras model.
         example_inputs: a batch of the task's inputs, shaped `(batch, length, features)`;
             the first `EXAMPLE_SEQUENCES` become the input example, and the model's
@@ -93,7 +93,7 @@ def log_keras_model(run_id, model, example_inputs, *, step=0):
     signature = infer_signature(example, predictions)  # the batch axis free (-1)
     return Model.log(
         artifact_path=None,
-        name=schema.MODEL_ARTIFACT,
+        name=name,
         flavor=_KerasWithCode,
         run_id=run_id,
         step=step,

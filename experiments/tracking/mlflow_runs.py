@@ -143,11 +143,16 @@ def end_run(client, run_id, status):
 
 
 def log_traceback(client, run_id, text, line):
-    """Stores a traceback as `traceback.txt` and its one-line summary as the `error` tag."""
+    """Stores a traceback as `traceback.txt`, and its one-line summary as the `error` tag and
+    as the run's description."""
+    from mlflow.entities import RunTag
+
+    note = f"Failed: {line[:3900]} (the traceback: {schema.TRACEBACK_FILE})."
     try:
         client.log_text(run_id, text, schema.TRACEBACK_FILE)
     finally:
-        client.set_tag(run_id, schema.ERROR, line[:4000])
+        tags = [RunTag(schema.ERROR, line[:4000]), RunTag(schema.NOTE, note)]
+        client.log_batch(run_id, tags=tags)
 
 
 def latest_parent_run(client, experiment_id, config_hash=None):

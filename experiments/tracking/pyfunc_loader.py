@@ -3,7 +3,7 @@
 `experiments.tracking.mlflow_model` copies this file into a logged model's `code/`
 folder (as `vanilla_rnn_lab_pyfunc.py`), beside a copy of the `rnn_layers` package, and
 names it the model's pyfunc `loader_module`. MLflow puts `code/` on `sys.path` before it
-imports the loader, so `mlflow.pyfunc.load_model("runs:/<id>/model")` works in a process
+imports the loader, so `mlflow.pyfunc.load_model("runs:/<id>/<grid point>")` works in a process
 that never imported `rnn_layers` and on a machine where it is not installed.
 
 Keras only rebuilds classes registered in the loading process (it imports modules for

@@ -65,10 +65,26 @@ def register_sweep_model(client, parent_run_id, *, grid_point=None, model_name=N
     # The run's Logged model (MLflow 3 stores it apart from the run's artifacts: a
     # `runs:/` address would work too, after a warning that the run has no such artifact).
     outputs = child.outputs.model_outputs if child.outputs else []
-    source = f"models:/{outputs[0].model_id}" if outputs else f"runs:/{child.info.run_id}/model"
+    if outputs:
+        source = f"models:/{outputs[0].model_id}"
+    else:  # a run logged before logged models were named for their grid point
+        source = f"runs:/{child.info.run_id}/{schema.LEGACY_MODEL_ARTIFACT}"
     version = mlflow.register_model(
         source,
         name,
         tags={schema.GRID_POINT: child.data.tags.get(schema.GRID_POINT, "")},
     )
     return version, child
+
+
+def load_snippet(tracking_uri, version):
+    """Python that loads a registered model version from any folder: its store spelled out.
+
+    Without `set_tracking_uri`, MLflow would look in (and create) `./mlflow.db` of the
+    folder it runs in, and find no such model.
+    """
+    return (
+        "    import mlflow\n"
+        f"    mlflow.set_tracking_uri({tracking_uri!r})\n"
+        f"    model = mlflow.pyfunc.load_model('models:/{version.name}/{version.version}')"
+    )

@@ -24,20 +24,36 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LEGACY_DASHBOARD_RUN_LIMIT = 40
 TIME_SERIES_RUN_LIMIT = 500
 
+# TIME SERIES colours runs by a regular expression over their names when the address says
+# so (`runColorGroup=regex:<regex>`; TensorBoard 2.21's `deserializeQueryParams`, group by
+# REGEX: the runs whose capture groups match take one colour; its other choices are by run,
+# the default, and by experiment, which needs several experiments in one TensorBoard).
+# This one captures the model: of a grid point's run (`vanilla-L10-s0`, `exp/vanilla-L10-s0`)
+# and of a report curve's run (`report/<sweep>/vanilla`), so a model's training curves and
+# its breakdown curve share a colour. No folder layout or run name does it by itself.
+RUN_COLOR_BY_MODEL = r"([^/]+?)(?:-L\d+-s\d+[^/]*)?$"
 # What `python -m experiments tensorboard` opens: TIME SERIES without smoothing (each point
 # is already an epoch's mean or a fixed validation set's value; TensorBoard's default
-# smoothing, 0.6, only lags ~15 points) and with the loss curves pinned on top. The
-# frontend reads both from the query (`smoothing`, `pinnedCards`), as it reads `runFilter`
-# and `tagFilter`.
+# smoothing, 0.6, only lags ~15 points, and would bend a curve against length), the runs
+# coloured by model, and the loss curves pinned on top. The frontend reads them from the
+# query (`smoothing`, `runColorGroup`, `pinnedCards`), as it reads `runFilter` and
+# `tagFilter`. Its cards come in groups sorted by tag, the first two open: `breakdown/`
+# (every grid point's result and the report's curves against length) and `loss/` (or the
+# metric's, e.g. `accuracy/`); `outcome/` (the other final values) comes later, closed.
 PINNED_LOSS_CARDS = json.dumps(
     [{"plugin": "scalars", "tag": tag} for tag in ("loss/validation", "loss/train")],
     separators=(",", ":"),
 )
-TIME_SERIES_PAGE = (
-    f"?{urllib.parse.urlencode({'smoothing': 0, 'pinnedCards': PINNED_LOSS_CARDS})}#timeseries"
-)
-# The legacy dashboards keep their state in the fragment: `regexInput` is their run filter.
+TIME_SERIES_QUERY = {
+    "smoothing": 0,
+    "runColorGroup": f"regex:{RUN_COLOR_BY_MODEL}",
+    "pinnedCards": PINNED_LOSS_CARDS,
+}
+TIME_SERIES_PAGE = f"?{urllib.parse.urlencode(TIME_SERIES_QUERY)}#timeseries"
+# The legacy dashboards keep their state in the fragment: `regexInput` is their run filter,
+# `_smoothingWeight` SCALARS' smoothing.
 REPORT_RUNS = "regexInput=report"
+REPORT_CURVES = f"{REPORT_RUNS}&_smoothingWeight=0"
 
 # Warnings about MLflow's own imports, printed once by each of the server's processes,
 # that a user of the UI can do nothing about. The processes inherit the environment.
@@ -101,9 +117,10 @@ def _hide_server_deprecation_warnings():
 def tensorboard_guide(address, n_runs, name, n_experiments):
     """The other addresses worth opening, and what the run count means for each dashboard."""
     lines = [
-        f"  one row per grid point (HPARAMS): {address}#hparams",
-        f"  the report's figures (IMAGES):    {address}#images&{REPORT_RUNS}",
-        f"  the report's tables (TEXT):       {address}#text&{REPORT_RUNS}",
+        f"  the breakdown per curve (SCALARS): {address}#scalars&{REPORT_CURVES}",
+        f"  one row per grid point (HPARAMS):  {address}#hparams",
+        f"  the report's figures (IMAGES):     {address}#images&{REPORT_RUNS}",
+        f"  the report's tables (TEXT):        {address}#text&{REPORT_RUNS}",
     ]
     if n_runs > TIME_SERIES_RUN_LIMIT:
         lines.append(

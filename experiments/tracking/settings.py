@@ -13,10 +13,12 @@ import dataclasses
 import os
 import pathlib
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import yaml
 
+from experiments import schema
 from experiments.errors import TrackingError
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -26,6 +28,8 @@ CONFIG_ENV = "VRL_MLFLOW_CONFIG"
 MLFLOW_UI_PORT = 5000
 LOCAL_MLFLOW_UI = f"http://127.0.0.1:{MLFLOW_UI_PORT}"
 MODEL_TRAINING_VIEW = "workflowType=machine_learning"
+# A run page's tab of metric charts.
+RUN_CHARTS_TAB = "model-metrics"
 TRACKING_KEYS = {
     "tracking_uri": "sqlite:///mlflow.db",
     "artifact_location": "mlartifacts",
@@ -57,20 +61,28 @@ class TrackingConfig:
         """The MLflow experiment name of a named experiment."""
         return f"{self.experiment_prefix}{name}"
 
-    def ui_address(self, experiment_id=None, run_id=None):
-        """The MLflow UI page of an experiment's runs (or of one run), in the model-training view.
+    def ui_address(self, experiment_id=None, run_id=None, *, sweep=None):
+        """The MLflow UI page of an experiment's runs, of one sweep's runs or of one run.
 
         MLflow 3's UI opens on its GenAI view unless the address carries
-        `workflowType=machine_learning`; with it the experiment opens on its runs table. A
-        local store's UI is `make mlflow-ui`'s, on `MLFLOW_UI_PORT`; a server serves its own.
+        `workflowType=machine_learning`; with it the experiment opens on its runs table.
+        `sweep` (a parent run id) filters that table to the sweep's child runs: the runs
+        page reads its search box from the query (`searchFilter`, MLflow 3.17's
+        `useExperimentPageSearchFacets`). A run's page opens on its charts
+        (`/model-metrics`), where a parent's breakdown is drawn against length. A local
+        store's UI is `make mlflow-ui`'s, on `MLFLOW_UI_PORT`; a server serves its own.
         """
         base = self.tracking_uri.rstrip("/") if self.is_remote else LOCAL_MLFLOW_UI
         page = "#/experiments"
+        query = [MODEL_TRAINING_VIEW]
         if experiment_id is not None:
             page += f"/{experiment_id}/runs"
             if run_id is not None:
-                page += f"/{run_id}"
-        return f"{base}/{page}?{MODEL_TRAINING_VIEW}"
+                page += f"/{run_id}/{RUN_CHARTS_TAB}"
+            elif sweep is not None:
+                search = f"tags.`{schema.PARENT_RUN_ID}` = '{sweep}'"
+                query.append(urllib.parse.urlencode({"searchFilter": search}))
+        return f"{base}/{page}?{'&'.join(query)}"
 
     def tb_experiment_dir(self, name):
         """`<tensorboard_root>/<experiment>`: where the HParams config lives."""

@@ -8,8 +8,9 @@ whether the member stops).
 """
 
 import dataclasses
+import math
 
-from experiments import tracking
+from experiments import schema, tracking
 from experiments.training import callbacks, faults
 from experiments.training.data import prepare_data
 
@@ -73,6 +74,7 @@ def start_member(job, job_member, client, *, jit_compile=None):
     hp = point.hyperparameters
     jit = hp.jit_compile if jit_compile is None else jit_compile
     model = build_model(point.kind, hp, data.task, seed=point.seed, jit_compile=jit)
+    logger.log_params({schema.TRAINABLE_PARAMS: trainable_params(model)}, wait=False)
     timer = callbacks.solve_timer(data.task, hp)
     chosen = [callbacks.epoch_metrics_logger(logger)]
     if job_member.tb_dir:  # one TensorBoard run per grid point: scalars in its own folder
@@ -88,3 +90,8 @@ def start_member(job, job_member, client, *, jit_compile=None):
     member = Member(point, logger, job_member.tb_dir, data, model, chosen, timer)
     member.reads_weights = bool(job.probes)
     return member
+
+
+def trainable_params(model):
+    """The number of trainable weights of a built Keras model (a run's `trainable_params`)."""
+    return int(sum(math.prod(weight.shape) for weight in model.trainable_weights))

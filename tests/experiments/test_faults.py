@@ -54,6 +54,8 @@ def test_failing_grid_point_then_resume(tracking_dir, monkeypatch):
     traceback_text = client.download_artifacts(failed.info.run_id, "traceback.txt")
     assert "Injected failure for grid point vanilla-L5-s0" in open(traceback_text).read()
     assert "Injected failure" in failed.data.tags["error"]
+    note = failed.data.tags["mlflow.note.content"]  # its description, in MLflow
+    assert note.startswith("Failed: ") and "Injected failure" in note
     assert points["vanilla-L10-s0"][0].info.status == "FINISHED"
     parent = client.get_run(first.parent_run_id)
     # A sweep with a failed grid point is not FINISHED: its parent says so.

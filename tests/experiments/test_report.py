@@ -21,6 +21,7 @@ from experiments.report.text import (
     loss_table,
     markdown_tables,
     terminal_summary,
+    verdict_text,
 )
 from experiments.report.two_weights import two_weights_table
 
@@ -238,6 +239,28 @@ def test_markdown_and_terminal_summary_show_horizons_and_cells():
     assert "horizon   >= 100" in text and "at L=100: 0/2 solved" in text
 
 
+def test_the_verdict_names_the_furthest_and_the_first_to_break_down():
+    def verdict(curves):
+        return verdict_text(horizons_of(curves).reset_index())
+
+    assert verdict(
+        {
+            "vanilla": {10: [0.001, 0.002, 0.001], 20: [0.1, 0.2, 0.1]},
+            "deep": {10: [0.001, 0.002, 0.001], 20: [0.005, 0.2, 0.1]},
+            "gru": {10: [0.001, 0.001, 0.001], 20: [0.002, 0.001, 0.001]},
+        }
+    ) == (
+        "Verdict: gru remembers furthest (horizon ≥ 20); deep and vanilla break down "
+        "between L=10 and L=20 (1/3 and 0/3 seeds solved it)."
+    )
+    assert verdict({"lstm": {10: [0.2]}}) == (
+        "Verdict: lstm fails from the shortest length on, L=10 (0/1 seeds solved it)."
+    )
+    assert verdict({"a": {10: [0.001]}, "b": {10: [0.002]}}) == (
+        "Verdict: every curve solves every length tested (horizon ≥ 10)."
+    )
+
+
 def test_plot_breakdown_draws_log_axes_band_and_reference_lines():
     df = table(
         {
@@ -348,6 +371,9 @@ def breakdown_children():
                             "units": 8,
                             "epochs": 10,
                             "steps_per_epoch": 100,
+                            "batch_size": 32,
+                            "optimizer": "adam",
+                            "lr": 0.003,
                         },
                         "metrics": {
                             "test_mse": value,
@@ -424,10 +450,10 @@ def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tm
         and "test_mse" in results
         and "lstm-L100-s9" not in set(results["run_name"])
     )
-    # TensorBoard: one run, the figures as images and summary.md as Markdown text; no
-    # scalar against length (TensorBoard would smooth it into values never measured).
+    # TensorBoard: the report's run holds the figures as images and summary.md as Markdown
+    # text; each curve is a run of its own with the breakdown as scalars, step = length.
     tb_report = root / "tb_logs" / "hand_made" / "report" / "hand_made-breakdown"
-    assert [p for p in tb_report.iterdir() if p.is_dir()] == []  # no run per curve
+    assert sorted(p.name for p in tb_report.iterdir() if p.is_dir()) == ["lstm", "vanilla"]
     events = event_accumulator.EventAccumulator(
         str(tb_report), size_guidance={"tensors": 0}
     ).Reload()
@@ -439,6 +465,11 @@ def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tm
     markdown = tf.make_ndarray(text_event.tensor_proto).item().decode()
     assert markdown == summary_md  # the same tables as the parent run's summary.md
     assert "| curve | horizon |" in markdown and "| curve | L=10 | L=50 | L=100 |" in markdown
+    scalars = _tensorboard_scalars(tb_report / "vanilla")
+    assert sorted(scalars) == ["breakdown/solved_fraction", "breakdown/test_mse"]
+    steps, medians = zip(*scalars["breakdown/test_mse"])
+    assert steps == (10, 50, 100) and medians == pytest.approx([0.002, 0.0875, 0.165], rel=1e-6)
+    assert scalars["breakdown/solved_fraction"] == [(10, 1.0), (50, 0.5), (100, 0.0)]
     # Redrawing does not duplicate the TensorBoard events.
     report.write_report(parent_id, client=client)
     events = event_accumulator.EventAccumulator(
@@ -446,6 +477,103 @@ def test_write_report_breakdown_logs_artifacts_metrics_and_tensorboard(store, tm
     ).Reload()
     assert len(events.Tensors("report/summary")) == len(events.Tensors("report/breakdown")) == 1
     assert len(client.get_metric_history(parent_id, "budget_horizon_lstm")) == 4
+    assert _tensorboard_scalars(tb_report / "lstm")["breakdown/solved_fraction"] == [
+        (10, 1.0),
+        (50, 1.0),
+        (100, 0.5),
+    ]
+
+
+def _tensorboard_scalars(run_dir):
+    """`{tag: [(step, value), ...]}` of a TensorBoard run, read by TensorBoard's reader."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing import event_accumulator
+
+    events = event_accumulator.EventAccumulator(str(run_dir), size_guidance={"tensors": 0}).Reload()
+    return {
+        tag: [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
+        for tag in events.Tags()["tensors"]
+    }
+
+
+def _history(client, run_id, key):
+    return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+
+
+def test_the_parent_holds_the_breakdown_against_length_its_verdict_and_one_page(
+    store, tmp_path, monkeypatch
+):
+    """A sweep logged before the report wrote any of this (`make_sweep` logs only what the
+    runs did) gets, from one redraw, the per-curve metrics with step = length, the result
+    table as its description and `report.html`, in one batch; a second redraw adds none."""
+    _, client, experiment_id = store
+    parent_id = make_sweep(client, experiment_id, "breakdown", breakdown_children())
+    client.log_text(parent_id, "task: adding\nlr: 0.003  # the sweep's\n", "config/resolved.yaml")
+    writes = {"log_batch": 0, "log_metric": 0, "set_tag": 0}
+    for name in writes:
+        method = getattr(client, name)
+
+        def counted(*args, _name=name, _method=method, **kwargs):
+            writes[_name] += 1
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(client, name, counted)
+    report.write_report(parent_id, out_dir=tmp_path / "out", client=client)
+    assert writes == {"log_batch": 1, "log_metric": 0, "set_tag": 0}  # one write, however many
+
+    assert _history(client, parent_id, "test_mse/vanilla") == [
+        (10, pytest.approx(0.002)),
+        (50, pytest.approx(0.0875)),  # the median over seeds
+        (100, pytest.approx(0.165)),
+    ]
+    assert _history(client, parent_id, "test_mse_std/vanilla") == [
+        (10, pytest.approx(0.001)),
+        (50, pytest.approx(0.0825)),
+        (100, pytest.approx(0.005)),
+    ]
+    assert _history(client, parent_id, "solved_fraction/lstm") == [(10, 1), (50, 1), (100, 0.5)]
+    metrics = client.get_run(parent_id).data.metrics
+    assert metrics["horizon_lstm"] == 100 and metrics["horizon_censored_lstm"] == 1
+    assert metrics["horizon_vanilla"] == 50 and metrics["horizon_censored_vanilla"] == 0
+
+    note = client.get_run(parent_id).data.tags[schema.NOTE]
+    assert note.startswith("Verdict: lstm remembers furthest (horizon ≥ 100); vanilla breaks")
+    assert "between L=50 and L=100 (0/2 seeds solved it)" in note
+    assert "| curve | horizon | L=10 | L=50 | L=100 |" in note
+    assert (
+        "| lstm | ≥ 100 | 0.001 ± 0 (2/2) | 0.003 ± 0.001 (2/2) | 0.0115 ± 0.0085 (1/2) |" in note
+    )
+    assert "Budget: at most 1,000 " in note
+
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert {a.path for a in client.list_artifacts(parent_id, "report")} >= {"report/report.html"}
+    assert page.count('src="data:image/png;base64,') == 3  # breakdown, time to solve, budget
+    assert 'src="http' not in page and "<script" not in page and "<link" not in page
+    assert "<td>lstm</td>" in page and "≥ 100" in page and "Verdict: lstm" in page
+    assert "lr: 0.003  # the sweep&#x27;s" in page  # the resolved config, escaped
+
+    for _ in range(2):
+        report.write_report(parent_id, client=client)
+    assert len(client.get_metric_history(parent_id, "test_mse/vanilla")) == 3
+    assert len(client.get_metric_history(parent_id, "horizon_lstm")) == 1
+
+
+def test_a_curve_whose_seeds_all_diverged_has_no_point_at_that_length(store):
+    _, client, experiment_id = store
+    children = [
+        {
+            "name": f"vanilla-L{length}-s0",
+            "params": {"model": "vanilla", "length": length, "seed": 0},
+            "metrics": {"test_mse": value, "test_loss": value, "solved": 0.0, "diverged": div},
+        }
+        for length, value, div in ((5, 0.1, 0.0), (10, math.inf, 1.0))
+    ]
+    parent_id = make_sweep(client, experiment_id, "breakdown", children)
+    report.write_report(parent_id, client=client)
+    assert _history(client, parent_id, "test_mse/vanilla") == [(5, pytest.approx(0.1))]
+    assert _history(client, parent_id, "solved_fraction/vanilla") == [(5, 0), (10, 0)]
+    note = client.get_run(parent_id).data.tags[schema.NOTE]
+    assert "| vanilla | < 5 | 0.1 ± 0 (0/1) | diverged (0/1) |" in note
 
 
 def test_write_report_gradient_flow_and_two_weights_kinds(store, tmp_path):

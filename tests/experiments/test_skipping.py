@@ -133,6 +133,10 @@ def test_not_run_points_are_recorded_and_a_resumed_sweep_skips_the_same(tracking
         assert run.info.status == "FINISHED" and run.data.metrics == {}
         assert run.data.tags[schema.NOT_RUN] == skipping.NOT_RUN_REASON
         assert run.data.params["length"] in ("8", "16")
+        length = run.data.params["length"]
+        assert run.data.tags[schema.NOTE] == (
+            f"vanilla L={length} seed 0: not run ({skipping.NOT_RUN_REASON}; skip_decided_lengths)."
+        )
     assert schema.NOT_RUN not in by_name["vanilla-L4-s0"].data.tags
     parent = client.get_run(second.parent_run_id)
     assert parent.data.metrics[schema.N_NOT_RUN] == 2

@@ -5,6 +5,7 @@ import math
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from experiments import config, sweep, tracking
@@ -76,10 +77,18 @@ def test_child_params_tags_and_final_metrics(smoke):
             "lr",
             "clipnorm",
             "epochs",
-            "kind",
             "batch_size",
         ):
             assert row[f"params.{key}"] == str(point.params()[key]), key
+        # Only what applies, once: `kind` is the model's name, one layer has no count,
+        # and there is no patience without early stopping.
+        assert pd.isna(row.get("params.kind")) and pd.isna(row.get("params.solved_patience"))
+        assert pd.isna(row["params.num_layers"]) == (point.kind != "deep")
+        assert int(row["params.trainable_params"]) > 0
+        verdict = "solved" if row["metrics.solved"] else "not solved"
+        assert row["tags.mlflow.note.content"] == (
+            f"{point.label()}: test mse {row['metrics.test_mse']:.4g}, {verdict}."
+        )
         for axis in ("model", "length", "seed"):
             assert row[f"tags.{axis}"] == str(point.axes[axis])
         assert row["tags.grid_point"] == point.name and row["tags.config_hash"] == point.config_hash
@@ -147,8 +156,10 @@ def test_logged_model_is_an_mlflow_keras_model_that_reproduces_the_test_metric(s
     settings, result, _ = smoke
     row = search(settings, filter_string="tags.grid_point = 'vanilla-L10-s0'").iloc[0]
     mlflow.set_tracking_uri(settings.tracking_uri)
-    model = mlflow.keras.load_model(f"runs:/{row['run_id']}/model")
+    model = mlflow.keras.load_model(f"runs:/{row['run_id']}/vanilla-L10-s0")
     assert any(isinstance(layer, rnn_layers.VanillaRNN) for layer in model.layers)
+    parameters = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert row["params.trainable_params"] == str(parameters)
 
     x, y = _test_inputs_and_targets("vanilla-L10-s0")
     predictions = model.predict(x, verbose=0)
@@ -156,21 +167,22 @@ def test_logged_model_is_an_mlflow_keras_model_that_reproduces_the_test_metric(s
     mse = float(np.mean((predictions - y) ** 2))
     assert math.isclose(mse, row["metrics.test_mse"], rel_tol=1e-4)
 
-    info = mlflow.models.get_model_info(f"runs:/{row['run_id']}/model")
+    info = mlflow.models.get_model_info(f"runs:/{row['run_id']}/vanilla-L10-s0")
     assert [str(s) for s in info.signature.inputs.inputs] == ["Tensor('float32', (-1, 10, 2))"]
     assert [str(s) for s in info.signature.outputs.inputs] == ["Tensor('float32', (-1, 1))"]
     assert info.saved_input_example_info is not None
-    folder = mlflow.artifacts.download_artifacts(f"runs:/{row['run_id']}/model")
+    folder = mlflow.artifacts.download_artifacts(f"runs:/{row['run_id']}/vanilla-L10-s0")
     requirements = open(os.path.join(folder, "requirements.txt")).read()
     assert f"keras=={keras.__version__}" in requirements
 
-    # The run's "Logged models": one, in the sweep's experiment, with this run as its source.
+    # The run's "Logged models": one, in the sweep's experiment, with this run as its source,
+    # named for its grid point.
     [logged] = mlflow.search_logged_models(
         experiment_ids=[row["experiment_id"]],
         filter_string=f"source_run_id = '{row['run_id']}'",
         output_format="list",
     )
-    assert logged.name == "model" and logged.source_run_id == row["run_id"]
+    assert logged.name == "vanilla-L10-s0" and logged.source_run_id == row["run_id"]
     run = mlflow.MlflowClient().get_run(row["run_id"])
     assert [output.model_id for output in run.outputs.model_outputs] == [logged.model_id]
 
@@ -196,7 +208,7 @@ except ImportError:
     pass
 import mlflow
 mlflow.set_tracking_uri({settings.tracking_uri!r})
-model = mlflow.pyfunc.load_model("runs:/{row["run_id"]}/model")
+model = mlflow.pyfunc.load_model("runs:/{row["run_id"]}/vanilla-L10-s0")
 predictions = model.predict(np.load("x.npy"))
 np.save("predictions.npy", predictions)
 print("loaded rnn_layers from", sys.modules["rnn_layers"].__file__)
@@ -220,7 +232,7 @@ print("loaded rnn_layers from", sys.modules["rnn_layers"].__file__)
     import rnn_layers  # noqa: F401
 
     folder = mlflow.artifacts.download_artifacts(
-        f"runs:/{row['run_id']}/model", tracking_uri=settings.tracking_uri
+        f"runs:/{row['run_id']}/vanilla-L10-s0", tracking_uri=settings.tracking_uri
     )
     reference = keras.saving.load_model(os.path.join(folder, "data", "model.keras"))
     np.testing.assert_allclose(
@@ -271,22 +283,28 @@ def test_tensorboard_has_one_run_per_grid_point_with_train_and_validation_scalar
     root = settings.tb_experiment_dir(EXPERIMENT)
     points = expected_points()
     runs = _tensorboard_runs(root)
-    # The HParams definition at the root, one run per grid point, one for the report.
-    report_runs = [run for run in runs if run.startswith("report" + os.sep)]
-    assert len(report_runs) == 1
-    assert sorted(set(runs) - set(report_runs)) == sorted([".", *(p.name for p in points)])
+    # One run per grid point; the report's run (figures, tables, the HParams definition)
+    # and one run per curve; no "." run.
+    sweep_name = mlflow.MlflowClient(settings.tracking_uri).get_run(result.parent_run_id)
+    report_run = os.path.join("report", sweep_name.info.run_name)
+    curves = ["deep", "gru", "lstm", "vanilla"]
+    assert sorted(runs) == sorted(
+        [*(p.name for p in points), report_run, *(os.path.join(report_run, c) for c in curves)]
+    )
 
     client = mlflow.MlflowClient(settings.tracking_uri)
     children = search(
         settings, filter_string=f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'"
     )
     run_ids = dict(zip(children["tags.mlflow.runName"], children["run_id"]))
+    test_mse = dict(zip(children["tags.mlflow.runName"], children["metrics.test_mse"]))
     for point in points:
         events = _events(os.path.join(root, point.name))
         tags = set(events.Tags()["tensors"])
         assert {"loss/train", "loss/validation", "mse/train", "mse/validation"} <= tags
         assert not any("learning_rate" in tag or tag.startswith("epoch_") for tag in tags)
-        assert {"_hparams_/session_start_info", "test_mse", "solved"} <= tags
+        assert {"_hparams_/session_start_info", "breakdown/test_mse"} <= tags
+        assert not {"test_mse", "solved"} & tags  # no single points at step 0
         # step = epoch, as in MLflow, with the same values.
         for tag, key in (("loss/train", "loss"), ("mse/validation", "val_mse")):
             logged = [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
@@ -295,6 +313,10 @@ def test_tensorboard_has_one_run_per_grid_point_with_train_and_validation_scalar
             )
             assert [step for step, _ in logged] == [step for step, _ in history] == [0, 1]
             assert [v for _, v in logged] == pytest.approx([v for _, v in history], rel=1e-5)
+        # The final values at step = the run's length.
+        [final] = events.Tensors("breakdown/test_mse")
+        assert final.step == point.length
+        assert float(tf.make_ndarray(final.tensor_proto)) == pytest.approx(test_mse[point.name])
         # The session's hyperparameters have the types of the dashboard's domains.
         start = _hparams_plugin_data(events, "_hparams_/session_start_info").session_start_info
         assert start.hparams["length"].number_value == point.params()["length"]
@@ -303,7 +325,8 @@ def test_tensorboard_has_one_run_per_grid_point_with_train_and_validation_scalar
         assert start.group_name == point.name
 
     # The HParams dashboard: the grid axes with numeric domains, nothing constant.
-    experiment = _hparams_plugin_data(_events(root), "_hparams_/experiment").experiment
+    report_events = _events(os.path.join(root, report_run))
+    experiment = _hparams_plugin_data(report_events, "_hparams_/experiment").experiment
     infos = {info.name: info for info in experiment.hparam_infos}
     assert [info.name for info in experiment.hparam_infos] == ["model", "length", "seed"]
     assert [v.number_value for v in infos["length"].domain_discrete.values] == [5, 10]
@@ -315,16 +338,50 @@ def test_tensorboard_has_one_run_per_grid_point_with_train_and_validation_scalar
     ]
     assert infos["length"].differs and infos["model"].differs and not infos["seed"].differs
     metric_tags = [info.name.tag for info in experiment.metric_infos]
-    assert metric_tags[0] == "test_mse" and "mse/validation" in metric_tags
+    assert metric_tags[0] == "breakdown/test_mse" and "mse/validation" in metric_tags
 
-    # The report: images and one Markdown text, no scalar against length.
-    report_events = _events(os.path.join(root, report_runs[0]))
+    # The report: images and one Markdown text in its run; a curve per run, against length.
     plugins = {
         tag: report_events.SummaryMetadata(tag).plugin_data.plugin_name
         for tag in report_events.Tags()["tensors"]
     }
     assert plugins["report/breakdown"] == "images" and plugins["report/summary"] == "text"
-    assert set(plugins.values()) == {"images", "text"}
+    assert set(plugins.values()) == {"images", "text", "hparams"}
+    vanilla = _events(os.path.join(root, report_run, "vanilla"))
+    assert sorted(vanilla.Tags()["tensors"]) == ["breakdown/solved_fraction", "breakdown/test_mse"]
+    assert [e.step for e in vanilla.Tensors("breakdown/test_mse")] == [5, 10]
+
+
+def test_the_parent_charts_the_breakdown_and_describes_the_result(smoke):
+    import mlflow
+
+    settings, result, _ = smoke
+    client = mlflow.MlflowClient(settings.tracking_uri)
+    children = search(
+        settings, filter_string=f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'"
+    )
+    for curve in ("vanilla", "deep", "lstm", "gru"):
+        history = sorted(
+            (m.step, m.value)
+            for m in client.get_metric_history(result.parent_run_id, f"test_mse/{curve}")
+        )
+        runs = children[children["params.model"] == curve].sort_values(
+            "params.length", key=lambda c: c.astype(int)
+        )
+        assert history == [
+            (int(length), pytest.approx(value))
+            for length, value in zip(runs["params.length"], runs["metrics.test_mse"])
+        ]
+        steps = [
+            m.step
+            for m in client.get_metric_history(result.parent_run_id, f"solved_fraction/{curve}")
+        ]
+        assert sorted(steps) == [5, 10]
+    note = client.get_run(result.parent_run_id).data.tags["mlflow.note.content"]
+    assert note.startswith("Verdict: ") and "| curve | horizon | L=5 | L=10 |" in note
+    assert "Budget: at most 8 adam updates per run" in note
+    files = [a.path for a in client.list_artifacts(result.parent_run_id, "report")]
+    assert "report/report.html" in files
 
 
 def test_progress_lines(smoke):
@@ -400,7 +457,10 @@ def test_runs_name_their_source_commit_and_datasets(smoke):
     assert experiment.tags[schema.EXPERIMENT_KIND] == schema.MODEL_TRAINING_KIND
 
 
-def test_register_puts_a_grid_points_model_in_the_model_registry(smoke, capfd):
+def test_register_puts_a_grid_points_model_in_the_model_registry(smoke, capfd, tmp_path):
+    import subprocess
+    import sys
+
     import mlflow
 
     from experiments.__main__ import main
@@ -410,7 +470,7 @@ def test_register_puts_a_grid_points_model_in_the_model_registry(smoke, capfd):
     out, err = capfd.readouterr()
     assert code == 0, out
     assert "WARNING" not in err, err  # registered from the logged model itself
-    assert "Registered gru-L10-s0" in out and "models:/t-gru/1" in out
+    assert "Registered gru-L10-s0" in out and "model 't-gru', version 1" in out
     client = mlflow.MlflowClient(settings.tracking_uri)
     version = client.get_model_version("t-gru", "1")
     row = search(settings, filter_string="tags.grid_point = 'gru-L10-s0'").iloc[0]
@@ -418,8 +478,24 @@ def test_register_puts_a_grid_points_model_in_the_model_registry(smoke, capfd):
     mlflow.set_tracking_uri(settings.tracking_uri)
     x, _ = _test_inputs_and_targets("gru-L10-s0")
     registered = mlflow.pyfunc.load_model("models:/t-gru/1").predict(x[:8])
-    logged = mlflow.pyfunc.load_model(f"runs:/{row['run_id']}/model").predict(x[:8])
+    logged = mlflow.pyfunc.load_model(f"runs:/{row['run_id']}/gru-L10-s0").predict(x[:8])
     np.testing.assert_array_equal(registered, logged)
+
+    # The printed load lines work from any folder: they name the store.
+    snippet = out[out.index("import mlflow") :]
+    assert f"mlflow.set_tracking_uri({settings.tracking_uri!r})" in snippet
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    np.save(elsewhere / "x.npy", x[:8])
+    script = "\n".join(line.strip() for line in snippet.strip().splitlines())
+    script += "\nimport numpy as np\nnp.save('p.npy', model.predict(np.load('x.npy')))\n"
+    environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    finished = subprocess.run(
+        [sys.executable, "-c", script], cwd=elsewhere, env=environment, capture_output=True
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(elsewhere / "p.npy"), registered)
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["p.npy", "x.npy"]  # no mlflow.db
 
     assert main(["register", EXPERIMENT, "--grid-point", "gru-L99-s0"]) == 2
     assert "no finished run 'gru-L99-s0'" in capfd.readouterr().err

@@ -6,17 +6,19 @@ checked on the smoke sweep in `test_sweep.py`.
 """
 
 import os
+import re
+import urllib.parse
 
 import numpy as np
 import pytest
 
 from experiments import tracking
-from experiments.tracking.tensorboard_logs import (
-    epoch_scalar_tag,
+from experiments.tracking.tensorboard_hparams import (
     hparam_domain,
     sweep_hparams,
     tensorboard_hparam_value,
 )
+from experiments.tracking.tensorboard_logs import epoch_scalar_tag
 
 
 def _events(path):
@@ -134,8 +136,13 @@ def test_hparams_config_and_run_values_agree_in_type(tmp_path):
     from tensorboard.plugins.hparams import api_pb2
 
     points = _points()
-    tracking.write_hparams_config(tmp_path, points, "mse", axes=["model", "length", "seed"])
-    experiment = _plugin_data(_events(tmp_path), "_hparams_/experiment").experiment
+    axes = ["model", "length", "seed"]
+    # Logs of an older version: the definition in `<experiment>/` itself (the "." run).
+    tracking.write_texts(tmp_path, {"old": "the definition of an older sweep"})
+    tracking.write_hparams_config(tmp_path, "sweep-a", points, "mse", axes=axes)
+    assert not list(tmp_path.glob("events.out.tfevents.*"))  # no "." run
+    report_run = tmp_path / "report" / "sweep-a"
+    experiment = _plugin_data(_events(report_run), "_hparams_/experiment").experiment
     infos = {info.name: info for info in experiment.hparam_infos}
     assert list(infos) == ["model", "length", "seed", "units"]
     assert infos["length"].type == api_pb2.DATA_TYPE_FLOAT64
@@ -145,22 +152,46 @@ def test_hparams_config_and_run_values_agree_in_type(tmp_path):
     # The plugin lists hyperparameters that differ first and shows 5 columns by default.
     assert [name for name, info in infos.items() if info.differs] == ["model", "length", "units"]
     metrics = [info.name.tag for info in experiment.metric_infos]
-    assert metrics[:2] == ["test_mse", "solved"]
+    assert metrics[:2] == ["breakdown/test_mse", "breakdown/solved_fraction"]
     assert {"mse/validation", "loss/validation", "loss/train"} <= set(metrics)
 
-    # A second sweep's definition replaces the first.
-    tracking.write_hparams_config(tmp_path, points[:2], "mse", axes=["model", "length", "seed"])
-    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1
+    # The report drawn in that folder keeps the definition; a second sweep's replaces it.
+    tracking.clear_report_dir(report_run)
+    assert _events(report_run).Tags()["tensors"] == ["_hparams_/experiment"]
+    tracking.write_hparams_config(tmp_path, "sweep-b", points[:2], "mse", axes=axes)
+    definitions = sorted(tmp_path.glob("report/*/events.out.tfevents.*"))
+    assert [path.parent.name for path in definitions] == ["sweep-b"]
 
     run = tmp_path / "deep-L50-s0"
-    tracking.write_run_hparams(run, "deep-L50-s0", points[-1], {"test_mse": 0.2, "solved": 0})
+    final = {"test_mse": 0.2, "test_loss": 0.2, "solved": 0, "epochs_trained": 3}
+    final["train_time_s"] = 1.5
+    tracking.write_run_hparams(run, "deep-L50-s0", points[-1], final, metric="mse", length=50)
     events = _events(run)
     start = _plugin_data(events, "_hparams_/session_start_info").session_start_info
     assert start.group_name == "deep-L50-s0"
     assert start.hparams["length"].number_value == 50
     assert start.hparams["model"].string_value == "deep"
     assert start.hparams["use_bias"].bool_value is True
-    assert _values(events, "test_mse") == [(0, pytest.approx(0.2))]
+    # The final values the table shows, at step = length: no single points at step 0.
+    assert sorted(events.Tags()["tensors"]) == [
+        "_hparams_/session_start_info",
+        "breakdown/solved_fraction",  # beside the report's curves of the same tags
+        "breakdown/test_mse",
+        "outcome/train_time_s",
+    ]
+    assert _values(events, "breakdown/test_mse") == [(50, pytest.approx(0.2))]
+
+
+def test_a_report_redrawn_over_older_logs_takes_their_definition_out_of_the_root(tmp_path):
+    points = _points()
+    tracking.write_hparams_config(tmp_path, "sweep-a", points, "mse", axes=["model"])
+    old_layout = tmp_path / "report" / "sweep-a"
+    (definition,) = old_layout.glob("events.out.tfevents.*")
+    definition.rename(tmp_path / definition.name.removesuffix(".hparams"))  # as it was
+    report_run = tmp_path / "report" / "sweep-a"
+    tracking.clear_report_dir(report_run)
+    assert not list(tmp_path.glob("events.out.tfevents.*"))
+    assert _events(report_run).Tags()["tensors"] == ["_hparams_/experiment"]
 
 
 @pytest.fixture
@@ -193,9 +224,25 @@ def test_tensorboard_serves_the_root_or_one_experiment(served, capsys):
     assert logdir == settings.tensorboard_root
     out = capsys.readouterr().out
     assert "(2 runs)" in out and "2 experiments: HPARAMS shows one experiment's" in out
-    # Unsmoothed, the loss curves pinned: query parameters the frontend reads.
-    assert page.startswith("?smoothing=0&pinnedCards=") and page.endswith("#timeseries")
+    # Unsmoothed, coloured by model, the loss curves pinned: query parameters the frontend
+    # reads (`runColorGroup=regex:...`: runs whose capture groups match share a colour).
+    query = urllib.parse.parse_qs(page.removeprefix("?").removesuffix("#timeseries"))
+    assert page.endswith("#timeseries") and query["smoothing"] == ["0"]
+    assert "loss/validation" in query["pinnedCards"][0]
+    color_by = re.compile(query["runColorGroup"][0].removeprefix("regex:"))
+    models = {
+        run: color_by.search(run).groups()
+        for run in (
+            "vanilla-L10-s0",
+            "vanilla-L100-s2",
+            "long_dependency/vanilla-L10-s0-units32",
+            "report/long_dependency-quick-1a2b3c/vanilla",
+            "deep-L10-s0",
+        )
+    }
+    assert set(models.values()) == {("vanilla",), ("deep",)}
     assert "#images&regexInput=report" in out and "#text&regexInput=report" in out
+    assert "#scalars&regexInput=report&_smoothingWeight=0" in out
 
     logdir, _ = served("long_dependency")
     assert logdir == settings.tb_experiment_dir("long_dependency")

@@ -47,12 +47,23 @@ def test_experiments_are_model_training_experiments_also_when_made_before(tracki
 
 
 def test_ui_addresses_open_the_model_training_view():
+    import urllib.parse
+
     local = tracking.TrackingConfig("sqlite:////x/mlflow.db", None, "", "/x/tb", "test")
     assert local.ui_address() == "http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
+    # A run opens on its charts (a parent's breakdown against length).
     assert (
         local.ui_address("3", "abc")
-        == "http://127.0.0.1:5000/#/experiments/3/runs/abc?workflowType=machine_learning"
+        == "http://127.0.0.1:5000/#/experiments/3/runs/abc/model-metrics"
+        "?workflowType=machine_learning"
     )
+    # A sweep's runs: the runs table with its search box set to the sweep's children.
+    page, query = local.ui_address("3", sweep="abc").split("#", 1)[1].split("?")
+    assert page == "/experiments/3/runs"
+    assert urllib.parse.parse_qs(query) == {
+        "workflowType": ["machine_learning"],
+        "searchFilter": ["tags.`mlflow.parentRunId` = 'abc'"],
+    }
     server = tracking.TrackingConfig("http://team:5000/", None, "", "/x/tb", "test")
     assert (
         server.ui_address("3")
