@@ -77,6 +77,11 @@ TASK_DESCRIPTION = "task.describe"
 JIT_COMPILE_EFFECTIVE = "jit_compile_effective"
 JIT_COMPILE_FALLBACK = "jit_compile_fallback"
 STOPPED_WHEN_SOLVED_AT_EPOCH = "stopped_when_solved_at_epoch"
+# A model kind `package.module:factory` (a layer of the user's own): its module's file is
+# logged under MODEL_SOURCE_DIR, and its SHA-256 is this tag.
+MODEL_SOURCE_SHA256 = "model_source.sha256"
+# Why the gradient_flow probe measured nothing (a layer of the user's own it cannot unroll).
+GRADIENT_FLOW_SKIPPED = "probes.gradient_flow.skipped"
 # The libraries and the machine (`tracking.system_tags`).
 KERAS_BACKEND = "keras.backend"
 VERSION_PREFIX = "version."
@@ -143,6 +148,7 @@ RESOLVED_CONFIG = "config/resolved.yaml"  # after the profile and --set
 REPORT_ARTIFACT_DIR = "report"
 REPORT_SUMMARY = "summary.md"
 MODEL_ARTIFACT = "model"  # `runs:/<run id>/model`
+MODEL_SOURCE_DIR = "model_source"  # the factory's module file, as it was when the run trained
 GRADIENT_FLOW_JSON = "probes/gradient_flow.json"
 GRADIENT_FLOW_PNG = "probes/gradient_flow.png"
 LOSS_SURFACE_JSON = "probes/loss_surface.json"
