@@ -117,6 +117,11 @@ SEQUENCES_TO_SOLVE = "sequences_to_solve"
 SOLVE_CENSORED = "solve_censored"
 TIME_TO_SOLVE_METRICS = (UPDATES_TO_SOLVE, SEQUENCES_TO_SOLVE, SOLVE_CENSORED)
 RESULT_METRICS = (TEST_LOSS, SOLVED, DIVERGED, TRAIN_TIME_S, *TIME_TO_SOLVE_METRICS)
+# The adding task's second metric (`datasets.adding.MAX_ABS_ERROR`): the largest absolute
+# error over the test set, for Hochreiter & Schmidhuber's criterion (every test sequence
+# within 0.04). A results table has the column when a run logged it.
+TEST_MAX_ABS_ERROR = "test_max_abs_error"
+OPTIONAL_RESULT_METRICS = (TEST_MAX_ABS_ERROR,)
 # Where a compiled-loop run's time went (`training.group`); seeds trained as one group
 # share these numbers (the tag `group_size` says how many).
 TIME_FIRST_EPOCH_S = "time_first_epoch_s"  # the first epoch, which compiles the program
@@ -133,6 +138,11 @@ GROUP_SIZE = "group_size"
 HORIZON_PREFIX = "horizon_"
 # The horizon had training stopped at a fraction of the budget; step = those updates.
 BUDGET_HORIZON_PREFIX = "budget_horizon_"
+# The horizon under Hochreiter & Schmidhuber's criterion (adding: every test error < 0.04).
+HS_HORIZON_PREFIX = "hs_horizon_"
+# The horizon a lever's gradient decay predicts (`report.decay_prediction`), per `when`
+# (init, trained): `predicted_horizon_init_<curve>`.
+PREDICTED_HORIZON_PREFIX = "predicted_horizon_"
 
 STATUS_RUNNING = "RUNNING"
 STATUS_SCHEDULED = "SCHEDULED"
@@ -170,6 +180,16 @@ def horizon_metric_name(curve):
 def budget_horizon_metric_name(curve):
     """`budget_horizon_<curve>`, logged with step = updates (see `horizon_metric_name`)."""
     return BUDGET_HORIZON_PREFIX + horizon_metric_name(curve)[len(HORIZON_PREFIX) :]
+
+
+def hs_horizon_metric_name(curve):
+    """`hs_horizon_<curve>` (see `horizon_metric_name`)."""
+    return HS_HORIZON_PREFIX + horizon_metric_name(curve)[len(HORIZON_PREFIX) :]
+
+
+def predicted_horizon_metric_name(when, curve):
+    """`predicted_horizon_<when>_<curve>` (see `horizon_metric_name`)."""
+    return f"{PREDICTED_HORIZON_PREFIX}{when}_" + horizon_metric_name(curve)[len(HORIZON_PREFIX) :]
 
 
 def _float(text):

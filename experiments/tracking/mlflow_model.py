@@ -4,8 +4,9 @@
 file, signature, input example, pinned requirements, a "Logged model" of the run that
 can be registered), and adds one thing the Keras flavor cannot: the `rnn_layers`
 package under the model's `code/`, with a pyfunc loader that imports it first
-(`pyfunc_loader.py`), and the module of any class of the user's own in the model (a
-layer from a `package.module:factory` kind, its cell), which the loader imports too. So
+(`pyfunc_loader.py`), and the module of any other class in the model (the tasks' own
+metrics, `datasets/metrics.py`; a layer from a `package.module:factory` kind, its cell),
+which the loader imports too. So
 
     mlflow.pyfunc.load_model("runs:/<run id>/model").predict(x)
 
@@ -28,7 +29,7 @@ from experiments.tracking.environment import pip_requirements
 
 CODE_DIR = "code"
 LOADER_MODULE = "vanilla_rnn_lab_pyfunc"
-# The modules of the user's own classes, which the loader imports first (pyfunc_loader.py
+# The modules of the model's other classes, which the loader imports first (pyfunc_loader.py
 # reads this name; it is shipped alone and cannot import it from here).
 USER_MODULES_FILE = "vanilla_rnn_lab_modules.json"
 # Top-level packages a loading process has already: Keras's, and `rnn_layers` (shipped).
@@ -72,9 +73,9 @@ class _KerasWithCode:
 
 
 def user_modules(model):
-    """The modules of the model's own classes that neither Keras nor `rnn_layers` provide
-    (a layer of the user's own, its cell), sorted: Keras finds a class on loading only
-    once its module has registered it."""
+    """The modules of the model's classes that neither Keras nor `rnn_layers` provide (the
+    tasks' metrics in its compile config, a layer of the user's own, its cell), sorted:
+    Keras finds such a class on loading only once its module has registered it."""
     import keras
 
     found = set()

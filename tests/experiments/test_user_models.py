@@ -238,3 +238,44 @@ def test_the_example_module_s_factory_passes_the_checks():
     import examples.min_gru
 
     assert "examples.min_gru:min_gru" in examples.min_gru.__doc__  # its worked command line
+
+
+def test_the_loader_imports_a_shipped_module_whose_name_another_package_holds(tmp_path):
+    """Hugging Face's `datasets` has no `datasets.metrics`: where an installed package
+    holds a shipped module's top-level name, the loader runs the shipped file instead."""
+    import json
+    import shutil
+
+    from experiments.tracking import mlflow_model
+
+    code = tmp_path / "code"
+    (code / "shadowed").mkdir(parents=True)
+    (code / "shadowed" / "cells.py").write_text("import sys\nsys.shipped_cells_ran = True\n")
+    loader = code / f"{mlflow_model.LOADER_MODULE}.py"
+    shutil.copyfile(mlflow_model._LOADER_FILE, loader)
+    (code / mlflow_model.USER_MODULES_FILE).write_text(json.dumps(["shadowed.cells"]))
+    installed = tmp_path / "site"
+    (installed / "shadowed").mkdir(parents=True)
+    (installed / "shadowed" / "__init__.py").write_text("")  # a regular package: it wins
+    script = f"""
+import sys
+sys.path[:0] = [{str(installed)!r}, {str(code)!r}]
+import {mlflow_model.LOADER_MODULE} as loader
+loader._import_user_modules()
+assert sys.shipped_cells_ran and "_vanilla_rnn_lab_shipped.shadowed.cells" in sys.modules
+"""
+    from tests.experiments.runner_helpers import REPO_ROOT
+
+    finished = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},  # rnn_layers, which the loader imports
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert (
+        mlflow_model.USER_MODULES_FILE
+        == __import__("experiments.tracking.pyfunc_loader", fromlist=["x"]).USER_MODULES_FILE
+    )
