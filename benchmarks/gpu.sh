@@ -47,7 +47,7 @@ echo "== 2. VanillaRNN against cuDNN nn.RNN"
 "$PYTHON" -m benchmarks --sizes gpu_long,gpu_wide --torch-device cuda "$@"
 
 echo "== 3. the full profiles planned from step times on this GPU (4 grid points at once)"
-"$PYTHON" -m benchmarks.full_plan long_dependency copy_memory latch --parallel 4 --steps 20
+"$PYTHON" -m benchmarks.full_plan long_dependency copy_memory latch horizon_levers --parallel 4 --steps 20
 
 echo "== 4. the flagship quick sweep on each backend"
 if [ -x .venv/bin/python ] && .venv/bin/python -c "import mlflow, tensorflow" 2>/dev/null; then
