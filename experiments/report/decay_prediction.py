@@ -7,16 +7,17 @@ learnable only while the gradient reaching back across it stays above some level
 then every lever's horizon H satisfies rho^H >= g* and the next length does not.
 
 This module calibrates g* on the runs themselves: it is what the longest solved length
-received, the smallest rho^H over the levers that solved a length (its log,
-`log_threshold` = min over levers of H ln rho). Each lever's predicted horizon is then
-the length at which its gradient falls below g*,
+received, the weakest rho^H with which a lever solved its longest length. Each lever is
+predicted from the other levers (leave one out: a lever's own horizon never sets its own
+threshold, so no prediction agrees by construction): with log_threshold = min over the
+other levers that solved a length and whose gradient decays of H ln rho, its predicted
+horizon is the length at which its gradient falls below that,
 
     L* = log_threshold / ln(rho)   (rho < 1; rho >= 1 does not vanish: L* = inf),
 
 and the prediction agrees with the measurement when it falls on the same tested length:
-at least the measured horizon and short of the next length tested (the lever whose rho^H
-set g* agrees by construction). Pure functions on results tables
-(`experiments.report.results`) that carry the probe's decay columns.
+at least the measured horizon and short of the next length tested. Pure functions on
+results tables (`experiments.report.results`) that carry the probe's decay columns.
 """
 
 import math
@@ -27,6 +28,9 @@ import pandas as pd
 from experiments.report.horizon import memory_horizon, summarize
 
 WHEN = ("init", "trained")
+# A prediction that lands on a tested length up to floating-point rounding (a log and a
+# division) counts as that length.
+_ROUNDING = 1e-9
 AGREES, LONGER, SHORTER, UNKNOWN = "agrees", "predicts longer", "predicts shorter", "unknown"
 
 
@@ -63,13 +67,14 @@ def lever_decays(df):
     return table
 
 
-def gradient_threshold(horizons, decays):
+def gradient_threshold(horizons, decays, *, excluding=None):
     """The log of what the longest solved length received: min over the levers that solved
     a length and whose gradient decays (rho < 1) of horizon x ln(rho).
 
     Args:
         horizons: `curve -> measured horizon` (0: nothing solved).
         decays: `curve -> rho` (NaN: not measured).
+        excluding: a curve left out (the one being predicted).
 
     Returns:
         `(log_threshold, curve that set it)`, or `(nan, None)` when no lever qualifies.
@@ -77,7 +82,7 @@ def gradient_threshold(horizons, decays):
     candidates = [
         (horizons[curve] * math.log(rho), curve)
         for curve, rho in decays.items()
-        if curve in horizons and horizons[curve] > 0 and 0 < rho < 1
+        if curve != excluding and curve in horizons and horizons[curve] > 0 and 0 < rho < 1
     ]
     if not candidates:
         return math.nan, None
@@ -117,25 +122,24 @@ def judge(predicted, horizon, censored, next_length, lengths):
     if censored:
         return AGREES if predicted >= horizon else SHORTER
     upper = next_length if math.isfinite(next_length) else min(lengths)
-    # A float threshold can put the lever that set it a hair below its own horizon.
-    if predicted < horizon * (1 - 1e-9):
+    if predicted < horizon * (1 - _ROUNDING):
         return SHORTER
-    return AGREES if predicted < upper else LONGER
+    return AGREES if predicted < upper * (1 - _ROUNDING) else LONGER
 
 
 def prediction_table(df, horizons):
     """Per curve: the measured horizon, its seed band, and per `when` the decay, the
-    predicted horizon and the verdict.
+    threshold from the other levers, the predicted horizon and the verdict.
 
     Args:
         df: a results table with the probe's columns `grad_decay_init` / `_trained`.
         horizons: `horizon.memory_horizon(summarize(df))`.
 
     Returns:
-        `(table, thresholds)`: the table, one row per curve (`curve`, `horizon`,
-        `censored`, `next_length`, `seed_min`, `seed_median`, `seed_max`, and per when
-        `grad_decay_<when>`, `predicted_<when>`, `verdict_<when>`), and per when
-        `(log_threshold, reference curve)`.
+        A DataFrame, one row per curve: `curve`, `horizon`, `censored`, `next_length`,
+        `seed_min`, `seed_median`, `seed_max`, and per when `grad_decay_<when>`,
+        `threshold_<when>` (the log threshold), `reference_<when>` (the lever that set
+        it), `predicted_<when>`, `verdict_<when>`.
     """
     bands = seed_horizons(df).groupby("curve")["horizon"].agg(["min", "median", "max"])
     table = horizons[["curve", "horizon", "censored", "next_length"]].copy()
@@ -145,19 +149,20 @@ def prediction_table(df, horizons):
     decays = lever_decays(df).set_index("curve")
     measured = dict(zip(table["curve"], table["horizon"]))
     lengths = sorted(df["length"].unique().tolist())
-    thresholds = {}
     for when in WHEN:
         column = decay_column(when)
-        rho = table["curve"].map(decays[column]).astype(float)
-        thresholds[when] = gradient_threshold(measured, dict(zip(table["curve"], rho)))
-        predicted = [predicted_horizon(r, thresholds[when][0]) for r in rho]
-        table[column] = rho.to_numpy()
+        rho = dict(zip(table["curve"], table["curve"].map(decays[column]).astype(float)))
+        thresholds = [gradient_threshold(measured, rho, excluding=c) for c in table["curve"]]
+        predicted = [predicted_horizon(rho[c], t) for c, (t, _) in zip(table["curve"], thresholds)]
+        table[column] = [rho[c] for c in table["curve"]]
+        table[f"threshold_{when}"] = [t for t, _ in thresholds]
+        table[f"reference_{when}"] = [reference or "" for _, reference in thresholds]
         table[f"predicted_{when}"] = predicted
         table[f"verdict_{when}"] = [
             judge(p, row["horizon"], bool(row["censored"]), float(row["next_length"]), lengths)
             for p, (_, row) in zip(predicted, table.iterrows())
         ]
-    return table.reset_index(drop=True), thresholds
+    return table.reset_index(drop=True)
 
 
 def on_grid(predicted, lengths):
@@ -168,7 +173,7 @@ def on_grid(predicted, lengths):
     lengths = sorted(lengths)
     if predicted >= lengths[-1]:
         return f">= {lengths[-1]:g}"
-    below = [length for length in lengths if length <= predicted * (1 + 1e-9)]
+    below = [length for length in lengths if length <= predicted * (1 + _ROUNDING)]
     return f"{below[-1]:g}" if below else f"< {lengths[0]:g}"
 
 

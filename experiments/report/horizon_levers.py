@@ -44,11 +44,13 @@ def _with_decays(report):
     return df
 
 
-def levers_markdown(table, thresholds, lengths, budget):
+def levers_markdown(table, lengths, budget):
     """Markdown: per lever, the measured horizon and seed band, each decay and the horizon
-    it predicts with the verdict; then the verdicts in words."""
+    it predicts (from the other levers' threshold) with the verdict; then the verdicts in
+    words."""
     lines = [
-        "### Horizon per lever, and the horizon its gradient decay predicts",
+        "### Horizon per lever, and the horizon its gradient decay predicts (threshold: the "
+        "weakest gradient with which another lever solved its longest length)",
         "",
         "| lever | horizon | seeds (min / median / max) | decay/step at init | predicted "
         "| verdict | decay/step trained | predicted | verdict |",
@@ -59,11 +61,11 @@ def levers_markdown(table, thresholds, lengths, budget):
         for when in WHEN:
             cells += [
                 fmt(row[decay_prediction.decay_column(when)], 4),
-                on_grid(row[f"predicted_{when}"], lengths),
+                _predicted(row, when, lengths),
                 row[f"verdict_{when}"],
             ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *(f"- {sentence}" for sentence in verdict_sentences(table, thresholds, budget))]
+    lines += ["", *(f"- {sentence}" for sentence in verdict_sentences(table, budget))]
     return "\n".join(lines) + "\n"
 
 
@@ -73,32 +75,37 @@ def _seed_band(row):
     return f"{row['seed_min']:g} / {row['seed_median']:g} / {row['seed_max']:g}"
 
 
-def verdict_sentences(table, thresholds, budget):
-    """Plain sentences: the calibration, how many levers each decay predicts, the misses."""
+def _predicted(row, when, lengths):
+    """`10 (12.3, from tanh)`: on the tested lengths, the value, the lever that set it."""
+    predicted = row[f"predicted_{when}"]
+    if math.isnan(predicted):
+        return "-"
+    return f"{on_grid(predicted, lengths)} ({fmt(predicted, 3)}, from {row[f'reference_{when}']})"
+
+
+def verdict_sentences(table, budget):
+    """Plain sentences: how many levers each decay predicts, and the misses."""
     sentences = []
     counts = agreement_counts(table)
     for when in WHEN:
-        log_threshold, reference = thresholds[when]
         agree, measured = counts[when]
-        if reference is None or not measured:
+        if not measured:
             sentences.append(
-                f"The decay {WHAT[when]} predicts nothing here: no lever both solved a length "
-                "and had a decaying gradient measured (the gradient_flow probe)."
+                f"The decay {WHAT[when]} predicts nothing here: no other lever both solved a "
+                "length and had a decaying gradient measured (the gradient_flow probe)."
             )
             continue
         misses = table[
             table[f"verdict_{when}"].isin([decay_prediction.LONGER, decay_prediction.SHORTER])
         ]
-        missed = "; ".join(
-            f"{row['curve']} {row[f'verdict_{when}']} "
-            f"({fmt(row[f'predicted_{when}'], 3)} against {format_horizon(row)})"
+        missed = ", ".join(
+            f"{row['curve']} (predicted {fmt(row[f'predicted_{when}'], 3)}, measured "
+            f"{format_horizon(row)})"
             for _, row in misses.iterrows()
         )
         sentences.append(
             f"The gradient decay {WHAT[when]} predicts the measured horizon of {agree} of "
-            f"{measured} levers (threshold: the gradient {reference}'s longest solved length "
-            f"received, {math.exp(log_threshold):.3g} of its value at the loss)"
-            + (f"; it disagrees for {missed}." if missed else ".")
+            f"{measured} levers" + (f"; it misses {missed}." if missed else ".")
         )
     if budget:
         sentences.append(f"These verdicts hold for this budget only. {budget}")
@@ -111,9 +118,9 @@ def add_to_report(report):
     df = _with_decays(report)
     if df.empty:
         return
-    table, thresholds = prediction_table(df, report.horizons)
+    table = prediction_table(df, report.horizons)
     lengths = sorted(df["length"].unique().tolist())
-    section = levers_markdown(table, thresholds, lengths, budget_text(df))
+    section = levers_markdown(table, lengths, budget_text(df))
     report.sections.append(section)
     report.terminal_sections.append(section)
     report.tables["levers"] = table

@@ -54,9 +54,10 @@ def test_the_predicted_horizon_of_a_synthetic_decay_is_the_known_length():
     fast = fit_decay_factor(distances, 2.0 * 0.8**distances)
     slow = fit_decay_factor(distances, 3.0 * 0.8 ** (distances / 2))  # half the rate
     assert fast == pytest.approx(0.8) and slow == pytest.approx(math.sqrt(0.8))
-    # The fast lever solved 20 steps: the threshold is what 20 steps of 0.8 leave, 0.8^20.
+    # The fast lever solved 20 steps: the threshold is what 20 steps of 0.8 leave, 0.8^20
+    # (the slow lever, predicted, is left out of its own threshold).
     log_threshold, reference = gradient_threshold(
-        {"fast": 20, "slow": 20}, {"fast": fast, "slow": slow}
+        {"fast": 20, "slow": 20}, {"fast": fast, "slow": slow}, excluding="slow"
     )
     assert reference == "fast" and log_threshold == pytest.approx(20 * math.log(0.8))
     # Decaying at half the rate, the same gradient is reached twice as far back: 40 steps.
@@ -101,9 +102,10 @@ def test_prediction_table_seed_bands_and_verdicts_on_a_hand_made_sweep():
     solved, failed = 0.001, 0.16
     df = table(
         {
-            # Horizon 10 (3 seeds), decay 0.5 -> sets the threshold 0.5^10 at init.
+            # Horizon 10 (3 seeds), decay 0.5 at init: 0.5^10 is the weakest gradient solved.
             "tanh": ({10: [solved] * 3, 20: [failed] * 3}, 0.5, 0.6),
-            # Decay 0.5^(1/3) at init: predicted 30, measured 20 (seeds 10 / 20 / 50): agrees.
+            # Horizon 20 (seeds 10 / 20 / 50), decay 0.5^(1/3) at init: from tanh's
+            # threshold it predicts 30, within [20, 50): agrees.
             "irnn": (
                 {10: [solved] * 3, 20: [solved, solved, failed], 50: [solved, failed, failed]},
                 0.5 ** (1 / 3),
@@ -118,24 +120,23 @@ def test_prediction_table_seed_bands_and_verdicts_on_a_hand_made_sweep():
         }
     )
     horizons = memory_horizon(summarize(df))
-    levers, thresholds = prediction_table(df, horizons)
-    levers = levers.set_index("curve")
-    assert thresholds["init"][1] == "tanh"
-    assert thresholds["init"][0] == pytest.approx(10 * math.log(0.5))
+    levers = prediction_table(df, horizons).set_index("curve")
+    # Each lever is predicted from the others: tanh from irnn's 0.5^(20/3), irnn from tanh's.
+    assert levers.loc["irnn", "reference_init"] == "tanh"
+    assert levers.loc["irnn", "threshold_init"] == pytest.approx(10 * math.log(0.5))
     assert levers.loc["irnn", "predicted_init"] == pytest.approx(30.0)
-    assert list(levers["verdict_init"]) == [AGREES, LONGER, AGREES]  # irnn, lstm, tanh
-    assert levers.loc["lstm", "verdict_trained"] == UNKNOWN  # the probe did not run
+    assert levers.loc["tanh", "reference_init"] == "irnn"
+    assert levers.loc["tanh", "predicted_init"] == pytest.approx(20 / 3)
+    assert list(levers["verdict_init"]) == [AGREES, LONGER, SHORTER]  # irnn, lstm, tanh
+    # After training both decay by 0.6: irnn's 0.6^20 predicts tanh 20 (longer than 10),
+    # tanh's 0.6^10 predicts irnn 10 (shorter than 20); the lstm was not measured.
+    assert list(levers["verdict_trained"]) == [SHORTER, UNKNOWN, LONGER]
     assert (levers.loc["irnn", ["seed_min", "seed_median", "seed_max"]] == [10, 20, 50]).all()
     assert levers.loc["irnn", "horizon"] == 20
     seeds = seed_horizons(df)
     assert sorted(seeds[seeds["curve"] == "irnn"]["horizon"]) == [10, 20, 50]
-    # After training irnn's 0.6^20 is the weakest: tanh's 0.6 then predicts 20, not 10.
-    assert thresholds["trained"][1] == "irnn"
-    assert levers.loc["tanh", "verdict_trained"] == LONGER
-    assert decay_prediction.agreement_counts(levers.reset_index()) == {
-        "init": (2, 3),
-        "trained": (1, 2),
-    }
+    counts = decay_prediction.agreement_counts(levers.reset_index())
+    assert counts == {"init": (1, 3), "trained": (0, 2)}
 
 
 def test_hs_criterion_is_every_test_error_below_0_04_by_hand():
