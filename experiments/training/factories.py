@@ -61,7 +61,7 @@ def load_factory(spec):
         module = importlib.import_module(module_name)
     except ImportError:
         raise
-    except Exception as error:  # a module that raises while it is imported
+    except Exception as error:  # a module that raises while it is imported: the same to us
         raise ImportError(one_line(error)) from error
     factory = getattr(module, attribute)  # AttributeError: no such name
     if not callable(factory):
