@@ -49,7 +49,7 @@ echo "== 2. VanillaRNN against cuDNN nn.RNN"
 "$PYTHON" -m benchmarks --sizes gpu_long,gpu_wide --torch-device cuda "$@"
 
 echo "== 3. the full profiles planned from step times on this GPU (4 grid points at once)"
-"$PYTHON" -m benchmarks.full_plan long_dependency copy_memory latch --parallel 4 --steps 20
+"$PYTHON" -m benchmarks.full_plan long_dependency copy_memory latch horizon_levers --parallel 4 --steps 20
 
 echo "== 4. seeds side by side in one program (JAX vmap) against one program each"
 "$PYTHON" -m benchmarks.group_bench --sizes 1,3,5,10 --units 32,128 --kinds vanilla,lstm

@@ -4,6 +4,14 @@ import numpy as np
 
 from datasets.base import Output, Task, TaskParameterError
 
+# Hochreiter & Schmidhuber (1997, experiment 4) counted the adding problem solved when the
+# absolute error was below 0.04 on every test sequence: the metric `max_abs_error` over
+# the test set, below HS_MAX_ABS_ERROR. Their target was 0.5 + (X1 + X2) / 4 with values in
+# [-1, 1] (range 1); applied to the unscaled sum of two U[0, 1] numbers here (range 2),
+# the same 0.04 is twice as strict relative to the target's range.
+MAX_ABS_ERROR = "max_abs_error"
+HS_MAX_ABS_ERROR = 0.04
+
 
 class Adding(Task):
     """Sum the two marked numbers of a long sequence.
@@ -29,6 +37,9 @@ class Adding(Task):
     (average error below 0.01, there on a rescaled target); here a
     project convention on the MSE of the unscaled sum, since Le et al. 2015
     and Arjovsky et al. 2016 only compare curves with the 1/6 baseline.
+    Their test criterion, absolute error below 0.04 on every test sequence,
+    is the second metric, `max_abs_error` (`HS_MAX_ABS_ERROR`), which the
+    adding reports show beside the MSE.
 
     Args:
         length: sequence length T (int >= 2, so each half has a position).
@@ -78,4 +89,6 @@ class Adding(Task):
     def _metrics(self):
         import keras
 
-        return [keras.metrics.MeanSquaredError(name="mse")]
+        from datasets.metrics import MaxAbsoluteError
+
+        return [keras.metrics.MeanSquaredError(name="mse"), MaxAbsoluteError(MAX_ABS_ERROR)]

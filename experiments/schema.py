@@ -79,6 +79,11 @@ TASK_DESCRIPTION = "task.describe"
 JIT_COMPILE_EFFECTIVE = "jit_compile_effective"
 JIT_COMPILE_FALLBACK = "jit_compile_fallback"
 STOPPED_WHEN_SOLVED_AT_EPOCH = "stopped_when_solved_at_epoch"
+# A model kind `package.module:factory` (a layer of the user's own): its module's file is
+# logged under MODEL_SOURCE_DIR, and its SHA-256 is this tag.
+MODEL_SOURCE_SHA256 = "model_source.sha256"
+# Why the gradient_flow probe measured nothing (a layer of the user's own it cannot unroll).
+GRADIENT_FLOW_SKIPPED = "probes.gradient_flow.skipped"
 # The libraries and the machine (`tracking.system_tags`).
 KERAS_BACKEND = "keras.backend"
 VERSION_PREFIX = "version."
@@ -116,6 +121,11 @@ SEQUENCES_TO_SOLVE = "sequences_to_solve"
 SOLVE_CENSORED = "solve_censored"
 TIME_TO_SOLVE_METRICS = (UPDATES_TO_SOLVE, SEQUENCES_TO_SOLVE, SOLVE_CENSORED)
 RESULT_METRICS = (TEST_LOSS, SOLVED, DIVERGED, TRAIN_TIME_S, *TIME_TO_SOLVE_METRICS)
+# The adding task's second metric (`datasets.adding.MAX_ABS_ERROR`): the largest absolute
+# error over the test set, for Hochreiter & Schmidhuber's criterion (every test sequence
+# within 0.04). A results table has the column when a run logged it.
+TEST_MAX_ABS_ERROR = "test_max_abs_error"
+OPTIONAL_RESULT_METRICS = (TEST_MAX_ABS_ERROR,)
 # Where a compiled-loop run's time went (`training.group`); seeds trained as one group
 # share these numbers (the tag `group_size` says how many).
 TIME_FIRST_EPOCH_S = "time_first_epoch_s"  # the first epoch, which compiles the program
@@ -143,6 +153,11 @@ STD_SUFFIX = "_std"
 BREAKDOWN_TAG_PREFIX = "breakdown/"
 # A grid point's other final values in TensorBoard (`outcome/train_time_s`, ...), at its length.
 OUTCOME_TAG_PREFIX = "outcome/"
+# The horizon under Hochreiter & Schmidhuber's criterion (adding: every test error < 0.04).
+HS_HORIZON_PREFIX = "hs_horizon_"
+# The horizon a lever's gradient decay predicts (`report.decay_prediction`), per `when`
+# (init, trained): `predicted_horizon_init_<curve>`.
+PREDICTED_HORIZON_PREFIX = "predicted_horizon_"
 
 STATUS_RUNNING = "RUNNING"
 STATUS_SCHEDULED = "SCHEDULED"
@@ -160,6 +175,7 @@ REPORT_SUMMARY = "summary.md"
 REPORT_HTML = "report.html"  # the whole report in one self-contained page
 # Runs logged before the models were named for their grid point: `runs:/<run id>/model`.
 LEGACY_MODEL_ARTIFACT = "model"
+MODEL_SOURCE_DIR = "model_source"  # the factory's module file, as it was when the run trained
 GRADIENT_FLOW_JSON = "probes/gradient_flow.json"
 GRADIENT_FLOW_PNG = "probes/gradient_flow.png"
 LOSS_SURFACE_JSON = "probes/loss_surface.json"
@@ -204,6 +220,16 @@ def curve_metric_name(quantity, curve):
 def model_name(run_name):
     """The logged model of a grid point's run is named for it: `vanilla-L50-s0`."""
     return run_name
+
+
+def hs_horizon_metric_name(curve):
+    """`hs_horizon_<curve>` (see `horizon_metric_name`)."""
+    return HS_HORIZON_PREFIX + horizon_metric_name(curve)[len(HORIZON_PREFIX) :]
+
+
+def predicted_horizon_metric_name(when, curve):
+    """`predicted_horizon_<when>_<curve>` (see `horizon_metric_name`)."""
+    return f"{PREDICTED_HORIZON_PREFIX}{when}_" + horizon_metric_name(curve)[len(HORIZON_PREFIX) :]
 
 
 def _float(text):

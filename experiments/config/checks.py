@@ -6,6 +6,7 @@ import copy
 import difflib
 import math
 import numbers
+import re
 
 import yaml
 
@@ -144,6 +145,37 @@ def choice_list(choices):
         for index, item in enumerate(value):
             choice(choices)(source, f"{path}[{index}]", item)
         return value
+
+    return check
+
+
+# A recurrent layer of the user's own: `package.module:factory` (checked for its syntax only
+# here, before TensorFlow loads; `training.factories` imports and tries it later).
+FACTORY_SPEC = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+
+def is_factory(value):
+    """Whether a model kind names a user factory, `package.module:factory`."""
+    return isinstance(value, str) and FACTORY_SPEC.fullmatch(value) is not None
+
+
+def factory_name(spec):
+    """The factory's own name, `factory` of `package.module:factory`: what a grid point
+    listing the spec directly is called (run names allow neither `:` nor `.`)."""
+    return spec.rpartition(":")[2]
+
+
+def model_kind(kinds):
+    """A check that a model kind is a built-in one or `package.module:factory`."""
+
+    def check(source, path, value):
+        if value in kinds or is_factory(value):
+            return value
+        raise ConfigError(
+            f"{where(source, path)} must be one of {', '.join(kinds)}, or a factory of your "
+            f"own as `package.module:factory` (importable from the working directory); "
+            f"got {value!r}."
+        )
 
     return check
 

@@ -2,7 +2,8 @@
 
 A grid point's hyperparameters are the config's top-level values, then its model
 variant's overrides, then its extra-axis values. Its run name (`vanilla-L100-s0`, extra
-axes appended as `-units32`) is the same in MLflow and TensorBoard.
+axes appended as `-units32`) is the same in MLflow and TensorBoard; a factory listed in
+`grid.model` as `package.module:factory` is named by its function (`factory-L100-s0`).
 
 Example:
 
@@ -16,6 +17,7 @@ import dataclasses
 import itertools
 import json
 
+from experiments.config.checks import factory_name, is_factory
 from experiments.config.loading import stable_hash
 from experiments.config.settings import REQUIRED_AXES, Hyperparameters
 from experiments.errors import ConfigError
@@ -30,8 +32,10 @@ class GridPoint:
         name: run name, e.g. `vanilla-L100-s0` (extra axes appended: `-units32`).
         axes: axis -> value for this point.
         task: the task name (`datasets.TASKS`).
-        model: the model variant's name (`vanilla`, or a `models:` key).
-        kind: the variant's kind (`vanilla`, `deep`, `lstm`, `gru`).
+        model: the model variant's name (`vanilla`, a `models:` key, or the factory's
+            name for a `package.module:factory` listed in `grid.model`).
+        kind: the variant's kind (`vanilla`, `deep`, `lstm`, `gru`, or
+            `package.module:factory`).
         length: the dependency length.
         seed: the run seed.
         hyperparameters: the point's `Hyperparameters`.
@@ -101,10 +105,13 @@ def _axis_suffix(key, value):
 
 def _point(config, index, axes):
     variant = config.variants[axes["model"]]
+    if is_factory(axes["model"]):  # run names hold neither `:` nor `.`
+        axes = {**axes, "model": factory_name(axes["model"])}
     overrides = {k: v for k, v in variant.items() if k != "kind"}
     overrides.update({k: v for k, v in axes.items() if k not in REQUIRED_AXES})
     hyperparameters = dataclasses.replace(config.hyperparameters, **overrides)
-    if isinstance(hyperparameters.units, list) and variant["kind"] != "deep":
+    one_layer = variant["kind"] != "deep" and not is_factory(variant["kind"])
+    if isinstance(hyperparameters.units, list) and one_layer:
         raise ConfigError(
             f"{config.source_of('units')}: `units` {hyperparameters.units!r} is a per-layer "
             f"list, but model {axes['model']!r} ({variant['kind']}) has one layer. Give "

@@ -86,17 +86,24 @@ class ExperimentConfig:
 
     @property
     def variants(self):
-        """Model variant name -> its overrides (with `kind`)."""
+        """Model variant name -> its overrides (with `kind`); a `package.module:factory`
+        listed in `grid.model` is a variant of its own, named by the spec."""
         variants = {kind: {"kind": kind} for kind in MODEL_KINDS}
         for name, spec in self.values["models"].items():
             variants[name] = merge(variants.get(name, {}), spec)
+        for name in self.values["grid"]["model"]:
+            if checks.is_factory(name):
+                variants[name] = {"kind": name}
         return variants
 
     def source_of(self, key):
-        """Where a key's value came from, for messages: its last `--set`, else the file."""
+        """Where a key's value came from, for messages: its last `--set`, else the file.
+
+        `key` is a key (`lr`: any `--set` with that part) or a dotted path
+        (`models.mine.kind`: a `--set` of that path, of a part of it or within it)."""
         for text in reversed(self.overrides):
             dotted = text.split("=", 1)[0].strip()
-            if key in dotted.split("."):
+            if key in dotted.split(".") or _nested(dotted, key) or _nested(key, dotted):
                 return f"--set {text!r}"
         return f"{self.path} (profile {self.profile})"
 
@@ -128,6 +135,11 @@ class ExperimentConfig:
             "overrides": list(self.overrides),
         }
         return yaml.safe_dump({**header, **self.values}, sort_keys=False)
+
+
+def _nested(outer, inner):
+    """Whether dotted path `inner` is `outer` or lies within it."""
+    return inner == outer or inner.startswith(outer + ".")
 
 
 def stable_hash(obj, length=12):
@@ -317,15 +329,15 @@ def _checked_models(where, models):
         spec = checks.mapping(where, path, spec if spec is not None else {})
         for key, value in spec.items():
             if key == "kind":
-                checks.choice(MODEL_KINDS)(where, f"{path}.kind", value)
+                checks.model_kind(MODEL_KINDS)(where, f"{path}.kind", value)
             elif key in HYPERPARAMETER_KEYS:
                 spec[key] = CHECKS[key](where, f"{path}.{key}", value)
             else:
                 raise checks.unknown_key(where, path, key, ("kind", *HYPERPARAMETER_KEYS))
         if "kind" not in spec and variant not in MODEL_KINDS:
             raise ConfigError(
-                f"{where}: `{path}` needs `kind: <{'|'.join(MODEL_KINDS)}>` "
-                "(it is not a built-in kind)."
+                f"{where}: `{path}` needs `kind: <{'|'.join(MODEL_KINDS)}>` or "
+                "`kind: package.module:factory` (it is not a built-in kind)."
             )
         models[variant] = spec
     return models
@@ -350,9 +362,27 @@ def _checked_grid(where, grid, known_variants):
             raise ConfigError(f"{where}: `{path}` lists a value twice: {axis_values!r}.")
         grid[axis] = checked
     for variant in grid["model"]:
-        if variant not in known_variants:
+        if variant not in known_variants and not checks.is_factory(variant):
             raise ConfigError(
                 f"{where}: `grid.model` names unknown model {variant!r}. Known: "
-                f"{', '.join(known_variants)} (add variants under `models:`)."
+                f"{', '.join(known_variants)} (add variants under `models:`, or name a "
+                "factory of your own as `package.module:factory`)."
             )
+    _check_run_names(where, grid["model"], known_variants)
     return grid
+
+
+def _check_run_names(where, models, known_variants):
+    """A factory listed in `grid.model` is named by its function: two of one name, or one
+    named like a variant, would share run names."""
+    named = {}
+    for model in models:
+        name = checks.factory_name(model) if checks.is_factory(model) else model
+        taken = named.get(name) or (name in known_variants and name != model and name)
+        if taken:
+            raise ConfigError(
+                f"{where}: `grid.model` {model!r} would be named {name!r} in run names, like "
+                f"{taken!r}. Declare it under `models:` with a name of its own, e.g. "
+                f"`models: {{my_{name}: {{kind: {model}}}}}`, and list that name."
+            )
+        named[name] = model

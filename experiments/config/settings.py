@@ -83,7 +83,7 @@ class SweepSettings:
     models: dict = setting(
         {},
         checks.mapping,
-        "extra or changed model variants: name -> {kind: ..., <hyperparameters>}",
+        "extra or changed model variants: name -> {kind: <kind or package.module:factory>, ...}",
         SWEEP,
     )
     backend: str = setting(
@@ -193,7 +193,10 @@ class Hyperparameters:
 
 # The grid axes every config has: axis -> (check, doc). Any hyperparameter may be an axis too.
 AXES = {
-    "model": (checks.string, "model variant names: vanilla, deep, lstm, gru, or `models:` keys"),
+    "model": (
+        checks.string,
+        "model variants: vanilla, deep, lstm, gru, `models:` keys, or `package.module:factory`",
+    ),
     "length": (checks.length, "dependency lengths passed to datasets.make(length=...)"),
     "seed": (checks.non_negative_int, "run seeds: initialization, training stream, val/test sets"),
 }

@@ -7,6 +7,7 @@ TensorBoard image or a file).
 - `breakdown`: the breakdown curve and the horizon against depth.
 - `two_weights`: the two-weight network's loss surface and its (u, w) trajectories.
 - `gradient_flow`: gradient norm against distance.
+- `levers`: the horizon per lever, its seed band, and the horizons the decay predicts.
 """
 
 import io

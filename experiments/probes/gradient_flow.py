@@ -55,6 +55,7 @@ class GradientFlowProbe(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.max_logged_points = max_logged_points
         self.results = {}
+        self.skipped = ""  # why the model could not be measured, if it could not
 
     def measure(self, when):
         """Measures the gradient flow now and logs it with the suffix `when`."""
@@ -65,7 +66,7 @@ class GradientFlowProbe(keras.callbacks.Callback):
         distances = np.arange(norms.shape[0])
         _, recurrent, _ = find_recurrent_layers(self.model)
         matrices = recurrent_matrices(self.model)
-        sigma = max(largest_singular_value(matrix) for matrix in matrices)
+        sigma = max((largest_singular_value(matrix) for matrix in matrices), default=math.nan)
         is_vanilla = all(_is_vanilla(layer) for layer in recurrent)
         derivative_bound = (
             max(
@@ -96,9 +97,20 @@ class GradientFlowProbe(keras.callbacks.Callback):
         return result
 
     def on_train_begin(self, logs=None):
+        try:
+            find_recurrent_layers(self.model)
+        except ValueError as error:
+            # A layer of the user's own that shows neither a Keras `cell` nor its weights:
+            # nothing to unroll. The run trains on; the tag says why it has no measurement.
+            self.skipped = str(error)
+            if self.run_logger is not None:
+                self.run_logger.set_tags({schema.GRADIENT_FLOW_SKIPPED: self.skipped[:500]})
+            return
         self.measure("init")
 
     def on_train_end(self, logs=None):
+        if self.skipped:
+            return
         self.measure("trained")
         if self.run_logger is None:
             return
@@ -133,6 +145,8 @@ class GradientFlowProbe(keras.callbacks.Callback):
 
 def _is_vanilla(layer):
     cell = cell_of(layer)
+    if getattr(cell, "recurrent_kernel", None) is None:
+        return False
     # A vanilla cell has one state and a square recurrent kernel; LSTM and GRU kernels are
     # (H, 4H) and (H, 3H).
     shape = tuple(cell.recurrent_kernel.shape)

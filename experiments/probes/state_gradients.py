@@ -64,11 +64,13 @@ def _recurrent_sublayers(layer):
 
 
 def recurrent_matrices(model):
-    """Returns the recurrent kernel of each recurrent layer as a NumPy array."""
+    """Returns the recurrent kernel of each recurrent layer that has one, as a NumPy array
+    (a cell of the user's own may have none)."""
     _, recurrent, _ = find_recurrent_layers(model)
     return [
         np.asarray(keras.ops.convert_to_numpy(cell_of(layer).recurrent_kernel))
         for layer in recurrent
+        if getattr(cell_of(layer), "recurrent_kernel", None) is not None
     ]
 
 
@@ -80,6 +82,9 @@ def _initial_states(layer, batch_size):
     cell = cell_of(layer)
     if hasattr(cell, "get_initial_state"):
         states = cell.get_initial_state(batch_size=batch_size)
+    elif hasattr(cell, "state_size"):
+        sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+        states = [keras.ops.zeros((batch_size, int(size))) for size in sizes]
     else:
         units = int(keras.ops.shape(cell.recurrent_kernel)[0])
         states = [keras.ops.zeros((batch_size, units))]

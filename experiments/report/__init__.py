@@ -14,6 +14,8 @@ its kind, a key of `REPORT_KINDS`:
 - `two_weights`: u and w during training against their targets alpha and 1 - alpha.
 - `gradient_flow`: the gradient norm against distance at initialization and after
   training, and the fitted per-step decay factor beside sigma_max(W) and its bound.
+- `horizon_levers`: the breakdown per lever (a model variant), each lever's horizon with
+  its seed band, and the horizon its gradient decay predicts beside the one measured.
 
 Modules: `results` (the runs as a table), `horizon` (the analysis), `text` (Markdown and
 the terminal summary), `to_tensorboard`, `writer` (the entry point), `kinds` (the

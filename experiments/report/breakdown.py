@@ -4,7 +4,9 @@ The test metric against dependency length per curve (`breakdown.png`), the per-r
 results (`results.csv`), the statistics per curve and length (`summary.csv`), each
 curve's memory horizon (`horizons.csv`, and the parent-run metric `horizon_<curve>`),
 and their Markdown tables; for tasks whose metric is not the loss, the test loss beside
-the memoryless baseline loss. Then the budget axis (`experiments.report.budget`): the
+the memoryless baseline loss; for the adding problem, Hochreiter & Schmidhuber's criterion
+beside the MSE threshold (`hs_criterion.csv`, the metric `hs_horizon_<curve>`). Then the
+budget axis (`experiments.report.budget`): the
 updates to solve per curve and length (`time_to_solve.csv`, `time_to_solve.png`) and
 the horizon had training stopped at a fraction of the budget (`budget_horizons.csv`,
 `budget_horizons.png`, the parent-run metric `budget_horizon_<curve>` with step =
@@ -19,7 +21,7 @@ import pandas as pd
 from experiments import schema
 from experiments.plots.breakdown import plot_breakdown
 from experiments.plots.budget import plot_budget_horizons, plot_time_to_solve
-from experiments.report import budget
+from experiments.report import budget, hs_criterion
 from experiments.report.horizon import memory_horizon, summarize
 from experiments.report.text import baseline_losses, loss_table, markdown_tables, not_run_text
 
@@ -60,6 +62,7 @@ def add_to_report(report):
         censored = float(bool(row["censored"]))
         report.metrics[schema.horizon_censored_metric_name(row["curve"])] = censored
     add_curve_series(report)
+    hs_criterion.add_to_report(report)  # adding runs: Hochreiter & Schmidhuber's criterion
     add_budget_axis(report)
 
 

@@ -10,6 +10,7 @@ REPORT_KINDS = {
     "depth": "experiments.report.depth",
     "two_weights": "experiments.report.two_weights",
     "gradient_flow": "experiments.report.gradient_flow",
+    "horizon_levers": "experiments.report.horizon_levers",
 }
 
 

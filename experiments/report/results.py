@@ -50,7 +50,8 @@ def results_from_runs(runs, info):
         A DataFrame with columns `run_id`, `run_name`, `model`, `length`, `seed`,
         `test_metric` (the value of `test_<metric>`), `test_loss`, `solved`, `diverged`,
         `train_time_s`, the time to solve, `not_run` (the reason a skipped point was not
-        trained, else ""), and one column per other param (numbers parsed), sorted by
+        trained, else ""), `test_max_abs_error` where a run logged it, and one column per
+        other param (numbers parsed), sorted by
         model, length, seed. `df.attrs` holds `info` and `axes` (the extra curve axes).
     """
     metric_key = schema.test_metric_name(info.metric)
@@ -76,6 +77,9 @@ def results_from_runs(runs, info):
         }
         for key in schema.RESULT_METRICS:
             row[key] = metrics.get(key, math.nan)
+        for key in schema.OPTIONAL_RESULT_METRICS:
+            if key in metrics:
+                row[key] = metrics[key]
         rows.append(row)
     return results_table(rows, info)
 
@@ -112,7 +116,9 @@ def results_table(rows, info):
         df.loc[infinite, schema.DIVERGED] = 1.0
         broken = df[schema.DIVERGED] > 0.5
         df["test_metric"] = metric.where(~broken)
-        df[schema.TEST_LOSS] = pd.to_numeric(df[schema.TEST_LOSS], errors="coerce").where(~broken)
+        for column in (schema.TEST_LOSS, *schema.OPTIONAL_RESULT_METRICS):
+            if column in df:
+                df[column] = pd.to_numeric(df[column], errors="coerce").where(~broken)
         df[schema.NOT_RUN] = df[schema.NOT_RUN].fillna("")
         # A point the sweep did not train is never solved (it has no test metric either).
         df.loc[df[schema.NOT_RUN] != "", schema.SOLVED] = 0.0
@@ -138,7 +144,7 @@ def curve_axes(df, candidates=None):
     """
     if df.empty or "model" not in df:
         return []
-    skip = {*schema.DESCRIPTIVE_PARAMS, *BASE_COLUMNS, "curve"}
+    skip = {*schema.DESCRIPTIVE_PARAMS, *BASE_COLUMNS, *schema.OPTIONAL_RESULT_METRICS, "curve"}
     axes = []
     for column in df.columns:
         if column in skip or (candidates is not None and column not in candidates):

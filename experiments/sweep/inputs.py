@@ -48,15 +48,18 @@ def check_inputs(name, profile, overrides, workers, executor, address, tracking_
             f"BACKEND=...) or `backend:` in the config."
         )
     terminal.import_tensorflow()  # without its start-up notices
+    from experiments.training.factories import check_factories
     from experiments.training.models import check_model_settings
 
     check_model_settings(config, points)
-    task = _first_task(config, points)
+    tasks = _tasks(config, points)
+    check_factories(config, points, tasks)  # layers of the user's own, on a zero batch
+    task = tasks[points[0].length]
     return SweepInputs(config, points, task, tracking_config, executor_type, workers, address)
 
 
-def _first_task(config, points):
-    """Builds the task at every length (each must be valid); returns the first point's."""
+def _tasks(config, points):
+    """Length -> the task built at that length (each must be valid)."""
     import datasets
 
     settings = config.settings
@@ -69,4 +72,4 @@ def _first_task(config, points):
         except datasets.TaskParameterError as error:
             key = "length" if error.parameter == "length" else "task_params"
             raise ConfigError(f"{config.source_of(key)}: {error}") from None
-    return tasks[points[0].length]
+    return tasks

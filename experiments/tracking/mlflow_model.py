@@ -4,26 +4,35 @@
 file, signature, input example, pinned requirements, a "Logged model" of the run that
 can be registered), named for its grid point (`vanilla-L50-s0`), and adds one thing the
 Keras flavor cannot: the `rnn_layers` package under the model's `code/`, with a pyfunc
-loader that imports it first (`pyfunc_loader.py`). So
+loader that imports it first (`pyfunc_loader.py`), and the module of any other class in
+the model (the tasks' own metrics, `datasets/metrics.py`; a layer from a
+`package.module:factory` kind, its cell), which the loader imports too. So
 
     mlflow.pyfunc.load_model("runs:/<run id>/vanilla-L50-s0").predict(x)
 
-works in a fresh process that never imported `rnn_layers`, on any machine with the
-pinned packages, and
+works in a fresh process that never imported `rnn_layers` or the user's module, on any
+machine with the pinned packages, and
 
     import rnn_layers; mlflow.keras.load_model("runs:/<run id>/vanilla-L50-s0")
 
 gives the Keras model itself (`models:/<model id>` works as well).
 """
 
+import json
 import os
 import pathlib
 import shutil
+import sys
 
 from experiments.tracking.environment import pip_requirements
 
 CODE_DIR = "code"
 LOADER_MODULE = "vanilla_rnn_lab_pyfunc"
+# The modules of the model's other classes, which the loader imports first (pyfunc_loader.py
+# reads this name; it is shipped alone and cannot import it from here).
+USER_MODULES_FILE = "vanilla_rnn_lab_modules.json"
+# Top-level packages a loading process has already: Keras's, and `rnn_layers` (shipped).
+_PROVIDED = ("keras", "rnn_layers", "builtins")
 EXAMPLE_SEQUENCES = 2
 _ACTIVE_EXPERIMENT = {}  # the (store, experiment) this process last made MLflow's active one
 
@@ -55,10 +64,52 @@ class _KerasWithCode:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
         shutil.copyfile(_LOADER_FILE, os.path.join(code, f"{LOADER_MODULE}.py"))
+        _copy_user_modules(model, code)
         pyfunc = mlflow_model.flavors["python_function"]
         pyfunc["loader_module"] = LOADER_MODULE
         pyfunc["code"] = CODE_DIR
         mlflow_model.save(os.path.join(path, "MLmodel"))
+
+
+def user_modules(model):
+    """The modules of the model's classes that neither Keras nor `rnn_layers` provide (the
+    tasks' metrics in its compile config, a layer of the user's own, its cell), sorted:
+    Keras finds such a class on loading only once its module has registered it."""
+    import keras
+
+    found = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            module = value.get("module")
+            if isinstance(module, str) and module.partition(".")[0] not in _PROVIDED:
+                found.add(module)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(keras.saving.serialize_keras_object(model))
+    return sorted(name for name in found if getattr(sys.modules.get(name), "__file__", None))
+
+
+def _copy_user_modules(model, code):
+    """Each user module's file into `code/`, at its package path, and their names in
+    `USER_MODULES_FILE`, which the loader imports first. Only the module's own file
+    travels: what it imports must be installed where the model loads."""
+    names = user_modules(model)
+    for name in names:
+        source = pathlib.Path(sys.modules[name].__file__)
+        parts = name.split(".")
+        if source.name == "__init__.py":
+            target = pathlib.Path(code, *parts, "__init__.py")
+        else:
+            target = pathlib.Path(code, *parts[:-1], f"{parts[-1]}.py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    with open(os.path.join(code, USER_MODULES_FILE), "w") as file:
+        json.dump(names, file)
 
 
 def log_keras_model(run_id, name, model, example_inputs, *, step=0):

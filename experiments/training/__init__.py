@@ -8,7 +8,8 @@
   `loop_tensorflow`: its compiled epoch programs.
 - `keras_fit`: the reference loop (`training_loop: keras_fit`), Keras's own `fit`.
 - `data`: a grid point's task, stream and fixed sets; `finish`: a run's results and model.
-- `models`: the models of the built-in kinds (`build_model`), checked before a sweep.
+- `models`: the models of the built-in kinds (`build_model`), checked before a sweep;
+  `factories`: layers of the user's own (`package.module:factory`), tried before a sweep.
 - `callbacks`: per-epoch metrics, progress lines, the time to solve.
 - `autodiff`: gradients through the backend (the probes'); `faults`: test-only faults.
 """

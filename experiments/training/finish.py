@@ -14,7 +14,8 @@ def finish_run(member, model, test_logs, losses, timing):
     Args:
         member: the `training.job.Member` (its point, run logger, TensorBoard folder).
         model: the trained Keras model (its weights decide `diverged` and are logged).
-        test_logs: `{"loss": ..., <metric>: ...}` on the test set.
+        test_logs: `{"loss": ..., <metric>: ..., <other metrics>: ...}` on the test set;
+            each is logged as `test_<name>`.
         losses: the training loss of every epoch trained (a NaN or inf: diverged).
         timing: `{metric name: value}`: the run's `train_time_s` and its other timings.
 
@@ -30,8 +31,7 @@ def finish_run(member, model, test_logs, losses, timing):
     solved = (not diverged) and task.is_solved(test_metric)
     epochs_trained = len(losses)
     final = {
-        schema.test_metric_name(task.metric): test_metric,
-        schema.TEST_LOSS: float(test_logs["loss"]),
+        **_test_metrics(test_logs),
         schema.SOLVED: int(solved),
         schema.DIVERGED: int(diverged),
         schema.EPOCHS_TRAINED: epochs_trained,
@@ -84,3 +84,13 @@ def run_note(point, outcome):
     if outcome.diverged:
         return f"{point.label()}: diverged."
     return f"{point.label()}: test {outcome.metric} {outcome.test_metric:.4g}, {outcome.verdict}."
+
+
+def _test_metrics(test_logs):
+    """`test_loss` and `test_<name>` of every metric the task returns (`task.metrics()`:
+    its metric first, then others such as adding's `max_abs_error`)."""
+    metrics = {schema.TEST_LOSS: float(test_logs["loss"])}
+    for name, value in test_logs.items():
+        if name != "loss":
+            metrics[schema.test_metric_name(name)] = float(value)
+    return metrics

@@ -11,7 +11,8 @@ import dataclasses
 import math
 
 from experiments import schema, tracking
-from experiments.training import callbacks, faults
+from experiments.config.checks import is_factory
+from experiments.training import callbacks, factories, faults
 from experiments.training.data import prepare_data
 
 
@@ -68,6 +69,8 @@ def start_member(job, job_member, client, *, jit_compile=None):
     callbacks.quiet_retracing_warning()
     logger = tracking.RunLogger(client, job_member.run_id, job_member.tb_dir)
     logger.set_tags(tracking.system_tags(), wait=False)
+    if is_factory(point.kind):  # a layer of the user's own: the code it trained with
+        factories.log_source(logger, point.kind)
     data = prepare_data(point, logger)
     if job_member.tb_dir:
         tracking.reset_dir(job_member.tb_dir)

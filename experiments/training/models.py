@@ -1,4 +1,5 @@
-"""Models for a task: one recurrent body (vanilla, deep vanilla, LSTM or GRU), one head.
+"""Models for a task: one recurrent body (vanilla, deep vanilla, LSTM, GRU, or a layer of
+the user's own from `training.factories`), one head.
 
 Every kind gets the same head, chosen by the task's `output`: a linear
 `Dense(task.output.units)` applied to the last state (per-sequence tasks) or
@@ -9,8 +10,10 @@ stays linear: classification losses take logits.
 import keras
 
 import rnn_layers
+from experiments.config.checks import factory_name, is_factory
 from experiments.config.settings import MODEL_KINDS
 from experiments.errors import ConfigError, one_line
+from experiments.training import factories
 
 
 def _initializer(spec):
@@ -51,9 +54,11 @@ def build_body(kind, hyperparameters, return_sequences):
     """The recurrent part of the model.
 
     Args:
-        kind: `vanilla`, `deep`, `lstm` or `gru`.
+        kind: `vanilla`, `deep`, `lstm`, `gru`, or `package.module:factory` (a layer of
+            the user's own, `training.factories`).
         hyperparameters: the grid point's `Hyperparameters`; the model part is read
-            (`units`, `num_layers`, `activation`, `use_bias`, the initializers).
+            (`units`, `num_layers`, `activation`, `use_bias`, the initializers; a factory
+            receives them all).
         return_sequences: whether the body returns every step's state.
 
     Returns:
@@ -61,8 +66,13 @@ def build_body(kind, hyperparameters, return_sequences):
     """
     hp = hyperparameters
     units = hp.units
+    if is_factory(kind):
+        return factories.build_layer(kind, hp, return_sequences)
     if kind not in MODEL_KINDS:
-        raise ValueError(f"Unknown model kind {kind!r}; known kinds: {', '.join(MODEL_KINDS)}.")
+        raise ValueError(
+            f"Unknown model kind {kind!r}; known kinds: {', '.join(MODEL_KINDS)}, or "
+            "`package.module:factory`."
+        )
     if isinstance(units, list) and kind != "deep":
         raise ValueError(
             f"`units`={units!r} is a per-layer list, which only the `deep` kind accepts; "
@@ -107,7 +117,7 @@ def build_model(kind, hyperparameters, task, seed, *, jit_compile=None):
     """Builds and compiles the model of one grid point.
 
     Args:
-        kind: the model kind, `vanilla`, `deep`, `lstm` or `gru`.
+        kind: the model kind, `vanilla`, `deep`, `lstm`, `gru` or `package.module:factory`.
         hyperparameters: the grid point's `Hyperparameters` (model and training parts:
             the network, `optimizer`, `lr`, `clipnorm`, `jit_compile`).
         task: a `datasets` task; its `timesteps`, `input_dim`, `output`,
@@ -130,7 +140,8 @@ def build_model(kind, hyperparameters, task, seed, *, jit_compile=None):
     inputs = keras.Input(shape=(task.timesteps, task.input_dim), name="sequences")
     hidden = build_body(kind, hp, return_sequences=task.output.per_step)(inputs)
     outputs = _head(hp, task.output)(hidden)
-    model = keras.Model(inputs, outputs, name=f"{kind}_{task.name}")
+    body = factory_name(kind) if is_factory(kind) else kind
+    model = keras.Model(inputs, outputs, name=f"{body}_{task.name}")
     model.compile(
         optimizer=build_optimizer(hp),
         loss=task.loss,

@@ -69,6 +69,34 @@ def test_copy_memory_metric_and_baseline_loss():
     assert float(metric.result()) == 0.0
 
 
+def test_adding_max_abs_error_is_hochreiter_and_schmidhubers_criterion_by_hand():
+    """Errors 0.03, 0.0 in one batch and 0.05, 0.039 in the next: the largest over the set,
+    0.05, fails "below 0.04 on every sequence"; without the 0.05 sequence, 0.039 meets it."""
+    from datasets.adding import HS_MAX_ABS_ERROR
+
+    task = datasets.make("adding", length=10)
+    assert [metric.name for metric in task.metrics()] == ["mse", "max_abs_error"]
+    metric = task.metrics()[1]
+    targets = np.array([[1.0], [0.5], [1.5], [0.2]], dtype=np.float32)
+    predictions = np.array([[1.03], [0.5], [1.45], [0.239]], dtype=np.float32)
+    metric.update_state(targets[:2], predictions[:2])
+    assert float(metric.result()) == pytest.approx(0.03, abs=1e-6)
+    metric.update_state(targets[2:], predictions[2:], sample_weight=np.zeros(2))  # not weighed out
+    assert float(metric.result()) == pytest.approx(0.05, abs=1e-6)
+    assert not float(metric.result()) < HS_MAX_ABS_ERROR
+    metric.reset_state()
+    metric.update_state(targets[[0, 1, 3]], predictions[[0, 1, 3]])
+    assert float(metric.result()) == pytest.approx(0.039, abs=1e-6) and HS_MAX_ABS_ERROR == 0.04
+    assert float(metric.result()) < HS_MAX_ABS_ERROR
+    # Stateless, as the compiled loop evaluates it: the same largest error.
+    values = [np.zeros(()) for _ in metric.variables]
+    for batch in ((0, 1), (2, 3)):
+        values = metric.stateless_update_state(
+            values, targets[list(batch)], predictions[list(batch)]
+        )
+    assert float(metric.stateless_result(values)) == pytest.approx(0.05, abs=1e-6)
+
+
 def test_ewma_is_solved_by_linear_simple_rnn():
     alpha = 0.2
     task = datasets.make("ewma", length=30, alpha=alpha)

@@ -108,7 +108,7 @@ SHIPPED = [
 BREAKDOWN_EXPERIMENTS = [
     name
     for name in config.experiment_names()
-    if load_config(name, "smoke").settings.report in ("breakdown", "depth")
+    if load_config(name, "smoke").settings.report in ("breakdown", "depth", "horizon_levers")
 ]
 
 

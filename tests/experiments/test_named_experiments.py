@@ -37,6 +37,11 @@ EXPECTED = {
         ["report/gradient_flow.csv", "report/gradient_flow.png"],
         ["probes/gradient_flow.png", "probes/gradient_flow.json"],
     ),
+    "horizon_levers": (
+        "horizon_levers",
+        ["report/levers.csv", "report/lever_horizons.png", "report/hs_criterion.csv"],
+        ["probes/gradient_flow.png", "probes/gradient_flow.json"],
+    ),
 }
 COMMON_REPORT_FILES = [
     "report/results.csv",

@@ -76,6 +76,10 @@ class RecordingLogger:
         self.params = {}
         self.dicts = {}
         self.figures = []
+        self.tags = {}
+
+    def set_tags(self, tags, *, wait=True):
+        self.tags.update(tags)
 
     def log_metrics(self, metrics, step):
         self.metrics.extend((k, v, step) for k, v in metrics.items())
@@ -453,6 +457,30 @@ def test_gradient_flow_probe_logs_decay_sigma_and_figure(layer_class, expect_bou
     flow = logger.dicts["probes/gradient_flow.json"]
     assert set(flow) == {"init", "trained"} and len(flow["init"]["norms"]) == 9
     assert logger.figures == [("probes/gradient_flow.png", "probes/gradient_flow")]
+
+
+def test_gradient_flow_probe_on_layers_of_the_user_s_own():
+    """A cell without a recurrent kernel (the example minGRU) is measured without
+    sigma_max(W); a layer with no cell to unroll is skipped, with a tag saying why."""
+    from examples.min_gru import MinGRUCell
+    from experiments import schema
+
+    task = SumTask(length=6)
+    x, y = task.sample(16, seed=0)
+    keras.utils.set_random_seed(0)
+    gated = rnn_model(keras.layers.RNN(MinGRUCell(4)), 6, 2)
+    opaque = rnn_model(keras.layers.GlobalAveragePooling1D(), 6, 2)
+    for model in (gated, opaque):
+        model.compile(optimizer="adam", loss=task.loss)
+    measured, skipped = RecordingLogger(), RecordingLogger()
+    for model, logger in ((gated, measured), (opaque, skipped)):
+        [probe] = probes.make_probes(["gradient_flow"], task, "mine", logger)
+        model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[probe])
+    names = {name for name, _, _ in measured.metrics}
+    assert {"grad_decay_init", "grad_decay_trained", "grad_norm_init"} <= names
+    assert not any(name.startswith(("sigma_max_W", "decay_bound")) for name in names)
+    assert skipped.metrics == [] and skipped.figures == []
+    assert "no recurrent layer" in skipped.tags[schema.GRADIENT_FLOW_SKIPPED]
 
 
 def test_make_probes_rejects_unknown_names_and_strings():
