@@ -31,7 +31,10 @@ TRACKING_KEYS = {
     "artifact_location": "mlartifacts",
     "experiment_prefix": "",
     "tensorboard_root": "tb_logs",
+    "outage_window_s": 600,
 }
+# Keys whose value is a number of seconds, not a string.
+SECONDS_KEYS = ("outage_window_s",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,8 @@ class TrackingConfig:
         experiment_prefix: prefix of every MLflow experiment name.
         tensorboard_root: absolute TensorBoard root folder.
         source: where the settings came from (for messages).
+        outage_window_s: how long a sweep rides out a tracking server that does not
+            answer (training goes on, what it logs is kept) before it stops.
     """
 
     tracking_uri: str
@@ -52,6 +57,7 @@ class TrackingConfig:
     experiment_prefix: str
     tensorboard_root: str
     source: str
+    outage_window_s: float = TRACKING_KEYS["outage_window_s"]
 
     def experiment_name(self, name):
         """The MLflow experiment name of a named experiment."""
@@ -138,7 +144,7 @@ def load_tracking_config(path=None, environ=None):
 
     Raises:
         TrackingError: the file is missing, not YAML, has unknown keys or
-            values that are not strings.
+            values of the wrong type.
     """
     environ = os.environ if environ is None else environ
     path = pathlib.Path(path or environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE).resolve()
@@ -167,6 +173,11 @@ def load_tracking_config(path=None, environ=None):
     for key, value in values.items():
         if key == "experiment_prefix" and value is None:
             values[key] = ""
+        elif key in SECONDS_KEYS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise TrackingError(
+                    f"{path}: `{key}` must be a number of seconds > 0; got {value!r}."
+                )
         elif not isinstance(value, str):
             raise TrackingError(
                 f"{path}: `{key}` must be a string; got {value!r} ({type(value).__name__})."
@@ -183,6 +194,7 @@ def load_tracking_config(path=None, environ=None):
         experiment_prefix=values["experiment_prefix"],
         tensorboard_root=str((base / values["tensorboard_root"]).resolve()),
         source=source,
+        outage_window_s=float(values["outage_window_s"]),
     )
 
 
