@@ -15,6 +15,8 @@ TIME SERIES dashboard none above 500 (`experiments.__main__` prints addresses th
 around the first).
 """
 
+import contextlib
+import errno
 import json
 import math
 import numbers
@@ -29,6 +31,21 @@ VALIDATION = "validation"
 # Keras's epoch logs that are not a metric of the model (a constant learning rate is a
 # hyperparameter already).
 NOT_EPOCH_METRICS = ("learning_rate",)
+
+
+@contextlib.contextmanager
+def _full_disk_as_oserror(logdir):
+    """TensorFlow's event writer reports a full disk as `ResourceExhaustedError`; the
+    runner knows one as an `OSError` with errno ENOSPC (`errors.no_space`) that names
+    the folder (the sweep then stops in one line that names it)."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.ResourceExhaustedError as error:
+        raise OSError(
+            errno.ENOSPC, "No space left on device (writing TensorBoard events)", str(logdir)
+        ) from error
 
 
 def epoch_scalar_tag(log_key):
@@ -82,16 +99,18 @@ def epoch_summaries(tb_dir):
             }
             if not scalars:
                 return
-            if self._writer is None:  # created on the first epoch: a failed start writes nothing
-                self._writer = tf.summary.create_file_writer(self.logdir)
-            with self._writer.as_default():
-                for tag, value in scalars.items():
-                    tf.summary.scalar(tag, value, step=epoch)
-            self._writer.flush()
+            with _full_disk_as_oserror(self.logdir):
+                if self._writer is None:  # made on the first epoch: a failed start writes nothing
+                    self._writer = tf.summary.create_file_writer(self.logdir)
+                with self._writer.as_default():
+                    for tag, value in scalars.items():
+                        tf.summary.scalar(tag, value, step=epoch)
+                self._writer.flush()
 
         def on_train_end(self, logs=None):
             if self._writer is not None:
-                self._writer.close()
+                with _full_disk_as_oserror(self.logdir):
+                    self._writer.close()
                 self._writer = None
 
     return EpochSummaries(tb_dir)
@@ -229,10 +248,11 @@ def write_hparams_config(tb_experiment_dir, points_params, metric, axes=()):
     root.mkdir(parents=True, exist_ok=True)
     for old in root.glob("events.out.tfevents.*"):
         old.unlink()
-    writer = tf.summary.create_file_writer(str(root))
-    with writer.as_default():
-        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
-    writer.close()
+    with _full_disk_as_oserror(root):
+        writer = tf.summary.create_file_writer(str(root))
+        with writer.as_default():
+            tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
+        writer.close()
 
 
 def _hparams_metrics(metric):
@@ -268,13 +288,15 @@ def write_run_hparams(tb_dir, run_name, hparams, final_metrics):
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
-    writer = tf.summary.create_file_writer(str(tb_dir))
-    with writer.as_default():
-        hp.hparams({k: tensorboard_hparam_value(v) for k, v in hparams.items()}, trial_id=run_name)
-        for key, value in final_metrics.items():
-            if value is not None and math.isfinite(float(value)):
-                tf.summary.scalar(key, float(value), step=0)
-    writer.close()
+    with _full_disk_as_oserror(tb_dir):
+        writer = tf.summary.create_file_writer(str(tb_dir))
+        with writer.as_default():
+            values = {k: tensorboard_hparam_value(v) for k, v in hparams.items()}
+            hp.hparams(values, trial_id=run_name)
+            for key, value in final_metrics.items():
+                if value is not None and math.isfinite(float(value)):
+                    tf.summary.scalar(key, float(value), step=0)
+        writer.close()
 
 
 def write_images(logdir, images, step=0):
@@ -287,11 +309,12 @@ def write_images(logdir, images, step=0):
     """
     import tensorflow as tf
 
-    writer = tf.summary.create_file_writer(str(logdir))
-    with writer.as_default():
-        for tag, png in images.items():
-            tf.summary.image(tag, tf.image.decode_png(png, channels=4)[None], step=step)
-    writer.close()
+    with _full_disk_as_oserror(logdir):
+        writer = tf.summary.create_file_writer(str(logdir))
+        with writer.as_default():
+            for tag, png in images.items():
+                tf.summary.image(tag, tf.image.decode_png(png, channels=4)[None], step=step)
+        writer.close()
 
 
 def write_texts(logdir, texts, step=0):
@@ -304,11 +327,12 @@ def write_texts(logdir, texts, step=0):
     """
     import tensorflow as tf
 
-    writer = tf.summary.create_file_writer(str(logdir))
-    with writer.as_default():
-        for tag, text in texts.items():
-            tf.summary.text(tag, text, step=step)
-    writer.close()
+    with _full_disk_as_oserror(logdir):
+        writer = tf.summary.create_file_writer(str(logdir))
+        with writer.as_default():
+            for tag, text in texts.items():
+                tf.summary.text(tag, text, step=step)
+        writer.close()
 
 
 def count_runs(logdir):
