@@ -95,7 +95,22 @@ def existing_children(client, experiment_id, parent_id, points):
         for run in earlier.pop(name, []):
             tracking.end_run(client, run.info.run_id, schema.STATUS_KILLED)
             client.delete_run(run.info.run_id)
+    # This driver holds the sweep: a child still RUNNING was left so by one that stopped
+    # without marking it (its store went away; SIGKILL): FAILED now, whatever comes next.
+    for attempts in earlier.values():
+        for run in attempts:
+            if run.info.status in schema.ACTIVE_STATUSES:
+                client.set_terminated(run.info.run_id, schema.STATUS_FAILED)
     return finished, earlier
+
+
+def retire_orphans(client, experiment_id, parent_id):
+    """At a sweep's end: a child still RUNNING is one the driver lost track of (a run
+    created twice by a request retried through a server's outage): FAILED and hidden."""
+    for run in tracking.child_runs(client, experiment_id, parent_id):
+        if run.info.status in schema.ACTIVE_STATUSES:
+            client.set_terminated(run.info.run_id, schema.STATUS_FAILED)
+            client.delete_run(run.info.run_id)
 
 
 def create_child(client, config, experiment_id, parent_id, point, earlier_runs):

@@ -44,7 +44,10 @@ def finish_run(member, model, test_logs, losses, timing):
     if member.timer.stopped_epoch is not None:
         stopped = {schema.STOPPED_WHEN_SOLVED_AT_EPOCH: member.timer.stopped_epoch}
         logger.set_tags(stopped, wait=False)
-    logger.flush()  # the epochs' metrics, then the results: one write
+    # The epochs' metrics, then the results: one write, or, after a tracking server's
+    # outage, everything kept through it (this waits for the server, not the training:
+    # the group loop finishes runs on a thread of their own).
+    logger.drain()
     if member.tb_dir:
         # The HParams table's metrics: the results and the training time, not the rest.
         shown = {
@@ -54,7 +57,9 @@ def finish_run(member, model, test_logs, losses, timing):
         }
         hparams = {**point.identity(), **point.hyperparameters.as_params()}
         tracking.write_run_hparams(member.tb_dir, point.name, hparams, shown)
-    tracking.log_keras_model(logger.run_id, model, member.data.test[0][0], step=last_epoch)
+    tracking.log_keras_model(
+        logger.run_id, model, member.data.test[0][0], step=last_epoch, guard=logger.guard
+    )
     return schema.GridPointOutcome(
         run_name=point.name,
         status=schema.STATUS_FINISHED,
