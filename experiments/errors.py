@@ -92,6 +92,11 @@ def find_cause(error, kind):
     return next((e for e in causes(error) if isinstance(e, kind)), None)
 
 
+def written_path(error):
+    """The file an `OSError` was writing: a copy's destination, else its one file."""
+    return getattr(error, "filename2", None) or getattr(error, "filename", None)
+
+
 def no_space(error):
     """The failed write behind `error` when its disk was full: a `DiskFull`, or an
     `OSError` with errno ENOSPC / EDQUOT; else None."""

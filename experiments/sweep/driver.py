@@ -303,8 +303,13 @@ class Sweep:
         leave nothing RUNNING that the store lets us end, and say in one line what
         happened and how to resume."""
         self.pool.interrupt()
-        if find_cause(error, StoreUnavailable) is not None:
-            self._wait_to_mark_failed()
+        gone = find_cause(error, StoreUnavailable)
+        if gone is not None and not self._wait_to_mark_failed(gone):
+            tracking.guard_of(self.client).stop_waiting(down=True)  # the claim's release too
+            names = [point.name for point, _ in self.in_flight.values()]
+            self.in_flight.clear()
+            unmarked = [*names, "the parent run"]
+            return SweepFailed(stop_line(error, names, unmarked, self.inputs.tracking_config))
         names, unmarked = runs.end_runs(self.client, self.in_flight, schema.STATUS_FAILED)
         if self.parent_id is not None:
             try:
@@ -313,23 +318,24 @@ class Sweep:
                 unmarked.append("the parent run")
         return SweepFailed(stop_line(error, names, unmarked, self.inputs.tracking_config))
 
-    def _wait_to_mark_failed(self):
+    def _wait_to_mark_failed(self, gone):
         """Past the outage window: waits one more window for the store, so that the runs
-        in flight and the parent are marked FAILED as soon as it answers, not left RUNNING."""
+        in flight and the parent are marked FAILED as soon as it answers, not left
+        RUNNING. Whether it answered."""
         guard = tracking.guard_of(self.client)
+        wait_s = guard.window_s
         self.out(
-            f"Stopping the sweep: {guard.unavailable_message(guard.since or 0)}. Its "
-            f"{len(self.in_flight)} run(s) in flight and the parent run are marked FAILED "
-            f"as soon as the store answers (waiting up to {format_seconds(guard.window_s)}; "
-            "Ctrl-C leaves that to the next run of this command)."
+            f"Stopping the sweep: {gone}. Its {len(self.in_flight)} run(s) in flight and the "
+            f"parent run are marked FAILED as soon as the store answers (waiting up to "
+            f"{format_seconds(wait_s)}; Ctrl-C leaves that to the next run of this command)."
         )
         try:
-            if guard.wait_for_store(timeout=guard.window_s):
-                guard.answered()
+            answered = guard.wait_for_store(timeout=wait_s)
         except KeyboardInterrupt:
-            pass
-        if guard.since is not None:
-            guard.stop_waiting()
+            answered = False
+        if answered:
+            guard.answered()
+        return answered
 
 
 def _say_what_waits(result, out):

@@ -10,7 +10,14 @@ resume), its traceback in a file the line names.
 import tempfile
 import traceback
 
-from experiments.errors import DiskFull, StoreUnavailable, find_cause, no_space, one_line
+from experiments.errors import (
+    DiskFull,
+    StoreUnavailable,
+    find_cause,
+    no_space,
+    one_line,
+    written_path,
+)
 
 
 def stop_line(error, names, unmarked, tracking_config):
@@ -58,7 +65,7 @@ def no_space_line(full, tracking_config):
     if isinstance(full, DiskFull):  # from a worker (Ray wraps it: read it with care)
         path, error = getattr(full, "path", ""), getattr(full, "error", "")
     else:
-        path, error = full.filename, ""
+        path, error = written_path(full), ""
     path = str(path or "")
     error = error or one_line(full)
     roots = (

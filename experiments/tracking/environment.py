@@ -116,6 +116,8 @@ def _system_metrics_monitor(run_logger):
     class KeptSamples:
         """Where MLflow's monitor puts its samples (its `BatchMetricsLogger`'s place)."""
 
+        data = ()  # what the monitor's `finish` counts: nothing is held here
+
         def record_metrics(self, metrics, step):
             run_logger.keep_metrics(metrics, step)
 

@@ -205,10 +205,17 @@ class StoreGuard:
                 " without it); writing what was kept."
             )
 
-    def stop_waiting(self):
-        """From now on, a store that does not answer fails at once (`StoreUnavailable`),
-        with no window: for a driver that stops (Ctrl-C) and must not wait for it."""
-        self.window_s = 0.0
+    def stop_waiting(self, down=False):
+        """From now on no call waits for the store: for a driver that stops (Ctrl-C, or
+        past the window) and must not wait for it again.
+
+        A call that finds the store unreachable then raises `StoreUnavailable` at once;
+        while the store is known to be down (`down`: it is, from now), none is tried.
+        """
+        with self._lock:
+            self.window_s = 0.0
+            if down and self.since is None:
+                self.since = time.time()
 
     def unavailable_message(self, since):
         return (

@@ -229,7 +229,10 @@ def _fail(member, failures, error):
     """
     from experiments import tracking
 
-    if isinstance(error, StoreUnavailable) or no_space(error) is not None:
+    if isinstance(error, StoreUnavailable):
+        raise error
+    if no_space(error) is not None:
+        member.logger.flush()  # its epochs' metrics: the store may be on another disk
         raise error
     member.active = False
     member.stop_monitor()

@@ -21,7 +21,7 @@ import time
 import traceback
 
 from experiments import schema, terminal, tracking
-from experiments.errors import DiskFull, StoreUnavailable, no_space, one_line
+from experiments.errors import DiskFull, StoreUnavailable, no_space, one_line, written_path
 
 
 @dataclasses.dataclass
@@ -110,7 +110,7 @@ def _all_failed(job, client, error):
             client.set_terminated(member.run_id, schema.STATUS_FAILED)
         if isinstance(full, DiskFull):
             raise full from error
-        raise DiskFull(full.filename or "a file", one_line(full)) from error
+        raise DiskFull(written_path(full) or "a file", one_line(full)) from error
     return [
         schema.GridPointOutcome(m.point.name, schema.STATUS_FAILED, error=one_line(error))
         for m in job.members
