@@ -16,7 +16,7 @@ def configure_mlflow(tracking_uri, outage_window_s=None, out=None):
 
     MLflow's HTTP client retries 7 times with exponential backoff by default (minutes
     before an error), which would stall a training loop at every write while a server
-    restarts. Here MLflow retries briefly (3 times, 1, 2, 4 s apart: blips), and the
+    restarts. Here MLflow retries briefly (3 times: at once, then 2 and 4 s later), and the
     client's `StoreGuard` (`tracking.outage`) rides out longer outages, up to
     `outage_window_s`. Values already in the environment win.
 
