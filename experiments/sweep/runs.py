@@ -69,6 +69,7 @@ def create_parent(client, experiment_id, config, task, points):
     )
     logger.log_artifact(config.path, schema.CONFIG_ARTIFACT_DIR)
     logger.log_text(config.to_yaml(), schema.RESOLVED_CONFIG)
+    logger.drain()  # through a server's outage: written before the sweep goes on
     return parent_id, name
 
 
@@ -133,6 +134,7 @@ def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
     logger = tracking.RunLogger(client, run_id)
     logger.log_params(point.params())
     logger.log_text(config.to_yaml(), schema.RESOLVED_CONFIG)
+    logger.drain()  # through a server's outage: written before the point trains
     for old in earlier_runs:
         tracking.end_run(client, old.info.run_id, schema.STATUS_KILLED)
         client.delete_run(old.info.run_id)

@@ -166,6 +166,25 @@ def load_tracking_config(path=None, environ=None):
             f"{path}: unknown key(s) {', '.join(map(repr, unknown))}. "
             f"Known keys: {', '.join(TRACKING_KEYS)}."
         )
+    values = _checked_values(path, data)
+    base = path.parent
+    tracking_uri = environ.get("MLFLOW_TRACKING_URI") or values["tracking_uri"]
+    tracking_uri = _resolve_sqlite(tracking_uri, base)
+    remote = tracking_uri.startswith(("http://", "https://"))
+    artifact_root = None if remote else str((base / values["artifact_location"]).resolve())
+    source = str(path) + (" + MLFLOW_TRACKING_URI" if environ.get("MLFLOW_TRACKING_URI") else "")
+    return TrackingConfig(
+        tracking_uri=tracking_uri,
+        artifact_root=artifact_root,
+        experiment_prefix=values["experiment_prefix"],
+        tensorboard_root=str((base / values["tensorboard_root"]).resolve()),
+        source=source,
+        outage_window_s=float(values["outage_window_s"]),
+    )
+
+
+def _checked_values(path, data):
+    """Every key's value (the file's, else its default), each of the right type."""
     values = {
         **TRACKING_KEYS,
         **{k: v for k, v in data.items() if v is not None or k == "experiment_prefix"},
@@ -182,20 +201,7 @@ def load_tracking_config(path=None, environ=None):
             raise TrackingError(
                 f"{path}: `{key}` must be a string; got {value!r} ({type(value).__name__})."
             )
-    base = path.parent
-    tracking_uri = environ.get("MLFLOW_TRACKING_URI") or values["tracking_uri"]
-    tracking_uri = _resolve_sqlite(tracking_uri, base)
-    remote = tracking_uri.startswith(("http://", "https://"))
-    artifact_root = None if remote else str((base / values["artifact_location"]).resolve())
-    source = str(path) + (" + MLFLOW_TRACKING_URI" if environ.get("MLFLOW_TRACKING_URI") else "")
-    return TrackingConfig(
-        tracking_uri=tracking_uri,
-        artifact_root=artifact_root,
-        experiment_prefix=values["experiment_prefix"],
-        tensorboard_root=str((base / values["tensorboard_root"]).resolve()),
-        source=source,
-        outage_window_s=float(values["outage_window_s"]),
-    )
+    return values
 
 
 def check_tracking_uri(tracking_uri, timeout=3.0):

@@ -49,14 +49,7 @@ def finish_run(member, model, test_logs, losses, timing):
     # the group loop finishes runs on a thread of their own).
     logger.drain()
     if member.tb_dir:
-        # The HParams table's metrics: the results and the training time, not the rest.
-        shown = {
-            k: v
-            for k, v in final.items()
-            if k != schema.EPOCHS_TRAINED and (k not in timing or k == schema.TRAIN_TIME_S)
-        }
-        hparams = {**point.identity(), **point.hyperparameters.as_params()}
-        tracking.write_run_hparams(member.tb_dir, point.name, hparams, shown)
+        _write_hparams(member, final, timing)
     tracking.log_keras_model(
         logger.run_id, model, member.data.test[0][0], step=last_epoch, guard=logger.guard
     )
@@ -69,3 +62,15 @@ def finish_run(member, model, test_logs, losses, timing):
         diverged=bool(diverged),
         train_time_s=timing[schema.TRAIN_TIME_S],
     )
+
+
+def _write_hparams(member, final, timing):
+    """The run's row of TensorBoard's HParams table: its results and training time."""
+    shown = {
+        k: v
+        for k, v in final.items()
+        if k != schema.EPOCHS_TRAINED and (k not in timing or k == schema.TRAIN_TIME_S)
+    }
+    point = member.point
+    hparams = {**point.identity(), **point.hyperparameters.as_params()}
+    tracking.write_run_hparams(member.tb_dir, point.name, hparams, shown)
