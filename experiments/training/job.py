@@ -21,7 +21,14 @@ import time
 import traceback
 
 from experiments import schema, terminal, tracking
-from experiments.errors import DiskFull, StoreUnavailable, no_space, one_line, written_path
+from experiments.errors import (
+    DiskFull,
+    StoreUnavailable,
+    find_cause,
+    no_space,
+    one_line,
+    written_path,
+)
 
 
 @dataclasses.dataclass
@@ -87,9 +94,9 @@ def run_job(job):
         client.update_run(member.run_id, status=schema.STATUS_RUNNING)
     try:
         outcomes = _train(job, client)
-    except StoreUnavailable:
-        raise  # nothing can be written now: the driver marks the runs once it can
     except Exception as error:  # what the job's points share broke: each of them failed
+        if find_cause(error, StoreUnavailable) is not None:
+            raise  # nothing can be written now: the driver marks the runs once it can
         outcomes = _all_failed(job, client, error)
     # The worker's time, shared out among the job's points (for the sweep's ETA).
     share = (time.perf_counter() - began) / len(job.members)
