@@ -188,8 +188,8 @@ class StoreGuard:
         if self.out is not None:
             self.out(
                 f"The tracking store {self.tracking_uri} does not answer (since "
-                f"{time.strftime('%H:%M:%S', time.localtime(began))}): training goes on and "
-                "what it logs is kept here until the store answers, for up to "
+                f"{time.strftime('%H:%M:%S', time.localtime(began))}): training goes on, and "
+                "what the runs log is kept until it answers, for up to "
                 f"{format_seconds(self.window_s)} (outage_window_s in mlflow.yaml)."
             )
 
