@@ -25,10 +25,11 @@ import functools
 import threading
 import time
 
-from experiments.errors import StoreUnavailable, causes
+from experiments.errors import StoreUnavailable, TrackingError, causes
 from experiments.terminal import format_seconds
+from experiments.tracking.settings import TRACKING_KEYS, check_tracking_uri
 
-DEFAULT_WINDOW_S = 600.0
+DEFAULT_WINDOW_S = float(TRACKING_KEYS["outage_window_s"])
 PROBE_TIMEOUT_S = 3.0
 PROBE_FIRST_S = 1.0  # the first health check after a failure; then doubled up to:
 PROBE_MAX_S = 10.0
@@ -58,9 +59,6 @@ def unreachable(error):
 
 def store_answers(tracking_uri, timeout=PROBE_TIMEOUT_S):
     """Whether a tracking server answers its health check now (no retries)."""
-    from experiments.errors import TrackingError
-    from experiments.tracking.settings import check_tracking_uri
-
     try:
         check_tracking_uri(tracking_uri, timeout=timeout)
     except TrackingError:

@@ -61,7 +61,7 @@ class TrainingJob:
     members: list
     probes: list
     progress_every_s: float = 30.0
-    outage_window_s: float = 600.0
+    outage_window_s: float = tracking.outage.DEFAULT_WINDOW_S
 
     @property
     def label(self):
