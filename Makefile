@@ -27,7 +27,7 @@ TEST_PROCESSES ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow experiment experiments report results register tensorboard mlflow-ui mlflow-server docs bench bench-sweep notebooks jupyter test-ray test-postgres clean
+.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow test-outage experiment experiments report results register tensorboard mlflow-ui mlflow-server docs bench bench-sweep notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -99,6 +99,9 @@ mlflow-ui: $(STAMP) ## Serve the MLflow UI on 127.0.0.1 over the tracking store 
 
 mlflow-server: $(STAMP) ## Start a team MLflow tracking server (SQL store, served artifacts): [ARGS="--host 0.0.0.0 --backend-store-uri postgresql://..."]
 	$(PY) -m experiments mlflow-server $(ARGS)
+
+test-outage: $(STAMP) ## A sweep riding out a real `mlflow server` restart (40 s), an outage past the window, a full disk (tmpfs, as root); ~12 min.
+	$(PY) -m pytest tests/experiments/test_outage.py $(PYTEST_ARGS)
 
 test-ray: $(RAY_STAMP) ## Run the Ray executor's tests (local Ray instance, a real `mlflow server`).
 	$(PY) -m pytest tests/experiments/test_ray_executor.py $(PYTEST_ARGS)

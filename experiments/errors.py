@@ -6,9 +6,19 @@ Callers decide what to do from the type, never from the message text:
 - `TrackingError`: the tracking store cannot be used (broken `mlflow.yaml`, a server that
   does not answer, a database that is not writable).
 - `SweepBusy`: another driver runs this sweep on this store.
+- `StoreUnavailable` (a `TrackingError`): a tracking server did not answer for longer
+  than the outage window (`outage_window_s` in `mlflow.yaml`).
+- `DiskFull`: no space left on the disk of a folder the runner writes (the artifact root,
+  the TensorBoard root): the sweep stops, since every run would fail the same way.
+- `SweepBusy`: another driver runs this sweep on this store.
 - `SweepFailed`: the driver could not go on (its store failed under it).
 - `SweepInterrupted`: Ctrl-C or SIGTERM, once the runs in flight are marked KILLED.
 """
+
+import errno
+
+# The errors of a write that found its disk (or the user's quota on it) full.
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class ConfigError(ValueError):
@@ -17,6 +27,27 @@ class ConfigError(ValueError):
 
 class TrackingError(RuntimeError):
     """The tracking store cannot be used (broken `mlflow.yaml`, unreachable server)."""
+
+
+class StoreUnavailable(TrackingError):
+    """A tracking server did not answer for longer than the outage window."""
+
+
+class DiskFull(RuntimeError):
+    """No space left on the disk of `path` (a file or folder the runner was writing).
+
+    Args:
+        path: what was being written when the disk was full.
+        error: the one-line error (`one_line`) of the failed write.
+    """
+
+    def __init__(self, path, error):
+        super().__init__(path, error)  # both in `args`: it pickles across processes
+        self.path = path
+        self.error = error
+
+    def __str__(self):
+        return f"no space left on the disk of {self.path} ({self.error})"
 
 
 class SweepBusy(RuntimeError):
@@ -45,3 +76,33 @@ def one_line(error, limit=300):
     message = lines[0][:limit] if lines else ""
     name = type(error).__name__
     return f"{name}: {message}" if message else name
+
+
+def causes(error):
+    """`error` and the errors behind it (`__cause__`, `__context__`, and Ray's `cause`)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__ or getattr(error, "cause", None)
+
+
+def find_cause(error, kind):
+    """The first error of type `kind` behind `error` (itself included), or None."""
+    return next((e for e in causes(error) if isinstance(e, kind)), None)
+
+
+def written_path(error):
+    """The file an `OSError` was writing: a copy's destination, else its one file."""
+    return getattr(error, "filename2", None) or getattr(error, "filename", None)
+
+
+def no_space(error):
+    """The failed write behind `error` when its disk was full: a `DiskFull`, or an
+    `OSError` with errno ENOSPC / EDQUOT; else None."""
+    for cause in causes(error):
+        if isinstance(cause, DiskFull):
+            return cause
+        if isinstance(cause, OSError) and cause.errno in NO_SPACE_ERRNOS:
+            return cause
+    return None

@@ -53,6 +53,9 @@ SWEEP_N_FAILED = "sweep.n_failed"
 # Which driver runs the sweep now, and when it last said so (experiments/sweep_claim.py).
 SWEEP_DRIVER = "sweep.driver"
 SWEEP_HEARTBEAT = "sweep.heartbeat"
+# How long that driver's heartbeat may be silent before its claim is stale (seconds): it
+# rides out a tracking server's outage that long.
+SWEEP_STALE_AFTER = "sweep.stale_after_s"
 REPORT_ERROR = "report_error"
 # What the sweep's task measures (the report reads them back; see `SweepInfo`).
 METRIC = "metric"

@@ -11,10 +11,11 @@ user's guide; what this module adds:
 - Each task asks Ray for the config's `resources`; TensorFlow uses `num_cpus` threads.
   As many grid points are in flight as the cluster fits (re-read every few seconds, so
   nodes that join are used); `--workers N` (N > 1) caps it.
-- Tracking: workers log to the URI the driver resolved (it travels in each job). A
-  cluster needs a tracking server every node reaches: a local file store with
-  `--address`, or a loopback server once the cluster has other machines, is refused
-  before any run exists.
+- Tracking: workers log to the URI the driver resolved (it travels in each job, with
+  the outage window of `mlflow.yaml`: a worker rides out a server's restart as a local
+  worker process does, `tracking.outage`). A cluster needs a tracking server every
+  node reaches: a local file store with `--address`, or a loopback server once the
+  cluster has other machines, is refused before any run exists.
 - TensorBoard: on a local instance workers write into `tensorboard_root`; on a cluster
   each task sends its logs back with its result (`VRL_RAY_TENSORBOARD=direct` makes
   workers write a shared mount themselves).
@@ -104,9 +105,10 @@ def _unpack_dir(data, folder):
 def _tag_placement(job):
     # Where the grid points ran: the node to look at when one misbehaves.
     context = ray.get_runtime_context()
-    client = tracking.configure_mlflow(job.tracking_uri)
+    client = tracking.configure_mlflow(job.tracking_uri, job.outage_window_s)
     for member in job.members:
-        tracking.RunLogger(client, member.run_id).set_tags(
+        logger = tracking.RunLogger(client, member.run_id)
+        logger.set_tags(
             {
                 schema.EXECUTOR: "ray",
                 schema.RAY_NODE_IP: ray.util.get_node_ip_address(),
@@ -114,6 +116,7 @@ def _tag_placement(job):
                 schema.RAY_WORKER_PID: os.getpid(),
             }
         )
+        logger.drain()  # through a server's outage too, as `run_job` logs
 
 
 def _train_on_worker(job, sync_tensorboard):

@@ -18,7 +18,11 @@ experiment, profile or `--set`) never wait for each other.
   parent of the config hash is the sweep, and a driver whose own parent is not it
   deletes its parent and stops. A claim whose driver has exited without releasing it
   (SIGKILL, or the server went away under it) is taken over: at once when that driver
-  ran on this machine, else once its heartbeat is older than `STALE_S`.
+  ran on this machine, else once its heartbeat is older than the claim says it may be
+  (`sweep.stale_after_s`: `STALE_S` plus the driver's outage window and one beat). A
+  driver rides out a server's outage for its window (`tracking.outage`), writing no
+  heartbeat meanwhile: a second driver started during or right after an outage must not
+  take that silence for a dead driver, or both would train the same grid points.
 """
 
 import contextlib
@@ -82,6 +86,7 @@ class SweepClaim:
         self.experiment = experiment
         self.config_hash = config_hash
         self.lock_path = tracking_config.sweep_lock_path(experiment, config_hash)
+        self.stale_after_s = STALE_S + HEARTBEAT_S + tracking_config.outage_window_s
         self.token = f"{uuid.uuid4().hex[:12]} ({process_identity()})"
         self._file_lock = contextlib.ExitStack()
         self._holds_file = False
@@ -161,18 +166,26 @@ class SweepClaim:
             age = time.time() - float(tags.get(schema.SWEEP_HEARTBEAT, "0"))
         except ValueError:
             age = float("inf")
-        if holder and holder != self.token and age < STALE_S and not _gone(holder):
+        try:  # what its driver said; an older driver said nothing: STALE_S
+            stale_after = float(tags.get(schema.SWEEP_STALE_AFTER, STALE_S))
+        except ValueError:
+            stale_after = STALE_S
+        if holder and holder != self.token and age < stale_after and not _gone(holder):
             extra = (
                 f" Its last heartbeat was {age:.0f} s ago; a claim without a heartbeat for "
-                f"{STALE_S:.0f} s is taken over."
+                f"{stale_after:.0f} s is taken over (its driver rides out a tracking "
+                "server's outage that long)."
             )
             raise SweepBusy(_busy_message(self.experiment, self.config_hash, holder, extra))
 
     def _write_claim(self, parent_id):
         self.client.set_tag(parent_id, schema.SWEEP_DRIVER, self.token)
+        self.client.set_tag(parent_id, schema.SWEEP_STALE_AFTER, f"{self.stale_after_s:.0f}")
         self.client.set_tag(parent_id, schema.SWEEP_HEARTBEAT, f"{time.time():.0f}")
 
     def _beat(self):
+        # Through an outage the write waits for the store (the driver's guard); past the
+        # window it fails, and the driver stops the sweep.
         while not self._stop.wait(HEARTBEAT_S):
             with contextlib.suppress(Exception):  # the driver reports store failures
                 self.client.set_tag(self._parent_id, schema.SWEEP_HEARTBEAT, f"{time.time():.0f}")

@@ -27,22 +27,38 @@ the parent KILLED and raises `SweepInterrupted` (exit 130 / 143). When the store
 under the driver, it stops the runs in flight, marks what the store still accepts FAILED
 and raises `SweepFailed` with one line. Either way the same command resumes. These rules
 live in the driver, so every executor behaves the same.
+
+A tracking server that stops answering is ridden out for `outage_window_s` (mlflow.yaml;
+`tracking.outage`): training goes on, the runs keep what they log, the driver retries its
+own writes and says once that the store is gone and once that it is back. Past the
+window the sweep stops; the runs in flight are marked FAILED as soon as the store answers
+(the driver waits one more window for it), or by the next run of the same command. A full
+disk under the artifact or TensorBoard root stops the sweep in one line naming the folder.
 """
 
 import dataclasses
 import signal
-import tempfile
 import threading
 import traceback
 
 from experiments import schema, terminal, tracking
-from experiments.errors import SweepBusy, SweepFailed, SweepInterrupted, one_line
+from experiments.errors import (
+    StoreUnavailable,
+    SweepBusy,
+    SweepFailed,
+    SweepInterrupted,
+    find_cause,
+    no_space,
+    one_line,
+)
 from experiments.report.to_tensorboard import tensorboard_safe
 from experiments.sweep import runs, skipping
 from experiments.sweep.claim import SweepClaim
 from experiments.sweep.inputs import check_inputs
 from experiments.sweep.progress import Progress
 from experiments.sweep.scheduler import PointScheduler
+from experiments.sweep.stops import stop_line
+from experiments.terminal import format_seconds
 
 
 @dataclasses.dataclass
@@ -115,7 +131,7 @@ def run_sweep(
     inputs = check_inputs(
         name, profile, overrides, workers, executor, address, tracking_config, out
     )
-    client = tracking.open_store(inputs.tracking_config)
+    client = tracking.open_store(inputs.tracking_config, out=out)
     experiment_id = tracking.ensure_experiment(client, inputs.tracking_config, name)
     claim = SweepClaim(client, inputs.tracking_config, name, inputs.config.config_hash)
     claim.acquire()  # SweepBusy: another driver runs this sweep; nothing written yet
@@ -255,6 +271,7 @@ class Sweep:
     def finish(self, result, skipper):
         """Phase 6: the counts, the report, and the parent's status."""
         client, parent_id = self.client, self.parent_id
+        runs.retire_orphans(client, self.experiment_id, parent_id)
         client.set_tag(parent_id, schema.SWEEP_N_FAILED, str(len(result.failed)))
         client.log_metric(parent_id, schema.N_FINISHED, len(result.skipped) + len(result.finished))
         client.log_metric(parent_id, schema.N_FAILED, len(result.failed))
@@ -272,6 +289,7 @@ class Sweep:
     def _interrupted(self, signum):
         """Ctrl-C / SIGTERM: stop the work, mark the runs in flight and the parent KILLED."""
         self.pool.interrupt()
+        tracking.guard_of(self.client).stop_waiting()  # the user wants out: no outage waits
         killed, _ = runs.end_runs(self.client, self.in_flight, schema.STATUS_KILLED)
         if self.parent_id is not None:
             tracking.end_run(self.client, self.parent_id, schema.STATUS_KILLED)
@@ -288,13 +306,39 @@ class Sweep:
         leave nothing RUNNING that the store lets us end, and say in one line what
         happened and how to resume."""
         self.pool.interrupt()
+        gone = find_cause(error, StoreUnavailable)
+        if gone is not None and not self._wait_to_mark_failed(gone):
+            tracking.guard_of(self.client).stop_waiting(down=True)  # the claim's release too
+            names = [point.name for point, _ in self.in_flight.values()]
+            self.in_flight.clear()
+            unmarked = [*names, "the parent run"]
+            return SweepFailed(stop_line(error, names, unmarked, self.inputs.tracking_config))
         names, unmarked = runs.end_runs(self.client, self.in_flight, schema.STATUS_FAILED)
         if self.parent_id is not None:
             try:
                 tracking.end_run(self.client, self.parent_id, schema.STATUS_FAILED)
             except Exception:
                 unmarked.append("the parent run")
-        return SweepFailed(_driver_failure(error, names, unmarked))
+        return SweepFailed(stop_line(error, names, unmarked, self.inputs.tracking_config))
+
+    def _wait_to_mark_failed(self, gone):
+        """Past the outage window: waits one more window for the store, so that the runs
+        in flight and the parent are marked FAILED as soon as it answers, not left
+        RUNNING. Whether it answered."""
+        guard = tracking.guard_of(self.client)
+        wait_s = guard.window_s
+        self.out(
+            f"Stopping the sweep: {gone}. Its {len(self.in_flight)} run(s) in flight and the "
+            f"parent run are marked FAILED as soon as the store answers (waiting up to "
+            f"{format_seconds(wait_s)}; Ctrl-C leaves that to the next run of this command)."
+        )
+        try:
+            answered = guard.wait_for_store(timeout=wait_s)
+        except KeyboardInterrupt:
+            answered = False
+        if answered:
+            guard.answered()
+        return answered
 
 
 def _say_what_waits(result, out):
@@ -312,30 +356,6 @@ def _say_what_waits(result, out):
         )
 
 
-def _driver_failure(error, names, unmarked):
-    """One line for a driver that cannot go on; the traceback goes to a file."""
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", prefix="vrl-sweep-error-", suffix=".txt", delete=False
-        ) as file:
-            file.write("".join(traceback.format_exception(error)))
-        details = f" Traceback: {file.name}."
-    except OSError:
-        details = ""
-    stopped = f" {len(names)} run(s) in flight stopped" if names else ""
-    left = (
-        f"; {', '.join(unmarked)} could not be marked FAILED and stay RUNNING until the "
-        "next run of this command replaces them"
-        if unmarked
-        else ""
-    )
-    return (
-        f"The sweep stopped: {one_line(error)}.{stopped}{left}. When the "
-        "tracking store works again (server running, disk space free), run the same "
-        f"command to resume.{details}"
-    )
-
-
 def _write_report(client, parent_id, out, tracking_config):
     """Calls `experiments.report.write_report`; a report error does not lose the runs."""
     from experiments import report
@@ -343,6 +363,8 @@ def _write_report(client, parent_id, out, tracking_config):
     try:
         summary = report.write_report(parent_id, client=client, tracking_config=tracking_config)
     except Exception as error:
+        if find_cause(error, StoreUnavailable) is not None or no_space(error) is not None:
+            raise  # the sweep stops in one line; the same command redraws the report
         out(
             f"Report failed ({one_line(error, 4000)}); the runs are logged. "
             "Redraw with `python -m experiments report`."

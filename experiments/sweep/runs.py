@@ -69,6 +69,7 @@ def create_parent(client, experiment_id, config, task, points):
     )
     logger.log_artifact(config.path, schema.CONFIG_ARTIFACT_DIR)
     logger.log_text(config.to_yaml(), schema.RESOLVED_CONFIG)
+    logger.drain()  # through a server's outage: written before the sweep goes on
     return parent_id, name
 
 
@@ -95,7 +96,22 @@ def existing_children(client, experiment_id, parent_id, points):
         for run in earlier.pop(name, []):
             tracking.end_run(client, run.info.run_id, schema.STATUS_KILLED)
             client.delete_run(run.info.run_id)
+    # This driver holds the sweep: a child still RUNNING was left so by one that stopped
+    # without marking it (its store went away; SIGKILL): FAILED now, whatever comes next.
+    for attempts in earlier.values():
+        for run in attempts:
+            if run.info.status in schema.ACTIVE_STATUSES:
+                client.set_terminated(run.info.run_id, schema.STATUS_FAILED)
     return finished, earlier
+
+
+def retire_orphans(client, experiment_id, parent_id):
+    """At a sweep's end: a child still RUNNING is one the driver lost track of (a run
+    created twice by a request retried through a server's outage): FAILED and hidden."""
+    for run in tracking.child_runs(client, experiment_id, parent_id):
+        if run.info.status in schema.ACTIVE_STATUSES:
+            client.set_terminated(run.info.run_id, schema.STATUS_FAILED)
+            client.delete_run(run.info.run_id)
 
 
 def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
@@ -118,6 +134,7 @@ def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
     logger = tracking.RunLogger(client, run_id)
     logger.log_params(point.params())
     logger.log_text(config.to_yaml(), schema.RESOLVED_CONFIG)
+    logger.drain()  # through a server's outage: written before the point trains
     for old in earlier_runs:
         tracking.end_run(client, old.info.run_id, schema.STATUS_KILLED)
         client.delete_run(old.info.run_id)

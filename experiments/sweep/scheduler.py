@@ -13,9 +13,13 @@ import time
 import traceback
 
 from experiments import schema, tracking
-from experiments.errors import one_line
+from experiments.errors import DiskFull, StoreUnavailable, find_cause, one_line
 from experiments.sweep import runs, skipping
 from experiments.training import JobMember, TrainingJob
+
+# How often the driver, waiting for jobs, checks whether the tracking store has been
+# unreachable for longer than its outage window (no store round trip: the guard knows).
+OUTAGE_CHECK_S = 1.0
 
 
 def job_units(points, group_seeds):
@@ -69,8 +73,11 @@ class PointScheduler:
                 self.result.held_back.extend(point.name for unit in queue for point in unit)
                 return
             done, _ = concurrent.futures.wait(
-                list(self.futures), return_when=concurrent.futures.FIRST_COMPLETED
+                list(self.futures),
+                timeout=OUTAGE_CHECK_S,
+                return_when=concurrent.futures.FIRST_COMPLETED,
             )
+            tracking.guard_of(self.client).check()  # StoreUnavailable: the sweep stops
             for future in done:
                 self._ended(future)
 
@@ -111,8 +118,10 @@ class PointScheduler:
 
     def _ended(self, future):
         run_ids = self.futures.pop(future)
-        members = [(run_id, *self.in_flight.pop(run_id)) for run_id in run_ids]
-        outcomes = self._outcomes(future, members)
+        members = [(run_id, *self.in_flight[run_id]) for run_id in run_ids]
+        outcomes = self._outcomes(future, members)  # raises: the runs stay in flight
+        for run_id in run_ids:
+            del self.in_flight[run_id]
         for (_, point, began), outcome in zip(members, outcomes):
             self._record(point, outcome)
             self.progress.ended(point, outcome, (time.monotonic() - began) / len(members))
@@ -148,12 +157,15 @@ class PointScheduler:
             tracking_uri=self.tracking_config.tracking_uri,
             members=members,
             probes=list(self.config.settings.probes),
+            outage_window_s=self.tracking_config.outage_window_s,
         )
 
     def _outcomes(self, future, members):
         try:
             return future.result()
         except Exception as error:  # the worker itself died (or the executor failed)
+            if find_cause(error, StoreUnavailable) or find_cause(error, DiskFull):
+                raise  # the sweep stops (`Sweep._failed`)
             text = "".join(traceback.format_exception(error))
             outcomes = []
             for run_id, point, _ in members:

@@ -5,6 +5,7 @@
 - `mlflow_runs`: the client, the store, experiments, and the queries of a sweep's runs
   (`latest_parent_run`, `child_runs`).
 - `run_logger`: `RunLogger`, which logs to one run by id.
+- `outage`: riding out a tracking server that does not answer for a while (`StoreGuard`).
 - `environment`: what a run records of where it ran (versions, device, command, commit).
 - `mlflow_model`: a trained model as an MLflow model that loads without this repository.
 - `registry`: a sweep's best model in the Model Registry.
@@ -36,6 +37,7 @@ from experiments.tracking.mlflow_runs import (
     log_traceback,
     open_store,
 )
+from experiments.tracking.outage import guard_of
 from experiments.tracking.run_logger import RunLogger, param_value
 from experiments.tracking.settings import (
     CONFIG_ENV,
@@ -77,6 +79,7 @@ __all__ = [
     "end_run",
     "ensure_experiment",
     "epoch_summaries",
+    "guard_of",
     "latest_parent_run",
     "load_tracking_config",
     "log_keras_model",

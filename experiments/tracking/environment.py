@@ -81,26 +81,62 @@ def source_tags():
 SYSTEM_METRICS_INTERVAL_S = 5
 
 
-def start_system_metrics(run_id):
+def start_system_metrics(run_logger):
     """Starts MLflow's system metrics monitor on a run (CPU, memory, disk, network, GPU).
 
     Every `SYSTEM_METRICS_INTERVAL_S` seconds a thread samples the machine with psutil
-    (and NVML where a GPU is present) and logs `system/*` metrics to the run. MLflow's own
-    switch turns it off: `MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false`.
+    (and NVML where a GPU is present) and keeps `system/*` metrics in the run's logger,
+    which writes them with the run's own metrics (`RunLogger.keep_metrics`): no store
+    round trip of its own, and kept through a tracking server's outage. (MLflow's monitor
+    writes them itself and reads the run back at every sample to see whether it ended;
+    one failed read, a server restarting, stops it for good.) MLflow's own switch turns
+    it off: `MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false`.
+
+    Args:
+        run_logger: the run's `tracking.RunLogger`.
 
     Returns:
         The monitor (call `finish()` when the run ends), or None when switched off.
     """
     from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
-    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
     if (
         MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.defined
         and not MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get()
     ):
         return None
-    monitor = SystemMetricsMonitor(run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S)
+    monitor = _system_metrics_monitor(run_logger)
     monitor.start()
+    return monitor
+
+
+def _system_metrics_monitor(run_logger):
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    class KeptSamples:
+        """Where MLflow's monitor puts its samples (its `BatchMetricsLogger`'s place)."""
+
+        data = ()  # what the monitor's `finish` counts: nothing is held here
+
+        def record_metrics(self, metrics, step):
+            run_logger.keep_metrics(metrics, step)
+
+        def flush(self):
+            pass  # the run's logger writes them
+
+    class Monitor(SystemMetricsMonitor):
+        """MLflow's sampling and names, samples kept in the run's logger."""
+
+        def monitor(self):
+            while not self._shutdown_event.is_set():
+                for _ in range(self.samples_before_logging):
+                    self.collect_metrics()
+                    if self._shutdown_event.wait(self.sampling_interval):
+                        return
+                self.publish_metrics(self.aggregate_metrics())
+
+    monitor = Monitor(run_logger.run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S)
+    monitor.mlflow_logger = KeptSamples()
     return monitor
 
 

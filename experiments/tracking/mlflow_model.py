@@ -112,7 +112,7 @@ def _copy_user_modules(model, code):
         json.dump(names, file)
 
 
-def log_keras_model(run_id, name, model, example_inputs, *, step=0):
+def log_keras_model(run_id, name, model, example_inputs, *, step=0, guard=None):
     """Logs `model` to run `run_id` as the MLflow model `name` and returns its `ModelInfo`.
 
     Args:
@@ -124,11 +124,37 @@ def log_keras_model(run_id, name, model, example_inputs, *, step=0):
             predictions on them give the signature's output.
         step: the training step the model belongs to (MLflow links that step's
             metrics to the logged model: its page and the Models table show them).
+        guard: the store's `tracking.outage.StoreGuard`: a tracking server that stops
+            answering while the model is logged is waited for, and the model logged
+            again once it answers; the cut-off attempt's logged model, left PENDING,
+            is marked FAILED first. None: no waiting.
+
+    Raises:
+        StoreUnavailable: the server did not answer for the outage window.
+        What MLflow raises otherwise (the logged model is then FAILED, never READY).
     """
     import keras
-    import mlflow
     import numpy as np
-    from mlflow.models import Model, infer_signature
+    from mlflow.models import infer_signature
+
+    example = np.asarray(example_inputs[:EXAMPLE_SEQUENCES], dtype="float32")
+    # A direct call: `predict` would compile a prediction function for two sequences.
+    predictions = keras.ops.convert_to_numpy(model(example, training=False))
+    signature = infer_signature(example, predictions)  # the batch axis free (-1)
+    attempts = []
+
+    def log_once():
+        if attempts:
+            _fail_pending_models(run_id)
+        attempts.append(len(attempts))
+        return _log_model(run_id, name, model, example, signature, step)
+
+    return log_once() if guard is None else guard.call(log_once)
+
+
+def _log_model(run_id, name, model, example, signature, step):
+    import mlflow
+    from mlflow.models import Model
 
     # `Model.log` files the logged model under the active experiment ("Default" unless
     # set), not the run's: point it at the run's.
@@ -137,11 +163,6 @@ def log_keras_model(run_id, name, model, example_inputs, *, step=0):
     if _ACTIVE_EXPERIMENT.get("set") != experiment:  # set_experiment is a store round trip
         mlflow.set_experiment(experiment_id=experiment_id)
         _ACTIVE_EXPERIMENT["set"] = experiment
-
-    example = np.asarray(example_inputs[:EXAMPLE_SEQUENCES], dtype="float32")
-    # A direct call: `predict` would compile a prediction function for two sequences.
-    predictions = keras.ops.convert_to_numpy(model(example, training=False))
-    signature = infer_signature(example, predictions)  # the batch axis free (-1)
     return Model.log(
         artifact_path=None,
         name=name,
@@ -156,3 +177,18 @@ def log_keras_model(run_id, name, model, example_inputs, *, step=0):
         # progress bar in the sweep's terminal; the tests load it in a fresh process.
         validate_serving_input=False,
     )
+
+
+def _fail_pending_models(run_id):
+    """Marks FAILED the run's logged models still PENDING: an attempt the store cut off."""
+    import mlflow
+    from mlflow.entities import LoggedModelStatus
+
+    client = mlflow.MlflowClient()
+    experiment_id = client.get_run(run_id).info.experiment_id
+    found = client.search_logged_models(
+        [experiment_id], filter_string=f"source_run_id = '{run_id}'"
+    )
+    for logged in found:
+        if logged.status == LoggedModelStatus.PENDING:
+            client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)

@@ -6,18 +6,30 @@ import pathlib
 import sqlite3
 
 from experiments import schema
-from experiments.errors import TrackingError, one_line
+from experiments.errors import TrackingError, no_space, one_line
+from experiments.tracking import outage
 from experiments.tracking.locks import exclusive_lock
 
 
-def configure_mlflow(tracking_uri):
-    """Points MLflow at `tracking_uri`, with bounded HTTP retries.
+def configure_mlflow(tracking_uri, outage_window_s=None, out=None):
+    """Points MLflow at `tracking_uri`; returns its client, which rides out an outage.
 
-    MLflow's HTTP client retries 7 times with exponential backoff by default
-    (minutes before an error); a sweep wants to know sooner. Values already
-    in the environment win.
+    MLflow's HTTP client retries 7 times with exponential backoff by default (minutes
+    before an error), which would stall a training loop at every write while a server
+    restarts. Here MLflow retries briefly (3 times: at once, then 2 and 4 s later), and the
+    client's `StoreGuard` (`tracking.outage`) rides out longer outages, up to
+    `outage_window_s`. Values already in the environment win.
+
+    Args:
+        tracking_uri: the store.
+        outage_window_s: the outage window (None: the guard's, 600 s by default).
+        out: where the driver's guard says that the store went away and came back.
+
+    Returns:
+        A `tracking.outage.GuardedClient` (an `MlflowClient` for every caller).
     """
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri  # inherited by worker processes
     # "Creating initial MLflow database tables..." and the like: not the user's business.
@@ -27,11 +39,15 @@ def configure_mlflow(tracking_uri):
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.MlflowClient(tracking_uri=tracking_uri)
+    guard = outage.guard_for(tracking_uri, outage_window_s, out)
+    return outage.GuardedClient(mlflow.MlflowClient(tracking_uri=tracking_uri), guard)
 
 
-def open_store(tracking_config):
+def open_store(tracking_config, out=None):
     """The MLflow client of the configured store, checked usable (created if it is new).
+
+    `out`: where the client says that a tracking server went away and came back
+    (`configure_mlflow`).
 
     A new SQLite database is created and migrated here, once, under a file lock: MLflow
     creating one database from several processes at once fails (`_alembic_tmp_*` tables).
@@ -44,12 +60,13 @@ def open_store(tracking_config):
     if database is not None:
         _check_writable(database)
     try:
+        window = tracking_config.outage_window_s
         if database is None:
-            client = configure_mlflow(tracking_config.tracking_uri)
-            client.search_experiments(max_results=1)
+            client = configure_mlflow(tracking_config.tracking_uri, window, out)
+            client.raw.search_experiments(max_results=1)  # a server that fails now: say so
         else:
             with exclusive_lock(tracking_config.lock_dir / "create-store.lock"):
-                client = configure_mlflow(tracking_config.tracking_uri)
+                client = configure_mlflow(tracking_config.tracking_uri, window, out)
                 client.search_experiments(max_results=1)
     except OSError as error:  # the lock file beside the database
         raise TrackingError(
@@ -144,12 +161,19 @@ def end_run(client, run_id, status):
 
 def log_traceback(client, run_id, text, line):
     """Stores a traceback as `traceback.txt`, and its one-line summary as the `error` tag and
-    as the run's description."""
+    as the run's description.
+
+    On a full artifact disk only the tags are stored (the store's database may still take
+    them); any other failure to store the file raises, after the tags.
+    """
     from mlflow.entities import RunTag
 
     note = f"Failed: {line[:3900]} (the traceback: {schema.TRACEBACK_FILE})."
     try:
         client.log_text(run_id, text, schema.TRACEBACK_FILE)
+    except Exception as error:
+        if no_space(error) is None:
+            raise
     finally:
         tags = [RunTag(schema.ERROR, line[:4000]), RunTag(schema.NOTE, note)]
         client.log_batch(run_id, tags=tags)

@@ -35,7 +35,10 @@ TRACKING_KEYS = {
     "artifact_location": "mlartifacts",
     "experiment_prefix": "",
     "tensorboard_root": "tb_logs",
+    "outage_window_s": 600,
 }
+# Keys whose value is a number of seconds, not a string.
+SECONDS_KEYS = ("outage_window_s",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +52,8 @@ class TrackingConfig:
         experiment_prefix: prefix of every MLflow experiment name.
         tensorboard_root: absolute TensorBoard root folder.
         source: where the settings came from (for messages).
+        outage_window_s: how long a sweep rides out a tracking server that does not
+            answer (training goes on, what it logs is kept) before it stops.
     """
 
     tracking_uri: str
@@ -56,6 +61,7 @@ class TrackingConfig:
     experiment_prefix: str
     tensorboard_root: str
     source: str
+    outage_window_s: float = TRACKING_KEYS["outage_window_s"]
 
     def experiment_name(self, name):
         """The MLflow experiment name of a named experiment."""
@@ -150,7 +156,7 @@ def load_tracking_config(path=None, environ=None):
 
     Raises:
         TrackingError: the file is missing, not YAML, has unknown keys or
-            values that are not strings.
+            values of the wrong type.
     """
     environ = os.environ if environ is None else environ
     path = pathlib.Path(path or environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE).resolve()
@@ -172,17 +178,7 @@ def load_tracking_config(path=None, environ=None):
             f"{path}: unknown key(s) {', '.join(map(repr, unknown))}. "
             f"Known keys: {', '.join(TRACKING_KEYS)}."
         )
-    values = {
-        **TRACKING_KEYS,
-        **{k: v for k, v in data.items() if v is not None or k == "experiment_prefix"},
-    }
-    for key, value in values.items():
-        if key == "experiment_prefix" and value is None:
-            values[key] = ""
-        elif not isinstance(value, str):
-            raise TrackingError(
-                f"{path}: `{key}` must be a string; got {value!r} ({type(value).__name__})."
-            )
+    values = _checked_values(path, data)
     base = path.parent
     tracking_uri = environ.get("MLFLOW_TRACKING_URI") or values["tracking_uri"]
     tracking_uri = _resolve_sqlite(tracking_uri, base)
@@ -195,7 +191,29 @@ def load_tracking_config(path=None, environ=None):
         experiment_prefix=values["experiment_prefix"],
         tensorboard_root=str((base / values["tensorboard_root"]).resolve()),
         source=source,
+        outage_window_s=float(values["outage_window_s"]),
     )
+
+
+def _checked_values(path, data):
+    """Every key's value (the file's, else its default), each of the right type."""
+    values = {
+        **TRACKING_KEYS,
+        **{k: v for k, v in data.items() if v is not None or k == "experiment_prefix"},
+    }
+    for key, value in values.items():
+        if key == "experiment_prefix" and value is None:
+            values[key] = ""
+        elif key in SECONDS_KEYS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise TrackingError(
+                    f"{path}: `{key}` must be a number of seconds > 0; got {value!r}."
+                )
+        elif not isinstance(value, str):
+            raise TrackingError(
+                f"{path}: `{key}` must be a string; got {value!r} ({type(value).__name__})."
+            )
+    return values
 
 
 def check_tracking_uri(tracking_uri, timeout=3.0):

@@ -18,7 +18,7 @@ import pathlib
 import shutil
 
 from experiments import schema
-from experiments.tracking.tensorboard_logs import epoch_scalar_tag
+from experiments.tracking.tensorboard_logs import epoch_scalar_tag, full_disk_as_oserror
 
 EVENT_FILES = "events.out.tfevents.*"
 # The sweep's report folder, and the name ending of the HParams definition's event file.
@@ -154,10 +154,11 @@ def write_hparams_config(tb_experiment_dir, sweep, points_params, metric, axes=(
         old.unlink()
     folder = root / REPORT_DIR / sweep
     folder.mkdir(parents=True, exist_ok=True)
-    writer = tf.summary.create_file_writer(str(folder), filename_suffix=HPARAMS_FILE)
-    with writer.as_default():
-        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
-    writer.close()
+    with full_disk_as_oserror(folder):
+        writer = tf.summary.create_file_writer(str(folder), filename_suffix=HPARAMS_FILE)
+        with writer.as_default():
+            tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
+        writer.close()
 
 
 def clear_report_dir(report_dir):
@@ -246,11 +247,13 @@ def write_run_hparams(tb_dir, run_name, hparams, final_metrics, *, metric, lengt
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
-    writer = tf.summary.create_file_writer(str(tb_dir))
-    with writer.as_default():
-        hp.hparams({k: tensorboard_hparam_value(v) for k, v in hparams.items()}, trial_id=run_name)
-        for name in hparams_final_values(metric):
-            value = final_metrics.get(name)
-            if value is not None and math.isfinite(float(value)):
-                tf.summary.scalar(final_value_tag(name), float(value), step=int(length))
-    writer.close()
+    values = {k: tensorboard_hparam_value(v) for k, v in hparams.items()}
+    with full_disk_as_oserror(tb_dir):
+        writer = tf.summary.create_file_writer(str(tb_dir))
+        with writer.as_default():
+            hp.hparams(values, trial_id=run_name)
+            for name in hparams_final_values(metric):
+                value = final_metrics.get(name)
+                if value is not None and math.isfinite(float(value)):
+                    tf.summary.scalar(final_value_tag(name), float(value), step=int(length))
+        writer.close()

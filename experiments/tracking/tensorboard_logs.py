@@ -22,6 +22,8 @@ around the first). No event file sits in `<experiment>/` itself: TensorBoard wou
 that folder as a run named ".".
 """
 
+import contextlib
+import errno
 import math
 import os
 import shutil
@@ -31,6 +33,21 @@ VALIDATION = "validation"
 # Keras's epoch logs that are not a metric of the model (a constant learning rate is a
 # hyperparameter already).
 NOT_EPOCH_METRICS = ("learning_rate",)
+
+
+@contextlib.contextmanager
+def full_disk_as_oserror(logdir):
+    """TensorFlow's event writer reports a full disk as `ResourceExhaustedError`; the
+    runner knows one as an `OSError` with errno ENOSPC (`errors.no_space`) that names
+    the folder (the sweep then stops in one line that names it)."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.ResourceExhaustedError as error:
+        raise OSError(
+            errno.ENOSPC, "No space left on device (writing TensorBoard events)", str(logdir)
+        ) from error
 
 
 def epoch_scalar_tag(log_key):
@@ -84,16 +101,18 @@ def epoch_summaries(tb_dir):
             }
             if not scalars:
                 return
-            if self._writer is None:  # created on the first epoch: a failed start writes nothing
-                self._writer = tf.summary.create_file_writer(self.logdir)
-            with self._writer.as_default():
-                for tag, value in scalars.items():
-                    tf.summary.scalar(tag, value, step=epoch)
-            self._writer.flush()
+            with full_disk_as_oserror(self.logdir):
+                if self._writer is None:  # made on the first epoch: a failed start writes nothing
+                    self._writer = tf.summary.create_file_writer(self.logdir)
+                with self._writer.as_default():
+                    for tag, value in scalars.items():
+                        tf.summary.scalar(tag, value, step=epoch)
+                self._writer.flush()
 
         def on_train_end(self, logs=None):
             if self._writer is not None:
-                self._writer.close()
+                with full_disk_as_oserror(self.logdir):
+                    self._writer.close()
                 self._writer = None
 
     return EpochSummaries(tb_dir)
@@ -114,13 +133,14 @@ def write_scalars(logdir, series):
     """
     import tensorflow as tf
 
-    writer = tf.summary.create_file_writer(str(logdir))
-    with writer.as_default():
-        for tag, points in series.items():
-            for step, value in points:
-                if math.isfinite(float(value)):
-                    tf.summary.scalar(tag, float(value), step=int(step))
-    writer.close()
+    with full_disk_as_oserror(logdir):
+        writer = tf.summary.create_file_writer(str(logdir))
+        with writer.as_default():
+            for tag, points in series.items():
+                for step, value in points:
+                    if math.isfinite(float(value)):
+                        tf.summary.scalar(tag, float(value), step=int(step))
+        writer.close()
 
 
 def write_images(logdir, images, step=0):
@@ -133,11 +153,12 @@ def write_images(logdir, images, step=0):
     """
     import tensorflow as tf
 
-    writer = tf.summary.create_file_writer(str(logdir))
-    with writer.as_default():
-        for tag, png in images.items():
-            tf.summary.image(tag, tf.image.decode_png(png, channels=4)[None], step=step)
-    writer.close()
+    with full_disk_as_oserror(logdir):
+        writer = tf.summary.create_file_writer(str(logdir))
+        with writer.as_default():
+            for tag, png in images.items():
+                tf.summary.image(tag, tf.image.decode_png(png, channels=4)[None], step=step)
+        writer.close()
 
 
 def write_texts(logdir, texts, step=0):
@@ -150,11 +171,12 @@ def write_texts(logdir, texts, step=0):
     """
     import tensorflow as tf
 
-    writer = tf.summary.create_file_writer(str(logdir))
-    with writer.as_default():
-        for tag, text in texts.items():
-            tf.summary.text(tag, text, step=step)
-    writer.close()
+    with full_disk_as_oserror(logdir):
+        writer = tf.summary.create_file_writer(str(logdir))
+        with writer.as_default():
+            for tag, text in texts.items():
+                tf.summary.text(tag, text, step=step)
+        writer.close()
 
 
 def count_runs(logdir):

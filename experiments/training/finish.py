@@ -55,7 +55,10 @@ def finish_run(member, model, test_logs, losses, timing):
     if member.timer.stopped_epoch is not None:
         tags[schema.STOPPED_WHEN_SOLVED_AT_EPOCH] = member.timer.stopped_epoch
     logger.set_tags(tags, wait=False)
-    logger.flush()  # the epochs' metrics, then the results and the description: one write
+    # The epochs' metrics, then the results and the description: one write, or, after a
+    # tracking server's outage, everything kept through it (this waits for the server, not
+    # the training: the group loop finishes runs on a thread of their own).
+    logger.drain()
     _log_tensorboard_and_model(member, model, final, last_epoch)
     return outcome
 
@@ -73,8 +76,9 @@ def _log_tensorboard_and_model(member, model, final, last_epoch):
             length=point.length,
         )
     name = schema.model_name(point.name)
+    logger = member.logger
     tracking.log_keras_model(
-        member.logger.run_id, name, model, member.data.test[0][0], step=last_epoch
+        logger.run_id, name, model, member.data.test[0][0], step=last_epoch, guard=logger.guard
     )
 
 

@@ -12,7 +12,8 @@ Each epoch:
    says solved, and its state is frozen from then on.
 
 Then every member's test set, and each run's results and model (`training.finish`). A
-member whose own work raises (its set-up, its callbacks) fails alone; the others go on.
+member whose own work raises (its set-up, its callbacks) fails alone; the others go on
+(but for a full disk or a tracking server gone too long, which end the job).
 """
 
 import concurrent.futures
@@ -23,7 +24,7 @@ import traceback
 import numpy as np
 
 from experiments import schema
-from experiments.errors import one_line
+from experiments.errors import StoreUnavailable, no_space, one_line
 from experiments.training import callbacks, loop
 from experiments.training.finish import finish_run
 from experiments.training.program import stack
@@ -221,11 +222,21 @@ def _load_state(model, state):
 
 
 def _fail(member, failures, error):
-    """A member whose own work raised: FAILED with its traceback; the others go on."""
+    """A member whose own work raised: FAILED with its traceback; the others go on.
+
+    A full disk or a tracking server gone for the outage window is not the member's
+    own: raised, for `training.run_job` to fail the whole job.
+    """
     from experiments import tracking
 
+    if isinstance(error, StoreUnavailable):
+        raise error
+    if no_space(error) is not None:
+        member.logger.flush()  # its epochs' metrics: the store may be on another disk
+        raise error
     member.active = False
     member.stop_monitor()
+    member.logger.drain()  # its epochs' metrics, then the traceback
     text = "".join(traceback.format_exception(error))
     tracking.log_traceback(member.logger.client, member.logger.run_id, text, one_line(error))
     failures[member] = schema.GridPointOutcome(

@@ -8,6 +8,12 @@ when the loss diverged), or FAILED with `traceback.txt` when anything raises: a 
 whose own work raises fails alone, one that breaks what the group shares fails every
 point of the job. An interrupt (KeyboardInterrupt / SIGTERM) is not caught here: the
 driver marks the runs KILLED, whatever executor ran them.
+
+Two failures end the whole sweep, not only the job, and reach the driver as exceptions:
+`StoreUnavailable` (a tracking server that did not answer for the outage window: nothing
+can be written, the driver marks the runs when it can) and `DiskFull` (the disk of a
+folder the runs write is full; the job's runs are FAILED first, with their traceback
+where the disk lets it be written).
 """
 
 import dataclasses
@@ -15,7 +21,14 @@ import time
 import traceback
 
 from experiments import schema, terminal, tracking
-from experiments.errors import one_line
+from experiments.errors import (
+    DiskFull,
+    StoreUnavailable,
+    find_cause,
+    no_space,
+    one_line,
+    written_path,
+)
 
 
 @dataclasses.dataclass
@@ -39,6 +52,8 @@ class TrainingJob:
         probes: probe names for `experiments.probes.make_probes`.
         progress_every_s: a line on stdout while the job trains, at most this often
             (epoch, validation metric, time in and left); 0: none.
+        outage_window_s: how long a tracking server that does not answer is ridden out
+            (`outage_window_s` of `mlflow.yaml`, as the driver read it).
     """
 
     experiment: str
@@ -46,6 +61,7 @@ class TrainingJob:
     members: list
     probes: list
     progress_every_s: float = 30.0
+    outage_window_s: float = tracking.outage.DEFAULT_WINDOW_S
 
     @property
     def label(self):
@@ -66,27 +82,46 @@ def run_job(job):
     Returns:
         One `schema.GridPointOutcome` per member, in order: FINISHED with the test
         metric, or FAILED with the exception's line.
+
+    Raises:
+        StoreUnavailable: the tracking server did not answer for the outage window.
+        DiskFull: a write found its disk full (the job's runs are FAILED).
     """
     terminal.import_tensorflow()  # a Ray worker's first job: no start-up notices
-    client = tracking.configure_mlflow(job.tracking_uri)
+    client = tracking.configure_mlflow(job.tracking_uri, job.outage_window_s)
     began = time.perf_counter()
     for member in job.members:
         client.update_run(member.run_id, status=schema.STATUS_RUNNING)
     try:
         outcomes = _train(job, client)
     except Exception as error:  # what the job's points share broke: each of them failed
-        text = traceback.format_exc()
-        for member in job.members:
-            tracking.log_traceback(client, member.run_id, text, one_line(error))
-        outcomes = [
-            schema.GridPointOutcome(m.point.name, schema.STATUS_FAILED, error=one_line(error))
-            for m in job.members
-        ]
+        if find_cause(error, StoreUnavailable) is not None:
+            raise  # nothing can be written now: the driver marks the runs once it can
+        outcomes = _all_failed(job, client, error)
     # The worker's time, shared out among the job's points (for the sweep's ETA).
     share = (time.perf_counter() - began) / len(job.members)
     for member, outcome in zip(job.members, outcomes):
         client.set_terminated(member.run_id, outcome.status)
     return [dataclasses.replace(outcome, run_time_s=share) for outcome in outcomes]
+
+
+def _all_failed(job, client, error):
+    """Every member FAILED with the job's traceback; raises `DiskFull` (every run ended
+    first) when the error was a full disk, which stops the sweep."""
+    text = "".join(traceback.format_exception(error))
+    for member in job.members:
+        tracking.log_traceback(client, member.run_id, text, one_line(error))
+    full = no_space(error)
+    if full is not None:
+        for member in job.members:
+            client.set_terminated(member.run_id, schema.STATUS_FAILED)
+        if isinstance(full, DiskFull):
+            raise full from error
+        raise DiskFull(written_path(full) or "a file", one_line(full)) from error
+    return [
+        schema.GridPointOutcome(m.point.name, schema.STATUS_FAILED, error=one_line(error))
+        for m in job.members
+    ]
 
 
 def _train(job, client):
@@ -99,6 +134,8 @@ def _train(job, client):
         try:
             started.append(start_member(job, job_member, client))
         except Exception as error:
+            if isinstance(error, StoreUnavailable) or no_space(error) is not None:
+                raise  # the job's, not the member's: every member fails
             text = traceback.format_exc()
             tracking.log_traceback(client, job_member.run_id, text, one_line(error))
             failures[job_member.point.name] = schema.GridPointOutcome(

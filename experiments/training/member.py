@@ -51,7 +51,7 @@ class Member:
 
     def start_monitor(self):
         """MLflow's system metrics of the run, from now on (while it trains)."""
-        self.monitor = tracking.start_system_metrics(self.logger.run_id)
+        self.monitor = tracking.start_system_metrics(self.logger)
 
     def stop_monitor(self):
         """Stops the system metrics (their last samples are logged, the run still RUNNING)."""

@@ -9,16 +9,20 @@ from experiments.training import faults
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def write_tracking_yaml(folder, tracking_uri="sqlite:///mlflow.db", prefix="test-"):
-    """Writes an mlflow.yaml into `folder` (store, artifacts and TensorBoard logs there)."""
+def write_tracking_yaml(
+    folder, tracking_uri="sqlite:///mlflow.db", prefix="test-", outage_window_s=None
+):
+    """Writes an mlflow.yaml into `folder` (store, artifacts and TensorBoard logs there);
+    `outage_window_s`: the key's value, or None to leave the default."""
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "mlflow.yaml"
+    window = "" if outage_window_s is None else f"outage_window_s: {outage_window_s}\n"
     path.write_text(
         f"tracking_uri: {tracking_uri}\n"
         "artifact_location: mlartifacts\n"
         f'experiment_prefix: "{prefix}"\n'
-        "tensorboard_root: tb_logs\n"
+        "tensorboard_root: tb_logs\n" + window
     )
     return path
 

@@ -256,7 +256,7 @@ def test_two_drivers_on_one_tracking_server_train_each_point_once(tmp_path, proc
 def test_a_server_that_goes_away_mid_sweep_is_one_line_and_the_sweep_resumes(tmp_path, processes):
     one_point = ["--set", "grid.model=[vanilla]", "--set", "grid.length=[5]"]
     args = ("run", EXPERIMENT, "--profile", "smoke", *one_point, "--set", "epochs=40")
-    write_tracking_yaml(tmp_path)
+    write_tracking_yaml(tmp_path, outage_window_s=2)  # it never comes back: stop soon
     server = MlflowServer(tmp_path / "server").start()
     try:
         driver = processes.start(tmp_path, *args, **_server_env(server, VRL_EPOCH_DELAY_S="0.5"))

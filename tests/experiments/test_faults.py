@@ -10,6 +10,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from experiments import sweep, tracking
 from tests.experiments.runner_helpers import REPO_ROOT, cli, cli_env
 
@@ -249,3 +251,35 @@ def test_sigterm_with_two_workers_kills_both_then_resume_with_two_workers(tracki
         ("vanilla-L5-s0", "FINISHED"),
     ]
     assert all(r.data.metrics["epochs_trained"] == 30 for r in kids)
+
+
+def test_a_full_disk_stops_the_sweep_in_one_line_naming_the_folder_then_it_resumes(
+    tracking_dir, monkeypatch
+):
+    # The TensorBoard root's disk fills during the first epoch (the fault seam; the real
+    # thing, a full tmpfs, is tests/experiments/test_outage.py).
+    settings = tracking.load_tracking_config()
+    monkeypatch.setenv("VRL_DISK_FULL_UNDER", settings.tensorboard_root)
+    one_point = ["grid.model=[vanilla]", "grid.length=[5]"]
+    with pytest.raises(sweep.SweepFailed) as failed:
+        sweep.run_sweep(EXPERIMENT, "smoke", one_point, out=lambda line: None)
+    message = str(failed.value)
+    assert "\n" not in message
+    assert f"no space left on the disk of the TensorBoard root {settings.tensorboard_root}" in (
+        message
+    )
+    assert "Free space there, then run the same command to resume" in message
+
+    client, runs = client_and_runs()
+    (child,) = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert child.info.status == "FAILED" and "No space left" in child.data.tags["error"]
+    assert "traceback.txt" in [a.path for a in client.list_artifacts(child.info.run_id)]
+    assert not client.search_logged_models([child.info.experiment_id])  # no model logged
+    parent = client.get_run(child.data.tags["mlflow.parentRunId"])
+    assert parent.info.status == "FAILED"
+
+    monkeypatch.delenv("VRL_DISK_FULL_UNDER")  # space freed
+    result = sweep.run_sweep(EXPERIMENT, "smoke", one_point, out=lambda line: None)
+    assert result.ok and result.finished == ["vanilla-L5-s0"]
+    client, runs = client_and_runs()
+    assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]

@@ -18,21 +18,25 @@ def run_id(tracking_dir):
 def test_system_metrics_are_sampled_into_the_run_until_it_ends(run_id, monkeypatch):
     client, run = run_id
     monkeypatch.setattr(tracking.environment, "SYSTEM_METRICS_INTERVAL_S", 0.2)
-    monitor = tracking.start_system_metrics(run)
+    logger = tracking.RunLogger(client, run)
+    monitor = tracking.start_system_metrics(logger)
     time.sleep(1.5)
     monitor.finish()
+    logger.flush()  # the samples go with the run's own writes
     history = client.get_metric_history(run, "system/cpu_utilization_percentage")
     assert len(history) >= 3
     assert all(0 <= m.value <= 100 for m in history)
     assert "system/system_memory_usage_megabytes" in client.get_run(run).data.metrics
     steps = len(history)
     time.sleep(0.5)  # stopped: nothing more is logged
+    logger.flush()
     assert len(client.get_metric_history(run, "system/cpu_utilization_percentage")) == steps
 
 
 def test_mlflows_own_switch_turns_system_metrics_off(run_id, monkeypatch):
     monkeypatch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
-    assert tracking.start_system_metrics(run_id[1]) is None
+    client, run = run_id
+    assert tracking.start_system_metrics(tracking.RunLogger(client, run)) is None
 
 
 def test_experiments_are_model_training_experiments_also_when_made_before(tracking_dir):
