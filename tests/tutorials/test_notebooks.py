@@ -132,4 +132,4 @@ def test_shortest_lesson_runs_as_a_notebook(made, tmp_path, monkeypatch, trackin
     assert len(figures) == 2
     results = json.loads((figures_dir / "01_results.json").read_text())
     assert results["univariate_max_abs_diff"] < 1e-5
-    assert json.dumps(results, indent=2) in stdout  # the last cell prints them
+    assert f"The numbers this lesson claims: {figures_dir / '01_results.json'}" in stdout
