@@ -27,7 +27,7 @@ TEST_PROCESSES ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-slow test-outage experiment experiments report results register tensorboard mlflow-ui mlflow-server docs bench bench-sweep notebooks jupyter test-ray test-postgres clean
+.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-integration test-slow test-outage experiment experiments report results register tensorboard mlflow-ui mlflow-server docs bench bench-sweep notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,8 +67,11 @@ format: $(STAMP) ## Format the code with ruff and apply its safe fixes.
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: $(STAMP) $(RAY_STAMP) $(NOTEBOOKS_STAMP) ## Run the fast test suite (what CI runs; installs requirements-ray.txt and requirements-notebooks.txt too, for the Ray and notebook tests).
-	$(PY) -m pytest -m "not slow" -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+test: $(STAMP) $(RAY_STAMP) $(NOTEBOOKS_STAMP) ## Run the fast test suite (CI runs it, then test-integration; installs requirements-ray.txt and requirements-notebooks.txt too, for the Ray and notebook tests).
+	$(PY) -m pytest -m "not slow and not integration" -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+
+test-integration: $(STAMP) $(RAY_STAMP) ## Run the end-to-end checks across processes, servers and backends (Ray, two drivers at once, signals, JAX; CI runs them after test).
+	$(PY) -m pytest -m "integration and not slow" -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## Run the slow, paper-scale checks (skipped by `make test`).
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

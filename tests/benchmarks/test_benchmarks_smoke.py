@@ -137,6 +137,7 @@ def test_full_plan_times_each_shape_once_and_adds_up_the_grid():
     assert "wall with 2 at once" in lines[-1]
 
 
+@pytest.mark.integration
 def test_full_plan_on_jax_prints_only_its_own_lines():
     """What `gpu.sh` runs: the plan on the JAX backend, whose modules import TensorFlow too."""
     import subprocess

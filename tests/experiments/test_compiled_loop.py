@@ -137,6 +137,7 @@ def test_programs_are_kept_per_shape_and_group_size():
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="runs the file under JAX")
+@pytest.mark.integration
 def test_the_compiled_loop_tests_pass_under_jax():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": root}

@@ -17,6 +17,8 @@ from experiments import tracking
 from tests.experiments.mlflow_server_fixture import MlflowServer
 from tests.experiments.runner_helpers import REPO_ROOT, cli, cli_env, write_tracking_yaml
 
+pytestmark = pytest.mark.integration
+
 EXPERIMENT = "long_dependency"
 TINY = ["--set", "grid.model=[vanilla]", "--set", "grid.length=[5,10]"]
 TIMEOUT_S = 300

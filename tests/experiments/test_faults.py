@@ -223,6 +223,7 @@ def test_ctrl_c_marks_killed_then_resume_runs_the_rest(tracking_dir):
     assert client.get_run(parent_id).info.status == "FINISHED"
 
 
+@pytest.mark.integration
 def test_sigterm_with_two_workers_kills_both_then_resume_with_two_workers(tracking_dir):
     overrides = ["grid.model=[vanilla,gru]", "grid.length=[5]", "epochs=30"]
     run = Sweep(tracking_dir, "--workers", "2", *sum((["--set", o] for o in overrides), []))

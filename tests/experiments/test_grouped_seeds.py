@@ -36,7 +36,9 @@ def _results(folder, tracking_environment, overrides, **kwargs):
         }
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+@pytest.mark.parametrize(
+    "backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.integration)]
+)
 def test_a_seed_in_a_group_logs_what_it_logs_alone(tmp_path, tracking_environment, backend):
     overrides = [*THREE_SEEDS, f"backend={backend}"]
     grouped = _results(tmp_path / "grouped", tracking_environment, overrides)

@@ -163,6 +163,7 @@ def test_bad_tensorboard_mode_is_refused(monkeypatch):
 
 
 # --------------------------------------------------- sweeps through Ray tasks
+@pytest.mark.integration
 def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(
     server_tracking, local_ray, monkeypatch
 ):
@@ -237,6 +238,7 @@ def test_ray_sweep_logs_every_point_once_fails_one_and_resumes(
     assert client.get_run(first.parent_run_id).info.status == "FINISHED"
 
 
+@pytest.mark.integration
 def test_sigterm_marks_runs_in_flight_killed_and_stops_ray(server_tracking, tmp_path):
     """`python -m experiments run ... --executor ray` owns its Ray instance.
 

@@ -55,6 +55,8 @@ import numpy as np
 import keras
 import rnn_layers
 
+pytestmark = pytest.mark.integration
+
 mode, path = sys.argv[1], sys.argv[2]
 x = np.random.default_rng(0).normal(size=(4, 12, 3)).astype("float32")
 if mode == "save":
