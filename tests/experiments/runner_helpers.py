@@ -44,3 +44,58 @@ def cli_env(tracking_folder=None, **extra):
 def cli(*args):
     """The command line of `python -m experiments ARGS`."""
     return [sys.executable, "-m", "experiments", *args]
+
+
+# Loads a logged model through pyfunc and predicts `x.npy` in an interpreter that cannot
+# import the repository (`-I`, cwd outside it): the model must bring its code.
+_PREDICT_WITHOUT_THE_REPOSITORY = """
+import sys
+import numpy as np
+for name in {absent!r}:
+    try:
+        __import__(name)
+        raise SystemExit(name + " importable outside the model: the test proves nothing")
+    except ImportError:
+        pass
+import mlflow
+mlflow.set_tracking_uri({tracking_uri!r})
+model = mlflow.pyfunc.load_model({model_uri!r})
+np.save("predictions.npy", model.predict(np.load("x.npy")))
+print(sys.modules[{loaded!r}].__file__)
+"""
+
+
+def predict_without_the_repository(folder, tracking_uri, model_uri, x, *, absent, loaded):
+    """Predicts `x` with the pyfunc model `model_uri` in a fresh `python -I` run in `folder`,
+    where none of the modules `absent` can be imported; returns the predictions and the file
+    the model's copy of module `loaded` was imported from."""
+    import subprocess
+
+    import numpy as np
+
+    folder = pathlib.Path(folder)
+    np.save(folder / "x.npy", x)
+    script = _PREDICT_WITHOUT_THE_REPOSITORY.format(
+        absent=tuple(absent), tracking_uri=tracking_uri, model_uri=model_uri, loaded=loaded
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    finished = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return np.load(folder / "predictions.npy"), finished.stdout.strip().splitlines()[-1]
+
+
+def keras_predictions(tracking_uri, model_uri, x):
+    """`x` through the Keras model file inside the logged model `model_uri`."""
+    import keras
+    import mlflow
+
+    folder = mlflow.artifacts.download_artifacts(model_uri, tracking_uri=tracking_uri)
+    reference = keras.saving.load_model(os.path.join(folder, "data", "model.keras"))
+    return reference.predict(x, verbose=0)

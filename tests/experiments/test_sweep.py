@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from experiments import config, sweep, tracking
+from tests.experiments.runner_helpers import keras_predictions, predict_without_the_repository
 
 EXPERIMENT = "long_dependency"
 
@@ -190,54 +191,23 @@ def test_logged_model_is_an_mlflow_keras_model_that_reproduces_the_test_metric(s
 def test_logged_model_predicts_through_pyfunc_in_a_process_without_the_repository(smoke, tmp_path):
     """`mlflow.pyfunc.load_model` in a fresh interpreter that cannot import `rnn_layers`
     from the repository: the model brings its own copy (and loads it)."""
-    import subprocess
-    import sys
+    import rnn_layers  # noqa: F401  (the reference below loads the Keras file here)
 
     settings, result, _ = smoke
     row = search(settings, filter_string="tags.grid_point = 'vanilla-L10-s0'").iloc[0]
     x, _ = _test_inputs_and_targets("vanilla-L10-s0")
-    np.save(tmp_path / "x.npy", x[:16])
-    script = f"""
-import sys
-import numpy as np
-assert "rnn_layers" not in sys.modules
-try:
-    import rnn_layers
-    raise SystemExit("rnn_layers importable outside the model: the test proves nothing")
-except ImportError:
-    pass
-import mlflow
-mlflow.set_tracking_uri({settings.tracking_uri!r})
-model = mlflow.pyfunc.load_model("runs:/{row["run_id"]}/vanilla-L10-s0")
-predictions = model.predict(np.load("x.npy"))
-np.save("predictions.npy", predictions)
-print("loaded rnn_layers from", sys.modules["rnn_layers"].__file__)
-"""
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    # -I: no script folder, PYTHONPATH or user site on sys.path; cwd is outside the repo.
-    finished = subprocess.run(
-        [sys.executable, "-I", "-c", script],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    model_uri = f"runs:/{row['run_id']}/vanilla-L10-s0"
+    predictions, loaded_from = predict_without_the_repository(
+        tmp_path,
+        settings.tracking_uri,
+        model_uri,
+        x[:16],
+        absent=["rnn_layers"],
+        loaded="rnn_layers",
     )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    assert f"{os.sep}code{os.sep}rnn_layers{os.sep}" in finished.stdout
-
-    import keras
-    import mlflow
-
-    import rnn_layers  # noqa: F401
-
-    folder = mlflow.artifacts.download_artifacts(
-        f"runs:/{row['run_id']}/vanilla-L10-s0", tracking_uri=settings.tracking_uri
-    )
-    reference = keras.saving.load_model(os.path.join(folder, "data", "model.keras"))
-    np.testing.assert_allclose(
-        np.load(tmp_path / "predictions.npy"), reference.predict(x[:16], verbose=0), rtol=1e-6
-    )
+    assert f"{os.sep}code{os.sep}rnn_layers{os.sep}" in loaded_from
+    expected = keras_predictions(settings.tracking_uri, model_uri, x[:16])
+    np.testing.assert_allclose(predictions, expected, rtol=1e-6)
 
 
 def test_config_artifacts(smoke):

@@ -16,6 +16,7 @@ import pytest
 
 from experiments import schema, sweep, tracking
 from experiments.config import ConfigError, expand_grid, load_config
+from tests.experiments.runner_helpers import keras_predictions, predict_without_the_repository
 
 USER = "tests.experiments.user_cell"
 GOOD = f"{USER}:make_cell"
@@ -183,48 +184,16 @@ def test_a_factory_s_runs_are_tracked_like_the_built_ins(user_sweep):
 def test_a_factory_s_logged_model_predicts_without_its_module_on_the_path(user_sweep, tmp_path):
     """`mlflow.pyfunc.load_model` in an interpreter that can import neither `rnn_layers`
     nor `tests.experiments.user_cell` from the repository: the model brings both."""
-    import keras
-    import mlflow
-
     settings, _, runs = user_sweep
     run_id = runs["make_cell-L5-s0"].info.run_id
-    model = schema.model_name("make_cell-L5-s0")
+    model_uri = f"runs:/{run_id}/{schema.model_name('make_cell-L5-s0')}"
     x = np.random.default_rng(0).random((4, 5, 2)).astype("float32")
-    np.save(tmp_path / "x.npy", x)
-    script = f"""
-import sys
-import numpy as np
-for name in ("tests", "rnn_layers"):
-    try:
-        __import__(name)
-        raise SystemExit(name + " importable outside the model: the test proves nothing")
-    except ImportError:
-        pass
-import mlflow
-mlflow.set_tracking_uri({settings.tracking_uri!r})
-model = mlflow.pyfunc.load_model("runs:/{run_id}/{model}")
-np.save("predictions.npy", model.predict(np.load("x.npy")))
-print("loaded the cell from", sys.modules["{USER}"].__file__)
-"""
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    finished = subprocess.run(
-        [sys.executable, "-I", "-c", script],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    predictions, loaded_from = predict_without_the_repository(
+        tmp_path, settings.tracking_uri, model_uri, x, absent=["tests", "rnn_layers"], loaded=USER
     )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    assert f"{os.sep}code{os.sep}tests{os.sep}experiments{os.sep}user_cell.py" in finished.stdout
-
-    folder = mlflow.artifacts.download_artifacts(
-        f"runs:/{run_id}/{model}", tracking_uri=settings.tracking_uri
-    )
-    reference = keras.saving.load_model(os.path.join(folder, "data", "model.keras"))
-    np.testing.assert_allclose(
-        np.load(tmp_path / "predictions.npy"), reference.predict(x, verbose=0), rtol=1e-6
-    )
+    assert f"{os.sep}code{os.sep}tests{os.sep}experiments{os.sep}user_cell.py" in loaded_from
+    expected = keras_predictions(settings.tracking_uri, model_uri, x)
+    np.testing.assert_allclose(predictions, expected, rtol=1e-6)
 
 
 def test_the_example_module_s_factory_passes_the_checks():
