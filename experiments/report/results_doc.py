@@ -20,6 +20,7 @@ import shutil
 import tempfile
 
 from experiments import schema, tracking
+from experiments.errors import one_line
 
 DIRECTIVE = re.compile(r"^\{\{(sweep|figure) ([A-Za-z0-9_-]+) ([A-Za-z0-9_-]+)(?: ([\w-]+))?\}\}$")
 
@@ -130,10 +131,12 @@ def _summary_tables(client, parent):
 def figure_line(client, parent, name, profile, figure, folder):
     """Copies the sweep's figure beside the document; returns the Markdown that shows it."""
     target = pathlib.Path(folder) / f"{name}_{profile}_{figure}.png"
+    artifact = f"{schema.REPORT_ARTIFACT_DIR}/{figure}.png"
     with tempfile.TemporaryDirectory() as scratch:
-        path = client.download_artifacts(
-            parent.info.run_id, f"{schema.REPORT_ARTIFACT_DIR}/{figure}.png", scratch
-        )
+        try:
+            path = client.download_artifacts(parent.info.run_id, artifact, scratch)
+        except Exception as error:  # MLflow's error differs by store; the page goes on
+            return f"*The sweep's report has no `{artifact}` ({one_line(error, 200)}).*"
         shutil.copyfile(path, target)
     return f"![{name}, {profile} profile: {figure.replace('_', ' ')}]({target.name})"
 

@@ -13,6 +13,8 @@ Some literature context.
 
 {{figure long_dependency smoke breakdown}}
 
+{{figure long_dependency smoke no_such_figure}}
+
 {{sweep latch quick}}
 """
 
@@ -40,6 +42,7 @@ def test_results_are_written_from_the_newest_finished_sweep(tracking_dir, tmp_pa
     )
     assert (out.parent / "long_dependency_smoke_breakdown.png").read_bytes()[:4] == b"\x89PNG"
     assert "*Not run in this store yet: `make experiment NAME=latch`.*" in text
+    assert "*The sweep's report has no `report/no_such_figure.png`" in text  # and the page goes on
     # The commit the sweep ran at, as its parent run records it.
     import mlflow
 
