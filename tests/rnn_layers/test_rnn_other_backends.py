@@ -17,6 +17,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_parity_under_other_backend(backend):
@@ -54,8 +56,6 @@ import sys
 import numpy as np
 import keras
 import rnn_layers
-
-pytestmark = pytest.mark.integration
 
 mode, path = sys.argv[1], sys.argv[2]
 x = np.random.default_rng(0).normal(size=(4, 12, 3)).astype("float32")
