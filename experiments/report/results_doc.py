@@ -38,6 +38,8 @@ def write_results(template, out, client, settings):
         kind, name, profile, figure = found.groups()
         parent = newest_sweep(client, settings, name, profile)
         if parent is None:
+            if kind == "figure":  # its sweep's line says it
+                continue
             missing.append(f"{name} {profile}")
             lines.append(f"*Not run in this store yet: `{command(name, profile, parent)}`.*")
         elif kind == "sweep":
