@@ -226,14 +226,18 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_it_resumes_once_freed(
     # events over 60 epochs (TensorBoard) do not.
     filler = fill(small_disk, 64 if root == "artifact" else 12)
     args = ["--set", "grid.model=[vanilla]", "--set", "grid.length=[5]", "--workers", "1"]
-    full = subprocess.run(
-        cli("run", EXPERIMENT, "--profile", "smoke", "--set", "epochs=60", *args),
-        env=cli_env(folder),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+
+    def run_the_sweep():
+        return subprocess.run(
+            cli("run", EXPERIMENT, "--profile", "smoke", "--set", "epochs=60", *args),
+            env=cli_env(folder),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+
+    full = run_the_sweep()
     output = full.stdout + full.stderr
     assert full.returncode == 1, output
     errors = [line for line in output.splitlines() if line.startswith("error: ")]
@@ -258,14 +262,7 @@ def test_a_full_disk_stops_the_sweep_in_one_line_and_it_resumes_once_freed(
         assert "traceback.txt" in kept
 
     filler.unlink()  # space freed: the same command resumes
-    again = subprocess.run(
-        cli("run", EXPERIMENT, "--profile", "smoke", "--set", "epochs=60", *args),
-        env=cli_env(folder),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    again = run_the_sweep()
     assert again.returncode == 0, again.stdout + again.stderr
     runs = client.search_runs([experiment.experiment_id])
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
