@@ -309,6 +309,13 @@ class SweepInfo:
             grid_axes=tuple(grid_axes),
         )
 
+    @property
+    def test_metric_column(self):
+        """The task metric's column in `mlflow.search_runs`: `metrics.test_mse`. Children
+        log other test metrics beside it (`test_loss`, adding's `test_max_abs_error`), so
+        a reader takes this one, never the first `metrics.test_*` column it finds."""
+        return f"metrics.{test_metric_name(self.metric)}"
+
     def is_solved(self, value):
         """Whether a metric value reaches the threshold (NaN: no)."""
         return is_solved(value, self.solved_threshold, self.higher_is_better)

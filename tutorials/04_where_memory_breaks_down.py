@@ -79,7 +79,7 @@ import matplotlib.pyplot as plt
 import mlflow
 
 from experiments import config as experiment_config
-from experiments import sweep, tracking
+from experiments import schema, sweep, tracking
 from experiments.config import expand_grid
 
 results = {"profile": PROFILE}
@@ -157,11 +157,10 @@ for name, outcome in sweeps.items():
         experiment_names=[tracking_config.experiment_name(name)],
         filter_string=f"tags.mlflow.parentRunId = '{outcome.parent_run_id}'",
     )
-    # The task's main metric is logged as test_<metric> (test_accuracy or test_mse).
-    metric_column = next(
-        c for c in runs.columns if c.startswith("metrics.test_") and c != "metrics.test_loss"
-    )
-    metric = metric_column.removeprefix("metrics.test_")
+    # The parent run names the task's main metric (its tag `metric`); the children log it
+    # as test_<metric>, beside other test metrics (adding's test_max_abs_error).
+    info = schema.SweepInfo.from_run(mlflow.get_run(outcome.parent_run_id))
+    metric, metric_column = info.metric, info.test_metric_column
     runs["length"] = runs["params.length"].astype(int)
     table = runs.pivot_table(
         index="length", columns="params.model", values=metric_column, aggfunc="mean"

@@ -183,16 +183,17 @@ def clear_report_dir(report_dir):
             old.rename(report_dir / (old.name + HPARAMS_FILE))
 
 
-def final_value_tag(name):
+def final_value_tag(name, metric):
     """A grid point's final value as a TensorBoard scalar (written at step = its length).
 
-    The test metric is `breakdown/test_<metric>` and `solved` (0 or 1) the run's
-    `breakdown/solved_fraction`: the cards of the report's curves, which then overlay
-    every seed's own result. The rest is `outcome/<name>`, a group of cards after them.
+    The task's test metric (`test_<metric>`) is `breakdown/test_<metric>` and `solved` (0
+    or 1) the run's `breakdown/solved_fraction`: the cards of the report's curves, which
+    then overlay every seed's own result. The rest (the other test metrics too) is
+    `outcome/<name>`, a group of cards after them.
     """
     if name == schema.SOLVED:
         return schema.BREAKDOWN_TAG_PREFIX + schema.SOLVED_FRACTION
-    if name.startswith("test_") and name != schema.TEST_LOSS:
+    if name == schema.test_metric_name(metric):
         return schema.BREAKDOWN_TAG_PREFIX + name
     return schema.OUTCOME_TAG_PREFIX + name
 
@@ -222,7 +223,7 @@ def _hparams_metrics(metric):
         schema.SOLVE_CENSORED: "not solved within budget",
     }
     return [
-        *(hp.Metric(final_value_tag(name), display_name=shown[name]) for name in shown),
+        *(hp.Metric(final_value_tag(name, metric), display_name=shown[name]) for name in shown),
         hp.Metric(
             epoch_scalar_tag(f"val_{metric}"),
             display_name=f"val {metric}",
@@ -242,7 +243,7 @@ def write_run_hparams(tb_dir, run_name, hparams, final_metrics, *, metric, lengt
 
     Values go through `tensorboard_hparam_value`, as the dashboard's domains do. The final
     values the HParams table shows (`hparams_final_values`) are the scalars
-    `final_value_tag(name)` at step = the run's length; non-finite ones are left out.
+    `final_value_tag(name, metric)` at step = the run's length; non-finite ones are left out.
     """
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
@@ -255,5 +256,5 @@ def write_run_hparams(tb_dir, run_name, hparams, final_metrics, *, metric, lengt
             for name in hparams_final_values(metric):
                 value = final_metrics.get(name)
                 if value is not None and math.isfinite(float(value)):
-                    tf.summary.scalar(final_value_tag(name), float(value), step=int(length))
+                    tf.summary.scalar(final_value_tag(name, metric), float(value), step=int(length))
         writer.close()
