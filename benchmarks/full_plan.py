@@ -1,7 +1,7 @@
 """Plan a profile's wall time on this machine from the compiled loop's measured costs.
 
 For every distinct model and sequence shape of an experiment's profile (`full` by default)
-this builds the grid point's epoch program exactly as the runner does (`training.loop`,
+this builds the grid point's epoch program exactly as the runner does (`training.programs`,
 as many seeds side by side as the backend puts in one program) and times, after its first
 call (the compilation, counted once per cell), an epoch of `--steps` updates and a
 validation batch, then adds them up over the grid: each grid point trains
@@ -52,14 +52,14 @@ def time_shape(point, seeds, steps):
     import keras
 
     import datasets
-    from experiments.training import loop
-    from experiments.training.models import build_model
-    from experiments.training.program import stack
+    from experiments.models import build_model
+    from experiments.training import programs
+    from experiments.training.programs import stack
 
     hp = point.hyperparameters
-    size = loop.members_per_program(seeds)
+    size = programs.members_per_program(seeds)
     task = datasets.make(point.task, length=point.length, seed=0, **point.task_params)
-    program = loop.make_program(point, task, size, hp.jit_compile)
+    program = programs.make_program(point, task, size, hp.jit_compile)
     program.start([build_model(point.kind, hp, task, seed=s) for s in range(size)])
     stream = task.dataset(hp.batch_size, steps, seed=1)
     batches = stack([stream.epoch_arrays(0)] * size)
@@ -75,7 +75,7 @@ def time_shape(point, seeds, steps):
     began = time.perf_counter()
     program.evaluate(val_batches)
     validation_s = (time.perf_counter() - began) / size * -(-hp.val_samples // 256)
-    loop.forget_programs()
+    programs.forget_programs()
     keras.backend.clear_session()
     return ShapeCost(compile_s, update_s, validation_s)
 

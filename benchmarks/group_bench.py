@@ -3,14 +3,14 @@
     python -m benchmarks.group_bench [--sizes 1,3,5] [--units 32,128] [--kinds vanilla,lstm]
                                      [--length 50] [--steps 100] [--rounds 3]
 
-For each model and width, builds the compiled loop's epoch program (`training.loop`) for
+For each model and width, builds the compiled loop's epoch program (`training.programs`) for
 G members side by side, G in `--sizes`, on the adding task, and times an epoch of
 `--steps` updates (the median of `--rounds`, after the first call, which compiles). Prints
 per G: the compile time, the time of one member's update, and the throughput against
 G = 1 (members' updates per second). On JAX the members are `jax.vmap`ped; on TensorFlow
 they are copies of the graph in one program. `benchmarks/gpu.sh` runs it on a GPU, where
 a small model leaves the card idle and side by side should pay; on a CPU the runner puts
-one member per program on TensorFlow (`training.loop.members_per_program`).
+one member per program on TensorFlow (`training.programs.members_per_program`).
 """
 
 import argparse
@@ -27,14 +27,14 @@ def time_group(kind, units, size, length, steps, rounds):
     import datasets
     from experiments.config import Hyperparameters
     from experiments.config.grid import GridPoint
-    from experiments.training import loop
-    from experiments.training.models import build_model
-    from experiments.training.program import stack
+    from experiments.models import build_model
+    from experiments.training import programs
+    from experiments.training.programs import stack
 
     hp = Hyperparameters(units=units, steps_per_epoch=steps, lr=3e-3)
     task = datasets.make("adding", length=length, seed=0)
     point = GridPoint(0, "bench", {}, "adding", kind, kind, length, 0, hp, {})
-    program = loop.make_program(point, task, size, hp.jit_compile)
+    program = programs.make_program(point, task, size, hp.jit_compile)
     program.start([build_model(kind, hp, task, seed=seed) for seed in range(size)])
     stream = task.dataset(hp.batch_size, steps, seed=1)
     batches = stack([stream.epoch_arrays(seed) for seed in range(size)])
@@ -46,7 +46,7 @@ def time_group(kind, units, size, length, steps, rounds):
         began = time.perf_counter()
         program.train_epoch(batches, [True] * size)
         times.append(time.perf_counter() - began)
-    loop.forget_programs()
+    programs.forget_programs()
     return compile_s, statistics.median(times) / (steps * size)
 
 

@@ -105,8 +105,8 @@ def clocked_run(job, loop):
     import keras
     import mlflow
 
-    from experiments import tracking
-    from experiments.training import callbacks, data, faults, finish, member, models
+    from experiments import faults, models, tracking
+    from experiments.training import callbacks, data, finish, member
     from experiments.training import job as job_module
 
     clock = Clock()
@@ -135,7 +135,7 @@ def clocked_run(job, loop):
         began = time.perf_counter()
         job_module.run_job(job)
         clock.seconds["all"] = time.perf_counter() - began
-    run = mlflow.MlflowClient().get_run(job.members[0].run_id)
+    run = mlflow.MlflowClient().get_run(job.points[0].run_id)
     if loop == "compiled":
         _read_loop_timing(clock, run)
     return clock, run
@@ -161,7 +161,7 @@ def keras_compiled_update_seconds(point, rounds=3):
     import keras
 
     import datasets
-    from experiments.training.models import build_model
+    from experiments.models import build_model
 
     hp = point.hyperparameters
     task = datasets.make(point.task, length=point.length, seed=point.seed, **point.task_params)
@@ -189,7 +189,7 @@ def _job(config, point):
     import datasets
     from experiments import tracking
     from experiments.sweep import runs
-    from experiments.training import JobMember, TrainingJob
+    from experiments.training import PointRun, TrainingJob
 
     settings = tracking.load_tracking_config()
     client = tracking.open_store(settings)
@@ -197,8 +197,8 @@ def _job(config, point):
     task = datasets.make(point.task, length=point.length, **point.task_params)
     parent_id, _ = runs.create_parent(client, experiment_id, config, task, [point])
     run_id = runs.create_child(client, config, experiment_id, parent_id, point, [])
-    member = JobMember(point, run_id, settings.tb_run_dir(config.name, point.name))
-    return TrainingJob(config.name, settings.tracking_uri, [member], [], progress_every_s=0)
+    point_run = PointRun(point, run_id, settings.tb_run_dir(config.name, point.name))
+    return TrainingJob(config.name, settings.tracking_uri, [point_run], [], progress_every_s=0)
 
 
 def report(point, loop, clock, updates, compiled_s):

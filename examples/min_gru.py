@@ -25,7 +25,7 @@ hyperparameters):
     grid:
       model: [vanilla, lstm, min_gru]
 
-What the lab asks of a factory (`experiments/training/factories.py`):
+What the lab asks of a factory (`experiments/models/factories.py`):
 
 - it is importable from the working directory (here: `examples/` under the repository
   root) or from an installed package, as `package.module:function`;

@@ -7,22 +7,24 @@ targets `experiment`, `experiments`, `report`, `tensorboard`, `mlflow-ui`):
     python -m experiments run long_dependency --profile smoke
     python -m experiments report long_dependency
 
-One module per concern; imports point down this list:
+One package per concern; a package imports only those below it in this list:
 
 - `__main__`: the command line.
-- `sweep`: the driver (resume, FAILED / KILLED rules); `sweep_runs`: the sweep's parent
-  and child runs in MLflow; `sweep_claim`: one driver per sweep; `progress`: its
-  progress lines.
-- `executors/`: where grid points train (`local` processes, `ray`), one interface.
-- `train`: one grid point (task -> model -> fit -> metrics, model file);
-  `fault_injection`: the test-only faults it can be asked to raise.
-- `models`: `build_model(model_spec, task, seed)`.
-- `config`: the config keys and `DEFAULTS`, loading and validation (`checks` holds
-  the value checks); `grid`: the grid points of a config.
-- `schema`: every tag, param and metric name the sweep writes and the report reads.
-- `tracking/`: `mlflow.yaml`, MLflow helpers, TensorBoard folders.
-- `report/`: the report kinds; `probes/`: the measurement callbacks; `plots/`: every
-  figure.
-- `quiet`: TensorFlow imported without its C++ start-up notices (every process that
-  trains or reports, the lessons, `tensorboard`).
+- `sweep/`: the driver of a sweep in phases (inputs, the claim, the parent and child
+  runs, scheduling, skipping, progress, stops); it alone writes the runs' status.
+- `executors/`: where jobs train (`local` processes, `ray`), one interface.
+- `training/`: one job (a grid point, or the seeds of a cell): the compiled loop and its
+  epoch programs (`training/programs/`), Keras's `fit` as the reference loop, callbacks,
+  a run's results and model.
+- `report/`: the report kinds, read back from MLflow, and the results page.
+- `probes/`: measurement callbacks (and the state gradients they take).
+- `models/`: the models a grid point trains (built-in kinds, the user's own factories).
+- `tracking/`: `mlflow.yaml`, MLflow and TensorBoard writers, servers, the outage guard.
+- `plots/`: every figure.
+- `config/`: every config key declared once, loading, `--set`, the grid, the names of
+  the probes and report kinds.
+- loose modules: `schema` (every tag, param, metric and artifact name the sweep writes
+  and the report reads), `errors` (the error types and the failure policy,
+  `sweep_stopper`), `terminal` (TensorFlow imported quietly, times as text), `faults`
+  (test-only faults, injected through the environment).
 """

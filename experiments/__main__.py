@@ -33,6 +33,7 @@ from experiments import config as config_module  # noqa: E402  (no TensorFlow he
 from experiments import tracking  # noqa: E402
 from experiments.errors import (  # noqa: E402
     ConfigError,
+    InputError,
     SweepBusy,
     SweepFailed,
     SweepInterrupted,
@@ -79,7 +80,7 @@ def _add_run(commands):
     run.add_argument(
         "--profile",
         default=config_module.DEFAULT_PROFILE,
-        help="smoke | quick | full (default quick)",
+        help="smoke | quick | long | full: long where the config defines it (default quick)",
     )
     run.add_argument(
         "--set",
@@ -253,7 +254,7 @@ def _sweep_parent_id(args):
         None if experiment is None else tracking.latest_parent_run(client, experiment.experiment_id)
     )
     if parent is None:
-        raise ValueError(
+        raise InputError(
             f"No sweep of {args.name!r} in {tracking_config.tracking_uri}. "
             f"Run one first: python -m experiments run {args.name}"
         )
@@ -305,13 +306,13 @@ def _check_parent_run(client, run_id, name):
     try:
         run = client.get_run(run_id)
     except Exception:
-        raise ValueError(
+        raise InputError(
             f"No run {run_id!r} in the tracking store. `--run-id` takes a sweep's parent run "
             f"id (printed as `parent run <id>` by `python -m experiments run {name}`); "
             "leave it out for the latest sweep."
         ) from None
     if schema.SWEEP_HASH not in run.data.tags:
-        raise ValueError(
+        raise InputError(
             f"Run {run_id!r} is not a sweep's parent run (a grid point's run?). `--run-id` "
             "takes the id printed as `parent run <id>`; leave it out for the latest sweep."
         )
@@ -360,7 +361,7 @@ def main(argv=None):
         if args.command == "mlflow-server":
             return _mlflow_server(args, extra)
         return handlers[args.command](args)
-    except (ConfigError, TrackingError, ValueError, TypeError) as error:
+    except (InputError, TrackingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
 

@@ -2,10 +2,12 @@
 
 Callers decide what to do from the type, never from the message text:
 
-- `ConfigError` (a `ValueError`): a config file, profile or `--set` that cannot be used.
+- `InputError` (a `ValueError`): what the user gave cannot be used (a flag, a name, an
+  address); the command line shows its one line and exits 2. Any other exception is a
+  bug of ours and keeps its traceback.
+- `ConfigError` (an `InputError`): a config file, profile or `--set` that cannot be used.
 - `TrackingError`: the tracking store cannot be used (broken `mlflow.yaml`, a server that
   does not answer, a database that is not writable).
-- `SweepBusy`: another driver runs this sweep on this store.
 - `StoreUnavailable` (a `TrackingError`): a tracking server did not answer for longer
   than the outage window (`outage_window_s` in `mlflow.yaml`).
 - `DiskFull`: no space left on the disk of a folder the runner writes (the artifact root,
@@ -13,6 +15,9 @@ Callers decide what to do from the type, never from the message text:
 - `SweepBusy`: another driver runs this sweep on this store.
 - `SweepFailed`: the driver could not go on (its store failed under it).
 - `SweepInterrupted`: Ctrl-C or SIGTERM, once the runs in flight are marked KILLED.
+
+The failure policy is one function, `sweep_stopper`: whether an error met while training
+stops the whole sweep, or fails only the grid points that met it.
 """
 
 import errno
@@ -21,7 +26,11 @@ import errno
 NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
-class ConfigError(ValueError):
+class InputError(ValueError):
+    """What the user gave (a flag, a name, an address, a value) cannot be used."""
+
+
+class ConfigError(InputError):
     """A config file, profile or `--set` override that cannot be used."""
 
 
@@ -106,3 +115,22 @@ def no_space(error):
         if isinstance(cause, OSError) and cause.errno in NO_SPACE_ERRNOS:
             return cause
     return None
+
+
+def sweep_stopper(error):
+    """The error behind `error` that stops the whole sweep, or None.
+
+    Two failures are the sweep's, whichever grid point met them, since every other point
+    would meet them too: a tracking server that did not answer for the outage window
+    (`StoreUnavailable`: nothing can be written, the driver marks the runs once it can)
+    and a full disk (`DiskFull`, or an `OSError` ENOSPC / EDQUOT, returned as a `DiskFull`
+    naming what was written). Any other error is the grid point's own: its run fails
+    with its traceback and the sweep goes on.
+    """
+    gone = find_cause(error, StoreUnavailable)
+    if gone is not None:
+        return gone
+    full = no_space(error)
+    if full is None or isinstance(full, DiskFull):
+        return full
+    return DiskFull(written_path(full) or "a file", one_line(full))

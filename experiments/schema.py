@@ -36,7 +36,6 @@ NOTE = "mlflow.note.content"
 SOURCE_NAME = "mlflow.source.name"
 GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
-MLFLOW_USER = "mlflow.user"
 # An experiment of model training (not GenAI), for the UIs that read it.
 EXPERIMENT_KIND = "mlflow.experimentKind"
 MODEL_TRAINING_KIND = "custom_model_development"
@@ -129,7 +128,7 @@ RESULT_METRICS = (TEST_LOSS, SOLVED, DIVERGED, TRAIN_TIME_S, *TIME_TO_SOLVE_METR
 # within 0.04). A results table has the column when a run logged it.
 TEST_MAX_ABS_ERROR = "test_max_abs_error"
 OPTIONAL_RESULT_METRICS = (TEST_MAX_ABS_ERROR,)
-# Where a compiled-loop run's time went (`training.group`); seeds trained as one group
+# Where a compiled-loop run's time went (`training.compiled_loop`); seeds trained as one group
 # share these numbers (the tag `group_size` says how many).
 TIME_FIRST_EPOCH_S = "time_first_epoch_s"  # the first epoch, which compiles the program
 TIME_EPOCHS_S = "time_epochs_s"  # the compiled epochs after it: the arithmetic

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from experiments.training import faults
+from experiments import faults
 from tests.experiments.runner_helpers import write_tracking_yaml
 
 

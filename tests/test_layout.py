@@ -6,7 +6,9 @@
 - At most 5 modules stand loose in `experiments/` beside `__init__` and `__main__`; the
   rest live in packages that say what they hold.
 - The modules of the three packages import each other without a cycle, counting the
-  imports inside functions too.
+  imports inside functions too; so do the packages of `experiments/` (a module of one
+  importing a module of another is an edge between the two packages): layers import
+  downwards only.
 
 Complexity (ruff's mccabe rule, C901, max 10) is checked by `make lint`.
 """
@@ -118,6 +120,47 @@ def _cycle(graph):
 def test_no_import_cycle_even_through_imports_inside_functions():
     graph = {name: _imported_modules(name, path) for name, path in MODULES.items()}
     assert _cycle(graph) is None, f"import cycle: {' -> '.join(_cycle(graph))}"
+
+
+def _package_of(module):
+    """`experiments.sweep.driver` -> `experiments.sweep`; a loose module is its own package;
+    `rnn_layers.layer` -> `rnn_layers`."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "experiments" and len(parts) > 1 else parts[0]
+
+
+def _package_graph(module_graph):
+    graph = {}
+    for module, targets in module_graph.items():
+        package = _package_of(module)
+        graph.setdefault(package, set())
+        for target in targets:
+            if _package_of(target) != package and package != "experiments":
+                graph[package].add(_package_of(target))
+    return graph
+
+
+def test_no_import_cycle_between_packages():
+    modules = {name: _imported_modules(name, path) for name, path in MODULES.items()}
+    graph = _package_graph(modules)
+    assert _cycle(graph) is None, f"package import cycle: {' -> '.join(_cycle(graph))}"
+
+
+def test_the_package_graph_sees_a_cycle_that_no_module_cycle_shows():
+    # training.member -> probes.weights, probes.state_gradients -> training.autodiff: no
+    # module imports itself back, but the packages do.
+    modules = {
+        "experiments.training.member": {"experiments.probes.weights"},
+        "experiments.probes.weights": set(),
+        "experiments.probes.state_gradients": {"experiments.training.autodiff"},
+        "experiments.training.autodiff": set(),
+    }
+    assert _cycle(modules) is None
+    assert _cycle(_package_graph(modules)) == [
+        "experiments.probes",
+        "experiments.training",
+        "experiments.probes",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ from lesson import FAST, OUT_DIR
 
 import datasets
 from experiments.config import Hyperparameters
-from experiments.training.models import build_model
+from experiments.models import build_model
 from rnn_layers import DeepVanillaRNN
 
 keras.utils.set_random_seed(0)
@@ -193,7 +193,7 @@ Now a small training run. The `delayed_recall` task shows one symbol (out of 8) 
 step and asks, at every step, for the symbol seen `lag` steps earlier: a pure memory
 task whose memory length is the `lag`. We compare a 1-layer and a 3-layer model with
 about the same number of parameters, on a short lag and a long one, with the same
-training budget. `experiments.training.models.build_model` builds the same models the
+training budget. `experiments.models.build_model` builds the same models the
 experiments use: the recurrent body plus a `Dense` head, compiled with the task's loss
 and metrics.
 """

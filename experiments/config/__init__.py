@@ -7,6 +7,7 @@
 - `overrides`: one `--set key=value` argument.
 - `grid`: `expand_grid(config)` -> one `GridPoint` per combination of the grid axes.
 - `checks`: the value checks, each naming where a bad value came from.
+- `registries`: the probe and report-kind names a config may give (strings only).
 
 A grid point's hyperparameters are the config's top-level values, then its model
 variant's overrides (`models:`), then its extra-axis values, e.g.

@@ -150,7 +150,7 @@ def choice_list(choices):
 
 
 # A recurrent layer of the user's own: `package.module:factory` (checked for its syntax only
-# here, before TensorFlow loads; `training.factories` imports and tries it later).
+# here, before TensorFlow loads; `models.factories` imports and tries it later).
 FACTORY_SPEC = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 

@@ -35,6 +35,7 @@ from experiments.config.overrides import override_as_section, parse_override
 from experiments.config.settings import (
     AXES,
     CHECKS,
+    DEFAULT_PROFILE,
     DEFAULTS,
     FILE_KEYS,
     HYPERPARAMETER_KEYS,
@@ -211,12 +212,12 @@ def describe(name, config_dir=CONFIG_DIR):
 
 
 # ------------------------------------------------------------------ loading
-def load_config(name, profile=PROFILES[1], overrides=(), config_dir=CONFIG_DIR):
+def load_config(name, profile=DEFAULT_PROFILE, overrides=(), config_dir=CONFIG_DIR):
     """Loads, merges and validates a named experiment.
 
     Args:
         name: the experiment (file stem in `config_dir`).
-        profile: `smoke`, `quick` or `full` (or another profile the file defines).
+        profile: `smoke`, `quick` or `full`, or another profile the file defines (`long`).
         overrides: `--set` strings, `"key=value"`, applied last.
         config_dir: where the YAML files are.
 

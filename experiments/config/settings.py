@@ -9,7 +9,7 @@ doc)`; everything else is derived from these declarations: `DEFAULTS`, the valid
   `sweep`, and `resources` by the executors).
 - `Hyperparameters`: one grid point's model and training (read by `training`). These keys
   may also be grid axes and model-variant overrides, and each grid point logs them as
-  its params. `part` says which: `model` (the network `training.models` builds) or
+  its params. `part` says which: `model` (the network `experiments.models` builds) or
   `training` (the loop that trains and evaluates it).
 
 The grid axes `model`, `length` and `seed` are declared in `AXES`.
@@ -19,8 +19,7 @@ import copy
 import dataclasses
 
 from experiments.config import checks
-from experiments.probes import PROBES
-from experiments.report.kinds import REPORT_KINDS
+from experiments.config.registries import PROBES, REPORT_KINDS
 
 PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
@@ -142,7 +141,7 @@ class Hyperparameters:
     training_loop: str = setting(
         "compiled",
         checks.choice(TRAINING_LOOPS),
-        "compiled: one program per epoch (training/group.py); keras_fit: Keras's fit",
+        "compiled: one program per epoch (training/compiled_loop.py); keras_fit: Keras's fit",
         TRAINING,
     )
     optimizer: str = setting("adam", checks.choice(OPTIMIZERS), " | ".join(OPTIMIZERS), TRAINING)
@@ -205,8 +204,6 @@ REQUIRED_AXES = tuple(AXES)
 SWEEP_FIELDS = dataclasses.fields(SweepSettings)
 HYPERPARAMETER_FIELDS = dataclasses.fields(Hyperparameters)
 HYPERPARAMETER_KEYS = tuple(field.name for field in HYPERPARAMETER_FIELDS)
-MODEL_KEYS = tuple(f.name for f in HYPERPARAMETER_FIELDS if f.metadata["part"] == MODEL)
-TRAIN_KEYS = tuple(f.name for f in HYPERPARAMETER_FIELDS if f.metadata["part"] == TRAINING)
 
 
 def _default(field):

@@ -16,6 +16,7 @@ Adding an executor: a module with an `Executor` subclass, and one entry in `EXEC
 
 import importlib
 
+from experiments.errors import InputError
 from experiments.executors.base import Executor
 
 # `--executor` name -> "module:class". Imported on use: Ray is an optional dependency.
@@ -33,16 +34,16 @@ def executor_class(name):
             optional dependency is not installed (naming what to install).
     """
     if name not in EXECUTORS:
-        raise ValueError(f"Unknown executor {name!r}. Known executors: {', '.join(EXECUTORS)}.")
+        raise InputError(f"Unknown executor {name!r}. Known executors: {', '.join(EXECUTORS)}.")
     module_name, attribute = EXECUTORS[name].split(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         if error.name == module_name:
-            raise ValueError(
+            raise InputError(
                 f"The {name!r} executor is not available ({module_name} is missing)."
             ) from None
-        raise ValueError(
+        raise InputError(
             f"The {name!r} executor needs the package {error.name!r}; install it "
             f"(e.g. `pip install -r requirements-{name}.txt`)."
         ) from None

@@ -23,6 +23,7 @@ import threading
 import time
 
 from experiments import terminal
+from experiments.errors import InputError
 from experiments.executors.base import Executor
 from experiments.training import run_job
 
@@ -126,7 +127,7 @@ class LocalExecutor(Executor):
     def preflight(cls, *, workers, config, tracking, address):
         del workers, config, tracking
         if address is not None:
-            raise ValueError(
+            raise InputError(
                 "--address is for the Ray executor; the local executor runs on this machine."
             )
 

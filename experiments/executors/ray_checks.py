@@ -10,6 +10,8 @@ import os
 import socket
 import urllib.parse
 
+from experiments.errors import InputError
+
 TENSORBOARD_MODE_ENV = "VRL_RAY_TENSORBOARD"
 TENSORBOARD_MODES = ("direct", "sync")
 
@@ -52,7 +54,7 @@ def check_tracking_for_cluster(tracking_uri, address):
             store (SQLite, `file:` or a plain path).
     """
     if wants_cluster(address) and is_local_store(tracking_uri):
-        raise ValueError(
+        raise InputError(
             f"--executor ray --address {address}: the tracking store is {tracking_uri}, a file on "
             "this machine. Ray workers on other nodes cannot log there (and SQLite must not be "
             "shared over a network file system). Start a tracking server every node can reach, "
@@ -73,7 +75,7 @@ def check_reachable(address, timeout=5.0):
     target = address[len("ray://") :] if address.startswith("ray://") else address
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(
+        raise InputError(
             f"--address {address!r}: expected auto, HOST:PORT (the head node's GCS port, 6379 by "
             "default) or ray://HOST:PORT (Ray Client, 10001 by default)."
         )
@@ -81,7 +83,7 @@ def check_reachable(address, timeout=5.0):
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             return
     except OSError as error:
-        raise ValueError(
+        raise InputError(
             f"--address {address}: nothing answers at {host}:{port} ({error}). Start the cluster "
             f"(`ray start --head` on the head node prints its address) or fix the address."
         ) from None
@@ -112,7 +114,7 @@ def tensorboard_mode(address):
     if not mode:
         return "sync" if wants_cluster(address) else "direct"
     if mode not in TENSORBOARD_MODES:
-        raise ValueError(
+        raise InputError(
             f"{TENSORBOARD_MODE_ENV}={os.environ[TENSORBOARD_MODE_ENV]!r}: expected one of "
             f"{', '.join(TENSORBOARD_MODES)} (direct: workers write into tensorboard_root, which "
             "every node must mount; sync: workers send their logs back to the driver). Unset it "

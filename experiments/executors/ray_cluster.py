@@ -41,7 +41,7 @@ import time
 import ray
 
 from experiments import schema, tracking
-from experiments.errors import one_line
+from experiments.errors import InputError, one_line
 from experiments.executors.base import Executor
 from experiments.executors.ray_checks import (
     check_reachable,
@@ -106,8 +106,8 @@ def _tag_placement(job):
     # Where the grid points ran: the node to look at when one misbehaves.
     context = ray.get_runtime_context()
     client = tracking.configure_mlflow(job.tracking_uri, job.outage_window_s)
-    for member in job.members:
-        logger = tracking.RunLogger(client, member.run_id)
+    for point_run in job.points:
+        logger = tracking.RunLogger(client, point_run.run_id)
         logger.set_tags(
             {
                 schema.EXECUTOR: "ray",
@@ -125,38 +125,38 @@ def _train_on_worker(job, sync_tensorboard):
     Args:
         job: a `training.TrainingJob` (its runs already created by the driver).
         sync_tensorboard: write TensorBoard logs into a temporary folder on
-            this node and return them instead of writing to the members' `tb_dir`.
+            this node and return them instead of writing to the points' `tb_dir`.
 
     Returns:
-        `(outcomes, archives)`: `run_job`'s outcomes, and per member its TensorBoard
+        `(outcomes, archives)`: `run_job`'s outcomes, and per point its TensorBoard
         folder as gzipped tar bytes (None unless `sync_tensorboard`).
     """
     _tag_placement(job)
     if not sync_tensorboard:
-        return run_job(job), [None] * len(job.members)
+        return run_job(job), [None] * len(job.points)
     scratch = tempfile.mkdtemp(prefix="vrl-tb-")
     try:
-        members = [
-            dataclasses.replace(m, tb_dir=m.tb_dir and os.path.join(scratch, m.point.name))
-            for m in job.members
+        points = [
+            dataclasses.replace(p, tb_dir=p.tb_dir and os.path.join(scratch, p.point.name))
+            for p in job.points
         ]
-        outcomes = run_job(dataclasses.replace(job, members=members))
+        outcomes = run_job(dataclasses.replace(job, points=points))
         archives = [
-            _pack_dir(m.tb_dir) if m.tb_dir and os.path.isdir(m.tb_dir) else None for m in members
+            _pack_dir(p.tb_dir) if p.tb_dir and os.path.isdir(p.tb_dir) else None for p in points
         ]
         return outcomes, archives
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _store_tensorboard(archive, member):
-    """A member's TensorBoard logs, sent back from its node, into its folder here."""
+def _store_tensorboard(archive, point_run):
+    """A point's TensorBoard logs, sent back from its node, into its folder here."""
     try:
-        _unpack_dir(archive, member.tb_dir)
+        _unpack_dir(archive, point_run.tb_dir)
     except Exception as error:  # the run is logged: only its TensorBoard copy is lost
         print(
-            f"Ray: could not write {member.point.name}'s TensorBoard logs to "
-            f"{member.tb_dir}: {error}",
+            f"Ray: could not write {point_run.point.name}'s TensorBoard logs to "
+            f"{point_run.tb_dir}: {error}",
             file=sys.stderr,
         )
 
@@ -254,7 +254,7 @@ class RayExecutor(Executor):
                     log_to_driver=True,
                 )
             except (ConnectionError, ray.exceptions.RayError) as error:
-                raise ValueError(
+                raise InputError(
                     f"--address {address}: cannot connect to the Ray cluster ({one_line(error)}). "
                     "Check the address (`ray status` on the head node prints it), that this "
                     "machine reaches it, and, with token authentication, that RAY_AUTH_MODE=token "
@@ -296,7 +296,7 @@ class RayExecutor(Executor):
         if remote_hosts and is_local_store(tracking_uri):
             check_tracking_for_cluster(tracking_uri, address or "<the running cluster>")
         if remote_hosts and is_loopback_uri(tracking_uri):
-            raise ValueError(
+            raise InputError(
                 f"The Ray cluster has nodes on other machines ({', '.join(remote_hosts)}), but "
                 f"the tracking server {tracking_uri} is a loopback address they cannot reach. "
                 'Start the server bound to an address they reach (`make mlflow-server ARGS="--host '
@@ -307,7 +307,7 @@ class RayExecutor(Executor):
             resources = ray.cluster_resources()
             have = f"{resources.get('CPU', 0):g} CPU, {resources.get('GPU', 0):g} GPU"
             if not wants_cluster(address):
-                raise ValueError(
+                raise InputError(
                     f"Each grid point asks for {request} (config `resources`), but the local Ray "
                     f"instance has {have}. Lower `resources` (e.g. --set resources.num_gpus=0) or "
                     "give --address of a cluster."
@@ -344,9 +344,9 @@ class RayExecutor(Executor):
             except BaseException as error:  # noqa: BLE001 - handed to the driver
                 result.set_exception(error)
                 return
-            for member, archive in zip(job.members, archives):
-                if archive is not None and member.tb_dir:
-                    _store_tensorboard(archive, member)
+            for point_run, archive in zip(job.points, archives):
+                if archive is not None and point_run.tb_dir:
+                    _store_tensorboard(archive, point_run)
             result.set_result(outcomes)
 
         ref.future().add_done_callback(relay)

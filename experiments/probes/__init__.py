@@ -14,18 +14,12 @@ Two probes explain *why* a vanilla RNN forgets:
 The measurements are pure functions in `probes/measure.py` (arrays) and
 `probes/state_gradients.py` (a model's state gradients); the figures are in
 `experiments/plots`. Adding a probe: a module with a callback class taking
-`(task, label, run_logger)`, and one entry in `PROBES`.
+`(task, label, run_logger)`, and one entry in `config.registries.PROBES`.
 """
 
 import importlib
 
-# Probe name (the config's `probes` list) -> "module:class". Resolved only when a run
-# builds its callbacks, so that checking a config's names needs neither Keras nor
-# TensorFlow.
-PROBES = {
-    "weights": "experiments.probes.weights:WeightsProbe",
-    "gradient_flow": "experiments.probes.gradient_flow:GradientFlowProbe",
-}
+from experiments.config.registries import PROBES
 
 
 def probe_class(name):

@@ -10,7 +10,7 @@ import copy
 import keras
 import numpy as np
 
-from experiments.training import autodiff
+from experiments.probes import autodiff
 
 
 def find_recurrent_layers(model):

@@ -20,10 +20,11 @@ its kind, a key of `REPORT_KINDS`:
 Modules: `results` (the runs as a table), `horizon` (the analysis), `text` (Markdown and
 the terminal summary), `to_tensorboard`, `writer` (the entry point), `kinds` (the
 registry), and one module per kind. Adding a kind: a module with `add_to_report(report)`
-and one entry in `kinds.REPORT_KINDS`.
+and one entry in `config.registries.REPORT_KINDS`.
 """
 
-from experiments.report.kinds import REPORT_KINDS, kind_module
+from experiments.config.registries import REPORT_KINDS
+from experiments.report.kinds import kind_module
 
 
 def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=None):

@@ -1,17 +1,9 @@
-"""The report kinds (the config's `report`), resolved only when a report is drawn, so that
-checking a config needs no pandas."""
+"""The report kinds (the config's `report`, named in `config.registries.REPORT_KINDS`),
+resolved only when a report is drawn, so that checking a config needs no pandas."""
 
 import importlib
 
-# Report kind (the config's `report`) -> the module whose `add_to_report(report)` fills
-# it. Resolved only when a report is drawn, so that checking a config needs no pandas.
-REPORT_KINDS = {
-    "breakdown": "experiments.report.breakdown",
-    "depth": "experiments.report.depth",
-    "two_weights": "experiments.report.two_weights",
-    "gradient_flow": "experiments.report.gradient_flow",
-    "horizon_levers": "experiments.report.horizon_levers",
-}
+from experiments.config.registries import REPORT_KINDS
 
 
 def kind_module(kind):

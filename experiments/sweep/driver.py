@@ -1,8 +1,11 @@
 """Run a named experiment's grid: one MLflow parent run, one child run per grid point.
 
-The driver (this module, in the process that runs the CLI) owns every run's lifecycle;
-executors (`experiments.executors`) only run `training.run_job` somewhere. A sweep goes
-through these phases, each a function below:
+The driver (this module and `sweep.scheduler`, in the process that runs the CLI) alone
+writes the runs' status: it creates each child run RUNNING, ends it with the status of the
+outcome its job returned (FINISHED, or FAILED), and marks KILLED or FAILED the runs no job
+ended (a worker that died, an interrupt, a sweep that stops). Executors
+(`experiments.executors`) only run `training.run_job` somewhere; a job writes its runs'
+content. A sweep goes through these phases, each a function below:
 
 1. `check_inputs` (`sweep.inputs`): the config, the grid, the executor and the tracking
    store, all that can be wrong with the input, before TensorFlow loads and before
@@ -16,9 +19,10 @@ through these phases, each a function below:
    is skipped; every other point runs (`sweep.runs`), unless `skip_decided_lengths`
    decides that a shorter length already failed (`sweep.skipping`).
 5. `Sweep.train`: for each point to run, the driver creates the child run (RUNNING) and
-   hands a `training.GridPointJob` to the executor (`sweep.scheduler`); the job ends the
-   run FINISHED or FAILED (with `traceback.txt`). A worker that dies is FAILED by the
-   driver.
+   hands a `training.TrainingJob` to the executor (`sweep.scheduler`); the job returns
+   each point's outcome (a failed one with `traceback.txt` on its run) and the driver
+   ends the run with it. A worker that dies fails its points the same way
+   (`tracking.record_failure`).
 6. `Sweep.finish`: the report (`experiments.report.write_report`), and the parent ends
    FINISHED (FAILED while grid points failed or wait on a failed one).
 
@@ -48,8 +52,8 @@ from experiments.errors import (
     SweepFailed,
     SweepInterrupted,
     find_cause,
-    no_space,
     one_line,
+    sweep_stopper,
 )
 from experiments.report.to_tensorboard import tensorboard_safe
 from experiments.sweep import runs, skipping
@@ -109,7 +113,7 @@ def run_sweep(
 
     Args:
         name: the named experiment (`experiments/configs/<name>.yaml`).
-        profile: `smoke`, `quick` or `full`.
+        profile: a profile of the config (`config.PROFILES`: smoke, quick, long, full).
         overrides: `--set` strings (`"lr=0.01"`).
         workers: grid points trained at the same time.
         executor: a name in `experiments.executors.EXECUTORS`.
@@ -363,7 +367,7 @@ def _write_report(client, parent_id, out, tracking_config):
     try:
         summary = report.write_report(parent_id, client=client, tracking_config=tracking_config)
     except Exception as error:
-        if find_cause(error, StoreUnavailable) is not None or no_space(error) is not None:
+        if sweep_stopper(error) is not None:
             raise  # the sweep stops in one line; the same command redraws the report
         out(
             f"Report failed ({one_line(error, 4000)}); the runs are logged. "

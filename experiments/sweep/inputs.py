@@ -6,7 +6,7 @@ import os
 
 from experiments import terminal, tracking
 from experiments.config import expand_grid, load_config
-from experiments.errors import ConfigError
+from experiments.errors import ConfigError, InputError
 from experiments.executors import executor_class
 
 
@@ -32,7 +32,7 @@ def check_inputs(name, profile, overrides, workers, executor, address, tracking_
     config = load_config(name, profile, overrides)
     points = expand_grid(config)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"--workers must be an integer >= 1; got {workers!r}.")
+        raise InputError(f"--workers must be an integer >= 1; got {workers!r}.")
     executor_type = executor_class(executor)
     tracking_config = tracking_config or tracking.load_tracking_config()
     tracking.check_tracking_uri(tracking_config.tracking_uri)
@@ -48,8 +48,8 @@ def check_inputs(name, profile, overrides, workers, executor, address, tracking_
             f"BACKEND=...) or `backend:` in the config."
         )
     terminal.import_tensorflow()  # without its start-up notices
-    from experiments.training.factories import check_factories
-    from experiments.training.models import check_model_settings
+    from experiments.models import check_model_settings
+    from experiments.models.factories import check_factories
 
     check_model_settings(config, points)
     tasks = _tasks(config, points)

@@ -10,12 +10,11 @@ run tagged `not_run` and no training.
 import concurrent.futures
 import json
 import time
-import traceback
 
-from experiments import schema, tracking
-from experiments.errors import DiskFull, StoreUnavailable, find_cause, one_line
+from experiments import tracking
+from experiments.errors import one_line, sweep_stopper
 from experiments.sweep import runs, skipping
-from experiments.training import JobMember, TrainingJob
+from experiments.training import PointRun, TrainingJob
 
 # How often the driver, waiting for jobs, checks whether the tracking store has been
 # unreachable for longer than its outage window (no store round trip: the guard knows).
@@ -120,7 +119,8 @@ class PointScheduler:
         run_ids = self.futures.pop(future)
         members = [(run_id, *self.in_flight[run_id]) for run_id in run_ids]
         outcomes = self._outcomes(future, members)  # raises: the runs stay in flight
-        for run_id in run_ids:
+        for run_id, outcome in zip(run_ids, outcomes):
+            self.client.set_terminated(run_id, outcome.status)
             del self.in_flight[run_id]
         for (_, point, began), outcome in zip(members, outcomes):
             self._record(point, outcome)
@@ -144,8 +144,8 @@ class PointScheduler:
         return None
 
     def _job(self, unit, run_ids):
-        members = [
-            JobMember(
+        point_runs = [
+            PointRun(
                 point=point,
                 run_id=run_id,
                 tb_dir=self.tracking_config.tb_run_dir(self.config.name, point.name),
@@ -155,7 +155,7 @@ class PointScheduler:
         return TrainingJob(
             experiment=self.config.name,
             tracking_uri=self.tracking_config.tracking_uri,
-            members=members,
+            points=point_runs,
             probes=list(self.config.settings.probes),
             outage_window_s=self.tracking_config.outage_window_s,
         )
@@ -164,18 +164,10 @@ class PointScheduler:
         try:
             return future.result()
         except Exception as error:  # the worker itself died (or the executor failed)
-            if find_cause(error, StoreUnavailable) or find_cause(error, DiskFull):
+            if sweep_stopper(error) is not None:
                 raise  # the sweep stops (`Sweep._failed`)
-            text = "".join(traceback.format_exception(error))
-            outcomes = []
-            for run_id, point, _ in members:
-                tracking.log_traceback(self.client, run_id, text, one_line(error))
-                tracking.end_run(self.client, run_id, schema.STATUS_FAILED)
-                outcomes.append(
-                    schema.GridPointOutcome(
-                        point.name,
-                        schema.STATUS_FAILED,
-                        error=f"worker failed: {type(error).__name__}: {error}",
-                    )
-                )
-            return outcomes
+            reason = f"worker failed: {one_line(error)}"
+            return [
+                tracking.record_failure(self.client, run_id, point.name, error, reason)
+                for run_id, point, _ in members
+            ]

@@ -36,6 +36,7 @@ from experiments.tracking.mlflow_runs import (
     latest_parent_run,
     log_traceback,
     open_store,
+    record_failure,
 )
 from experiments.tracking.outage import guard_of
 from experiments.tracking.run_logger import RunLogger, param_value
@@ -84,6 +85,7 @@ __all__ = [
     "load_tracking_config",
     "log_keras_model",
     "log_traceback",
+    "record_failure",
     "open_store",
     "param_value",
     "pip_requirements",

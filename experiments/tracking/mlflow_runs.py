@@ -4,6 +4,7 @@ import logging
 import os
 import pathlib
 import sqlite3
+import traceback
 
 from experiments import schema
 from experiments.errors import TrackingError, no_space, one_line
@@ -157,6 +158,19 @@ def end_run(client, run_id, status):
     run = client.get_run(run_id)
     if run.info.status in schema.ACTIVE_STATUSES:
         client.set_terminated(run_id, status)
+
+
+def record_failure(client, run_id, run_name, error, reason=None):
+    """A failed grid point, the one way: its traceback as `traceback.txt`, its one-line
+    reason as the `error` tag and the run's description; returns its FAILED
+    `schema.GridPointOutcome`. The run's status is the driver's to write.
+
+    Args:
+        reason: the line shown (default: `one_line(error)`).
+    """
+    line = reason or one_line(error)
+    log_traceback(client, run_id, "".join(traceback.format_exception(error)), line)
+    return schema.GridPointOutcome(run_name, schema.STATUS_FAILED, error=line)
 
 
 def log_traceback(client, run_id, text, line):

@@ -6,6 +6,7 @@ test metric (`SweepInfo.higher_is_better`). `--grid-point` names one instead.
 """
 
 from experiments import schema, tracking
+from experiments.errors import InputError
 
 
 def best_grid_point(children, info):
@@ -41,7 +42,7 @@ def register_sweep_model(client, parent_run_id, *, grid_point=None, model_name=N
     if grid_point is None:
         child = best_grid_point(children, info)
         if child is None:
-            raise ValueError(
+            raise InputError(
                 f"No grid point of sweep {parent.info.run_name} was solved: name one with "
                 "--grid-point (e.g. vanilla-L10-s0)."
             )
@@ -56,7 +57,7 @@ def register_sweep_model(client, parent_run_id, *, grid_point=None, model_name=N
         if not matches:
             names = sorted({r.data.tags.get(schema.GRID_POINT, "?") for r in children})
             shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
-            raise ValueError(
+            raise InputError(
                 f"Sweep {parent.info.run_name} has no finished run {grid_point!r} with a "
                 f"model; its grid points: {shown}"
             )

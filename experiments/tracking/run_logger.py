@@ -77,7 +77,6 @@ class RunLogger:
 
     # What is logged with wait=False is written at most this long after it was logged.
     BUFFER_S = 5.0
-    BATCH_LIMITS = BATCH_LIMITS
 
     def __init__(self, client, run_id, tb_dir=None):
         self.client = client

@@ -11,6 +11,7 @@ import socket
 import sys
 import urllib.parse
 
+from experiments.errors import InputError
 from experiments.tracking import tensorboard_logs
 from experiments.tracking.settings import MODEL_TRAINING_VIEW, REPO_ROOT, load_tracking_config
 
@@ -74,7 +75,7 @@ def check_can_serve(name, host, port):
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise ValueError(
+            raise InputError(
                 f"Cannot serve {name} on {host}:{port} ({error.strerror}): another server "
                 f"may be using the port. Stop it, or choose another with --port."
             ) from None
@@ -150,7 +151,7 @@ def serve_tensorboard(tracking_config, name, host, port):
     if name is not None:
         logdir = tracking_config.tb_experiment_dir(name)
         if not os.path.isdir(logdir):
-            raise ValueError(
+            raise InputError(
                 f"No TensorBoard logs of {name!r} under {root} (there are: "
                 f"{', '.join(experiments) or 'none'}). Run it first: "
                 f"python -m experiments run {name}"

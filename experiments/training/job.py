@@ -3,38 +3,26 @@ their MLflow runs and returns one outcome per point.
 
 A job holds one grid point, or the seeds of one grid cell trained as a group
 (`group_seeds`, with the compiled loop). `run_job` runs in the driver, in a worker
-process or on a Ray node. It owns its runs' content and ends each one: FINISHED (also
-when the loss diverged), or FAILED with `traceback.txt` when anything raises: a point
-whose own work raises fails alone, one that breaks what the group shares fails every
-point of the job. An interrupt (KeyboardInterrupt / SIGTERM) is not caught here: the
-driver marks the runs KILLED, whatever executor ran them.
-
-Two failures end the whole sweep, not only the job, and reach the driver as exceptions:
-`StoreUnavailable` (a tracking server that did not answer for the outage window: nothing
-can be written, the driver marks the runs when it can) and `DiskFull` (the disk of a
-folder the runs write is full; the job's runs are FAILED first, with their traceback
-where the disk lets it be written).
+process or on a Ray node. It writes its runs' content (params, metrics, the model; the
+traceback of a point that failed) and returns their outcomes; the driver writes the runs'
+status (see `experiments.sweep`). A point whose own work raises fails alone; one that
+breaks what the group shares fails every point of the job. An interrupt
+(KeyboardInterrupt / SIGTERM) is not caught here: the driver marks the runs KILLED,
+whatever executor ran them. The errors that stop the whole sweep (`errors.sweep_stopper`)
+reach the driver as exceptions.
 """
 
 import dataclasses
 import time
-import traceback
 
 from experiments import schema, terminal, tracking
-from experiments.errors import (
-    DiskFull,
-    StoreUnavailable,
-    find_cause,
-    no_space,
-    one_line,
-    written_path,
-)
+from experiments.errors import StoreUnavailable, sweep_stopper
 
 
 @dataclasses.dataclass
-class JobMember:
-    """One grid point of a job: its point, its child run (created by the driver), its
-    TensorBoard folder (or None)."""
+class PointRun:
+    """One grid point of a job and where it trains into: its point, its child run (created
+    by the driver), its TensorBoard folder (or None)."""
 
     point: object
     run_id: str
@@ -48,7 +36,7 @@ class TrainingJob:
     Attributes:
         experiment: the named experiment.
         tracking_uri: where the child runs live (resolved by the driver).
-        members: the `JobMember`s, one per grid point (the seeds of a cell, in a group).
+        points: the `PointRun`s, one per grid point (the seeds of a cell, in a group).
         probes: probe names for `experiments.probes.make_probes`.
         progress_every_s: a line on stdout while the job trains, at most this often
             (epoch, validation metric, time in and left); 0: none.
@@ -58,7 +46,7 @@ class TrainingJob:
 
     experiment: str
     tracking_uri: str
-    members: list
+    points: list
     probes: list
     progress_every_s: float = 30.0
     outage_window_s: float = tracking.outage.DEFAULT_WINDOW_S
@@ -66,10 +54,10 @@ class TrainingJob:
     @property
     def label(self):
         """`vanilla-L100-s0`, or `vanilla-L100-s0,s1,s2` for a group."""
-        names = [member.point.name for member in self.members]
+        names = [point_run.point.name for point_run in self.points]
         if len(names) == 1:
             return names[0]
-        seeds = ",".join(f"s{member.point.seed}" for member in self.members[1:])
+        seeds = ",".join(f"s{point_run.point.seed}" for point_run in self.points[1:])
         return f"{names[0]},{seeds}"
 
 
@@ -80,71 +68,58 @@ def run_job(job):
         job: a `TrainingJob`.
 
     Returns:
-        One `schema.GridPointOutcome` per member, in order: FINISHED with the test
-        metric, or FAILED with the exception's line.
+        One `schema.GridPointOutcome` per point, in order: FINISHED with the test metric,
+        or FAILED with the exception's line (its traceback stored on the run). The runs'
+        status is left to the driver, which ends each run with its outcome's.
 
     Raises:
-        StoreUnavailable: the tracking server did not answer for the outage window.
-        DiskFull: a write found its disk full (the job's runs are FAILED).
+        StoreUnavailable, DiskFull: the failures that stop the sweep
+            (`errors.sweep_stopper`), once what can be stored of them is.
     """
     terminal.import_tensorflow()  # a Ray worker's first job: no start-up notices
     client = tracking.configure_mlflow(job.tracking_uri, job.outage_window_s)
     began = time.perf_counter()
-    for member in job.members:
-        client.update_run(member.run_id, status=schema.STATUS_RUNNING)
     try:
         outcomes = _train(job, client)
     except Exception as error:  # what the job's points share broke: each of them failed
-        if find_cause(error, StoreUnavailable) is not None:
-            raise  # nothing can be written now: the driver marks the runs once it can
         outcomes = _all_failed(job, client, error)
     # The worker's time, shared out among the job's points (for the sweep's ETA).
-    share = (time.perf_counter() - began) / len(job.members)
-    for member, outcome in zip(job.members, outcomes):
-        client.set_terminated(member.run_id, outcome.status)
+    share = (time.perf_counter() - began) / len(job.points)
     return [dataclasses.replace(outcome, run_time_s=share) for outcome in outcomes]
 
 
 def _all_failed(job, client, error):
-    """Every member FAILED with the job's traceback; raises `DiskFull` (every run ended
-    first) when the error was a full disk, which stops the sweep."""
-    text = "".join(traceback.format_exception(error))
-    for member in job.members:
-        tracking.log_traceback(client, member.run_id, text, one_line(error))
-    full = no_space(error)
-    if full is not None:
-        for member in job.members:
-            client.set_terminated(member.run_id, schema.STATUS_FAILED)
-        if isinstance(full, DiskFull):
-            raise full from error
-        raise DiskFull(written_path(full) or "a file", one_line(full)) from error
-    return [
-        schema.GridPointOutcome(m.point.name, schema.STATUS_FAILED, error=one_line(error))
-        for m in job.members
-    ]
+    """Every point FAILED with the job's traceback; an error that stops the sweep is raised
+    instead, after the tracebacks where it lets them be stored (a full disk may still let
+    the store take the tags; a store gone takes nothing)."""
+    stopper = sweep_stopper(error)
+    if isinstance(stopper, StoreUnavailable):
+        raise error
+    outcomes = [tracking.record_failure(client, p.run_id, p.point.name, error) for p in job.points]
+    if stopper is not None:
+        raise stopper from error
+    return outcomes
 
 
 def _train(job, client):
-    """Starts every member, trains those that started, in the job's order."""
-    from experiments.training import group, keras_fit
+    """Starts every point, trains those that started, in the job's order."""
+    from experiments.training import compiled_loop, keras_fit
     from experiments.training.member import start_member
 
     started, failures = [], {}
-    for job_member in job.members:
+    for point_run in job.points:
         try:
-            started.append(start_member(job, job_member, client))
+            started.append(start_member(job, point_run, client))
         except Exception as error:
-            if isinstance(error, StoreUnavailable) or no_space(error) is not None:
-                raise  # the job's, not the member's: every member fails
-            text = traceback.format_exc()
-            tracking.log_traceback(client, job_member.run_id, text, one_line(error))
-            failures[job_member.point.name] = schema.GridPointOutcome(
-                job_member.point.name, schema.STATUS_FAILED, error=one_line(error)
+            if sweep_stopper(error) is not None:
+                raise  # the job's, not the point's: every point fails
+            failures[point_run.point.name] = tracking.record_failure(
+                client, point_run.run_id, point_run.point.name, error
             )
     trained = {}
     if started:
         hp = started[0].point.hyperparameters
-        loop = keras_fit if hp.training_loop == "keras_fit" else group
+        loop = keras_fit if hp.training_loop == "keras_fit" else compiled_loop
         for member in started:
             member.logger.set_tags({schema.GROUP_SIZE: len(started)}, wait=False)
         try:
@@ -153,4 +128,4 @@ def _train(job, client):
             for member in started:
                 member.stop_monitor()  # its last samples, while the run is still RUNNING
         trained = {outcome.run_name: outcome for outcome in outcomes}
-    return [failures.get(m.point.name) or trained[m.point.name] for m in job.members]
+    return [failures.get(p.point.name) or trained[p.point.name] for p in job.points]

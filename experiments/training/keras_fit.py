@@ -1,6 +1,6 @@
 """The reference loop (`training_loop: keras_fit`): one grid point through Keras's `fit`.
 
-This is how the lab trained before the compiled loop (`training.group`), kept as the
+This is how the lab trained before the compiled loop (`training.compiled_loop`), kept as the
 reference it is checked against and timed beside (`make bench-sweep`): `fit` on the
 task's stream, validation after every epoch, the callbacks of `training.member`, and
 `TerminateOnNaN`. A model that XLA cannot compile is rebuilt (same seed) without it.
@@ -12,7 +12,7 @@ from experiments import schema
 from experiments.errors import one_line
 from experiments.training import callbacks
 from experiments.training.finish import finish_run
-from experiments.training.loop import xla_compile_errors
+from experiments.training.programs import xla_compile_errors
 
 
 def train(job, members, failures):
@@ -22,14 +22,15 @@ def train(job, members, failures):
 
     (member,) = members
     hp = member.point.hyperparameters
+    chosen = [keras.callbacks.TerminateOnNaN(), *member.callbacks]
     if job.progress_every_s:
         progress = callbacks.progress_lines(
             member.name, member.data.task.metric, hp.epochs, job.progress_every_s
         )
-        member.callbacks.insert(-1, progress)  # before the solve timer, which may stop it
+        chosen.insert(chosen.index(member.timer), progress)  # the timer may stop the run
     member.start_monitor()
     started = time.perf_counter()
-    history = _fit(member, keras.callbacks.TerminateOnNaN(), bool(hp.jit_compile))
+    history = _fit(member, chosen, bool(hp.jit_compile))
     train_time = time.perf_counter() - started
     member.logger.set_tags(
         {schema.JIT_COMPILE_EFFECTIVE: bool(member.model.jit_compile)}, wait=False
@@ -40,9 +41,9 @@ def train(job, members, failures):
     return [outcome]
 
 
-def _fit(member, terminate_on_nan, jit_compile):
+def _fit(member, chosen_callbacks, jit_compile):
     """`fit`; rebuilt from the same seed without XLA where XLA cannot compile the model."""
-    from experiments.training.models import build_model
+    from experiments.models import build_model
 
     hp = member.point.hyperparameters
     try:
@@ -50,13 +51,13 @@ def _fit(member, terminate_on_nan, jit_compile):
             member.data.stream,
             epochs=hp.epochs,
             validation_data=member.data.validation,
-            callbacks=[terminate_on_nan, *member.callbacks],
+            callbacks=chosen_callbacks,
             verbose=0,  # the sweep's lines and the progress callback say what matters
         )
     except xla_compile_errors() as error:
-        if not jit_compile or member.callbacks[0].epochs_logged:
+        if not jit_compile or member.metrics_logger.epochs_logged:
             raise
         member.logger.set_tags({schema.JIT_COMPILE_FALLBACK: one_line(error, 500)})
         point = member.point
         member.model = build_model(point.kind, hp, member.data.task, point.seed, jit_compile=False)
-        return _fit(member, terminate_on_nan, jit_compile=False)
+        return _fit(member, chosen_callbacks, jit_compile=False)

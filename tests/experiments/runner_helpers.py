@@ -4,7 +4,7 @@ import os
 import pathlib
 import sys
 
-from experiments.training import faults
+from experiments import faults
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -290,3 +290,29 @@ def test_backend_jax_trains_every_grid_point_in_workers_on_jax(tmp_path):
     assert sorted(r.data.tags["grid_point"] for r in runs) == ["gru-L5-s0", "vanilla-L5-s0"]
     assert {r.data.tags["keras.backend"] for r in runs} == {"jax"}
     assert all("version.jax" in r.data.tags for r in runs)
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug of ours"), TypeError("a bug of ours")])
+def test_an_internal_error_keeps_its_traceback_instead_of_reading_as_input(monkeypatch, error):
+    from experiments import __main__ as cli_main
+    from experiments import config as config_module
+
+    def broken():
+        raise error
+
+    monkeypatch.setattr(config_module, "experiment_names", broken)
+    with pytest.raises(type(error), match="a bug of ours"):
+        cli_main.main(["list"])
+
+
+def test_an_input_error_is_one_line_and_exit_2(monkeypatch, capsys):
+    from experiments import __main__ as cli_main
+    from experiments import config as config_module
+    from experiments.errors import InputError
+
+    def refused():
+        raise InputError("--flag 3: expected 1 or 2.")
+
+    monkeypatch.setattr(config_module, "experiment_names", refused)
+    assert cli_main.main(["list"]) == cli_main.EXIT_INPUT_ERROR
+    assert capsys.readouterr().err == "error: --flag 3: expected 1 or 2.\n"

@@ -17,9 +17,9 @@ import pytest
 import datasets
 from experiments.config import Hyperparameters
 from experiments.config.grid import GridPoint
-from experiments.training import loop
-from experiments.training.models import build_model
-from experiments.training.program import stack
+from experiments.models import build_model
+from experiments.training import programs
+from experiments.training.programs import stack
 
 UPDATES = 20
 HP = Hyperparameters(units=4, batch_size=8, steps_per_epoch=1, lr=1e-2, jit_compile=True)
@@ -52,7 +52,7 @@ def _train(program, seeds, kind, task, stream, active_at=None, poison=None):
 @pytest.mark.parametrize("kind", ["vanilla", "lstm"])
 def test_an_epoch_program_takes_the_updates_keras_takes(kind):
     task, point, stream = _setup(kind)
-    program = loop.make_program(point, task, 1, HP.jit_compile)
+    program = programs.make_program(point, task, 1, HP.jit_compile)
     (losses,), (weights,) = _train(program, [0], kind, task, stream)
     reference = build_model(kind, HP, task, seed=0)
     expected = []
@@ -67,9 +67,9 @@ def test_an_epoch_program_takes_the_updates_keras_takes(kind):
 def test_a_seed_in_a_group_reproduces_itself_alone():
     task, point, stream = _setup()
     seeds = [0, 1, 2]
-    group = loop.make_program(point, task, len(seeds), HP.jit_compile)
+    group = programs.make_program(point, task, len(seeds), HP.jit_compile)
     grouped, grouped_weights = _train(group, seeds, "vanilla", task, stream)
-    alone = loop.make_program(point, task, 1, HP.jit_compile)
+    alone = programs.make_program(point, task, 1, HP.jit_compile)
     for member, seed in enumerate(seeds):
         (losses,), (weights,) = _train(alone, [seed], "vanilla", task, stream)
         np.testing.assert_allclose(grouped[member], losses, rtol=1e-5)
@@ -81,12 +81,12 @@ def test_a_seed_in_a_group_reproduces_itself_alone():
 def test_a_stopped_member_stops_changing_and_a_diverging_one_disturbs_no_other():
     task, point, stream = _setup()
     seeds = [0, 1, 2]
-    group = loop.make_program(point, task, len(seeds), HP.jit_compile)
+    group = programs.make_program(point, task, len(seeds), HP.jit_compile)
     # Member 1 stops after 5 updates; member 2 sees NaN data from the start.
     losses, weights = _train(
         group, seeds, "vanilla", task, stream, active_at=lambda e: [True, e < 5, True], poison=2
     )
-    alone = loop.make_program(point, task, 1, HP.jit_compile)
+    alone = programs.make_program(point, task, 1, HP.jit_compile)
     (solo_losses,), (solo_weights,) = _train(alone, [0], "vanilla", task, stream)
     np.testing.assert_allclose(losses[0], solo_losses, rtol=1e-5)
     (first_five,), (stopped_weights,) = _train(
@@ -103,7 +103,7 @@ def test_a_program_takes_epochs_of_any_length():
     """One program, epochs of 1, 3 and 2 steps (a retrace relaxes the step count): each
     epoch's loss is the mean of the steps Keras takes on the same batches."""
     task, point, _ = _setup()
-    program = loop.make_program(point, task, 1, HP.jit_compile)
+    program = programs.make_program(point, task, 1, HP.jit_compile)
     program.start([build_model("vanilla", HP, task, seed=0)])
     reference = build_model("vanilla", HP, task, seed=0)
     for steps in (1, 3, 2):
@@ -117,7 +117,7 @@ def test_a_program_takes_epochs_of_any_length():
 
 def test_evaluation_matches_keras_evaluate():
     task, point, stream = _setup()
-    program = loop.make_program(point, task, 1, HP.jit_compile)
+    program = programs.make_program(point, task, 1, HP.jit_compile)
     model = build_model("vanilla", HP, task, seed=3)
     program.start([model])
     fixed = task.fixed_set(20, seed=5, batch_size=8)  # 8 + 8 + 4: a short last batch
@@ -129,11 +129,11 @@ def test_evaluation_matches_keras_evaluate():
 
 def test_programs_are_kept_per_shape_and_group_size():
     task, point, _ = _setup()
-    first = loop.make_program(point, task, 2, HP.jit_compile)
-    assert loop.make_program(point, task, 2, HP.jit_compile) is first
-    assert loop.make_program(point, task, 1, HP.jit_compile) is not first
+    first = programs.make_program(point, task, 2, HP.jit_compile)
+    assert programs.make_program(point, task, 2, HP.jit_compile) is first
+    assert programs.make_program(point, task, 1, HP.jit_compile) is not first
     longer_task, longer_point, _ = _setup(length=7)
-    assert loop.make_program(longer_point, longer_task, 2, HP.jit_compile) is not first
+    assert programs.make_program(longer_point, longer_task, 2, HP.jit_compile) is not first
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="runs the file under JAX")

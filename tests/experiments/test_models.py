@@ -7,7 +7,7 @@ import pytest
 import datasets
 import rnn_layers
 from experiments.config import Hyperparameters
-from experiments.training.models import build_model
+from experiments.models import build_model
 
 BODY_CLASSES = {
     "vanilla": rnn_layers.VanillaRNN,

@@ -101,7 +101,7 @@ def test_a_factory_that_cannot_be_used_stops_the_sweep_before_anything_is_writte
 
 
 def test_a_variant_s_factory_error_names_its_kind_key_and_the_file(tmp_path):
-    from experiments.training.factories import check_factories
+    from experiments.models.factories import check_factories
 
     (tmp_path / "mine.yaml").write_text(
         "task: adding\n"
@@ -198,7 +198,7 @@ def test_a_factory_s_logged_model_predicts_without_its_module_on_the_path(user_s
 
 def test_the_example_module_s_factory_passes_the_checks():
     import datasets
-    from experiments.training.factories import check_factories
+    from experiments.models.factories import check_factories
 
     cfg = load_config("long_dependency", "smoke", ["grid.model=[examples.min_gru:min_gru]"])
     points = expand_grid(cfg)

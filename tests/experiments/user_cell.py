@@ -1,5 +1,5 @@
 """Factories of recurrent layers "of the user's own", for the tests of
-`experiments/training/factories.py` (named as `tests.experiments.user_cell:<name>`).
+`experiments/models/factories.py` (named as `tests.experiments.user_cell:<name>`).
 
 `make_cell` is a good one: a cell defined here, registered with Keras, in a
 `keras.layers.RNN`. The others each break one thing the sweep checks before any run

@@ -10,11 +10,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from experiments.training.program import EpochProgram, stack, update_metrics
+from experiments.training.programs.base import EpochProgram, stack, update_metrics
 
 
 class JaxProgram(EpochProgram):
-    """`EpochProgram` for JAX (see `training.loop`)."""
+    """`EpochProgram` for JAX (see `training.programs`)."""
 
     def __init__(self, make_model, make_optimizer, loss, make_metrics, size, jit):
         super().__init__(make_model, make_optimizer, loss, make_metrics, size, jit)

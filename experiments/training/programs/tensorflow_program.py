@@ -11,11 +11,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from experiments.training.program import EpochProgram, update_metrics
+from experiments.training.programs.base import EpochProgram, update_metrics
 
 
 class TensorFlowProgram(EpochProgram):
-    """`EpochProgram` for TensorFlow (see `training.loop`)."""
+    """`EpochProgram` for TensorFlow (see `training.programs`)."""
 
     def __init__(self, make_model, make_optimizer, loss, make_metrics, size, jit):
         super().__init__(make_model, make_optimizer, loss, make_metrics, size, jit)

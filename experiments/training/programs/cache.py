@@ -1,27 +1,5 @@
-"""The compiled training loop: one program trains every step of an epoch, for a group.
-
-Keras's `fit` runs a Python loop around a compiled step: per step it fetches a batch,
-dispatches the step and gathers its logs, which costs several times the step's own
-arithmetic on the small models of this lab. An epoch program compiles the whole epoch
-instead: a loop over the epoch's batches (already in memory) inside one program, whose
-state stays in the program between steps. The host calls it once per epoch; validation
-and test sets go through a second program, one batch per call.
-
-A program is built once per model structure and data shape and reused for every seed of
-that shape (`make_program` keeps them per process): `start(models)` loads the members'
-initial weights and fresh optimizer slots. It trains a group of members at once (the
-seeds of one grid cell); a member that has stopped (solved, or diverged) keeps its state
-unchanged (`active[member]` False). Members never mix: each has its own weights, data,
-optimizer slots and clipping, so a member trained in a group follows its trajectory alone.
-
-The arithmetic is Keras's own, as `fit` does it: the model's forward pass with its
-regularization losses, the task's loss object, the optimizer's update (gradient clipping
-included), the task's metric objects. So an epoch's `loss` and metric are what `fit`
-logs. The interface is `program.EpochProgram`; two implementations, one per backend's
-idiom: `loop_jax` (pure functions of the state, `jax.vmap` over members) and
-`loop_tensorflow` (the state in `tf.Variable`s, one `tf.function` with XLA). This module
-picks one and keeps the programs a process has built.
-"""
+"""Which epoch program a grid point gets, built once per shape and kept per process
+(`experiments.training.programs` says what a program does)."""
 
 import json
 
@@ -74,7 +52,7 @@ def make_program(point, task, size, jit):
     Built on first use and kept for the process: the seeds of a shape share one
     compilation, whether they train in one group or one after the other.
     """
-    from experiments.training.models import build_model, build_optimizer
+    from experiments.models import build_model, build_optimizer
 
     key = program_key(point, task, size, jit)
     if key not in _PROGRAMS:
@@ -89,9 +67,11 @@ def make_program(point, task, size, jit):
             jit,
         )
         if keras.backend.backend() == "jax":
-            from experiments.training.loop_jax import JaxProgram as program_class
+            from experiments.training.programs.jax_program import JaxProgram as program_class
         else:
-            from experiments.training.loop_tensorflow import TensorFlowProgram as program_class
+            from experiments.training.programs.tensorflow_program import (
+                TensorFlowProgram as program_class,
+            )
         _PROGRAMS[key] = program_class(*args)
     return _PROGRAMS[key]
 

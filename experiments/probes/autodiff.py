@@ -2,7 +2,7 @@
 
 `gradients(function, arguments)` is what the probes need (the gradient of a scalar with
 respect to nested tensors); the compiled training loops differentiate in their own
-backend's idiom (`training.loop_jax`, `training.loop_tensorflow`).
+backend's idiom (`training.programs.jax_program`, `training.programs.tensorflow_program`).
 """
 
 import keras

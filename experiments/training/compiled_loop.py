@@ -5,7 +5,7 @@ Each epoch:
 
 1. every active member's epoch of batches, drawn at once (`TaskStream.epoch_arrays`: the
    same sequences `fit` would read);
-2. one call of the epoch program (`training.loop`): every active member's steps;
+2. one call of the epoch program (`training.programs`): every active member's steps;
 3. one evaluation of every member's validation set;
 4. per member, its epoch's logs through its callbacks (MLflow, TensorBoard, probes, the
    solve timer); a member stops when its loss is not finite (diverged) or its timer
@@ -19,15 +19,13 @@ member whose own work raises (its set-up, its callbacks) fails alone; the others
 import concurrent.futures
 import math
 import time
-import traceback
 
 import numpy as np
 
 from experiments import schema
-from experiments.errors import StoreUnavailable, no_space, one_line
-from experiments.training import callbacks, loop
+from experiments.errors import StoreUnavailable, one_line, sweep_stopper
+from experiments.training import callbacks, programs
 from experiments.training.finish import finish_run
-from experiments.training.program import stack
 
 
 class Timing:
@@ -52,12 +50,12 @@ class Timing:
 def train(job, members, failures):
     """Trains `members`; returns their outcomes (those in `failures` among them).
 
-    As many members train side by side as one program takes (`loop.members_per_program`);
+    As many members train side by side as one program takes (`programs.members_per_program`);
     the rest follow through the same compiled program. A member's run is finished (its
     test results, its model logged) on a thread of its own while the next one trains:
     logging a model is mostly waiting for the store and the disk.
     """
-    size = loop.members_per_program(len(members))
+    size = programs.members_per_program(len(members))
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="finish-run") as finisher:
         finishing = []
         for start in range(0, len(members), size):
@@ -91,7 +89,7 @@ def _train_side_by_side(job, members, failures, finisher):
 
 def _program(members, jit):
     point, task = members[0].point, members[0].data.task
-    program = loop.make_program(point, task, len(members), jit)
+    program = programs.make_program(point, task, len(members), jit)
     program.start([member.model for member in members])
     return program
 
@@ -106,7 +104,7 @@ def _train_epoch(program, members, failures, epoch, validation, timing):
     began = time.perf_counter()
     try:
         train_logs = program.train_epoch(batches, active)
-    except loop.xla_compile_errors() as error:
+    except programs.xla_compile_errors() as error:
         if epoch or not program.jit:
             raise
         for member in members:
@@ -133,12 +131,14 @@ def _stacked_epoch(members, epoch):
         member.data.stream.epoch_arrays(epoch) if member.active else None for member in members
     ]
     template = next(a for a in arrays if a is not None)
-    return stack([a if a is not None else tuple(map(np.zeros_like, template)) for a in arrays])
+    return programs.stack(
+        [a if a is not None else tuple(map(np.zeros_like, template)) for a in arrays]
+    )
 
 
 def _stacked_sets(fixed_sets):
     """Fixed sets of the members (the same layout, their own sequences), batch by batch."""
-    return [stack(batches) for batches in zip(*(s.batches() for s in fixed_sets))]
+    return [programs.stack(batches) for batches in zip(*(s.batches() for s in fixed_sets))]
 
 
 def _end_epoch(program, members, failures, epoch, train_logs, val_logs):
@@ -224,22 +224,20 @@ def _load_state(model, state):
 def _fail(member, failures, error):
     """A member whose own work raised: FAILED with its traceback; the others go on.
 
-    A full disk or a tracking server gone for the outage window is not the member's
-    own: raised, for `training.run_job` to fail the whole job.
+    An error that stops the sweep (`errors.sweep_stopper`) is not the member's own: raised,
+    for `training.job.run_job` to fail the whole job.
     """
     from experiments import tracking
 
-    if isinstance(error, StoreUnavailable):
-        raise error
-    if no_space(error) is not None:
-        member.logger.flush()  # its epochs' metrics: the store may be on another disk
+    stopper = sweep_stopper(error)
+    if stopper is not None:
+        if not isinstance(stopper, StoreUnavailable):
+            member.logger.flush()  # its epochs' metrics: the store may be on another disk
         raise error
     member.active = False
     member.stop_monitor()
     member.logger.drain()  # its epochs' metrics, then the traceback
-    text = "".join(traceback.format_exception(error))
-    tracking.log_traceback(member.logger.client, member.logger.run_id, text, one_line(error))
-    failures[member] = schema.GridPointOutcome(
-        member.name, schema.STATUS_FAILED, error=one_line(error)
+    failures[member] = tracking.record_failure(
+        member.logger.client, member.logger.run_id, member.name, error
     )
     return failures[member]

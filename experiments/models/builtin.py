@@ -1,5 +1,5 @@
 """Models for a task: one recurrent body (vanilla, deep vanilla, LSTM, GRU, or a layer of
-the user's own from `training.factories`), one head.
+the user's own from `experiments.models.factories`), one head.
 
 Every kind gets the same head, chosen by the task's `output`: a linear
 `Dense(task.output.units)` applied to the last state (per-sequence tasks) or
@@ -13,7 +13,7 @@ import rnn_layers
 from experiments.config.checks import factory_name, is_factory
 from experiments.config.settings import MODEL_KINDS
 from experiments.errors import ConfigError, one_line
-from experiments.training import factories
+from experiments.models import factories
 
 
 def _initializer(spec):
@@ -55,7 +55,7 @@ def build_body(kind, hyperparameters, return_sequences):
 
     Args:
         kind: `vanilla`, `deep`, `lstm`, `gru`, or `package.module:factory` (a layer of
-            the user's own, `training.factories`).
+            the user's own, `models.factories`).
         hyperparameters: the grid point's `Hyperparameters`; the model part is read
             (`units`, `num_layers`, `activation`, `use_bias`, the initializers; a factory
             receives them all).

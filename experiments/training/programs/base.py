@@ -1,7 +1,7 @@
-"""What the epoch programs of both backends share (`training.loop` says what they do).
+"""What the epoch programs of both backends share (`training.programs` says what they do).
 
 `EpochProgram` is the interface: `start(models)`, `train_epoch(batches, active)`,
-`evaluate(batches)`, `state(member)`; `loop_jax` and `loop_tensorflow` implement it.
+`evaluate(batches)`, `state(member)`; `jax_program` and `tensorflow_program` implement it.
 """
 
 import keras
