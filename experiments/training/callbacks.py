@@ -1,12 +1,15 @@
-"""The Keras callbacks of one grid point's training: metrics, progress, time to solve.
+"""The per-epoch work of one grid point's training: metrics, progress, time to solve.
 
-- `EpochMetricsLogger`: every epoch's metrics into MLflow (step = epoch).
-- `ProgressLines`: a line now and then while a long run trains.
-- `SolveTimer`: when the validation metric first reached the solved threshold, and the
-  stop once it stayed there (`stop_when_solved`).
+- `epoch_metrics_logger(run_logger)`: a callback logging every epoch's metrics into MLflow
+  (step = epoch).
+- `progress_lines(...)`: a callback printing a line now and then while a long run trains
+  (Keras's `fit`); `GroupProgress`: the same lines for a group in the compiled loop.
+- `solve_timer(task, hyperparameters)`: a callback noting when the validation metric
+  first reached the solved threshold, and stopping once it stayed there
+  (`stop_when_solved`); `time_to_solve(...)`: the run's time-to-solve metrics from it.
 
-Each is built by a function that imports Keras when called, so that importing this
-module (as the driver does) loads no backend.
+The callbacks are built by functions that import Keras when called, so that importing
+this module (as the driver does) loads no backend.
 """
 
 import logging

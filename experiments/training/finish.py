@@ -12,7 +12,7 @@ def finish_run(member, model, test_logs, losses, timing):
     """Logs a trained member's results and model; returns its FINISHED outcome.
 
     Args:
-        member: the `training.job.Member` (its point, run logger, TensorBoard folder).
+        member: the `training.member.Member` (its point, run logger, TensorBoard folder).
         model: the trained Keras model (its weights decide `diverged` and are logged).
         test_logs: `{"loss": ..., <metric>: ..., <other metrics>: ...}` on the test set;
             each is logged as `test_<name>`.
