@@ -2,7 +2,8 @@
 
 A grid point's hyperparameters are the config's top-level values, then its model
 variant's overrides, then its extra-axis values. Its run name (`vanilla-L100-s0`, extra
-axes appended as `-units32`) is the same in MLflow and TensorBoard; a factory listed in
+axes appended as `-units32`, `-lr1e-3`) is the same in MLflow and TensorBoard and names
+its logged model; a factory listed in
 `grid.model` as `package.module:factory` is named by its function (`factory-L100-s0`).
 
 Example:
@@ -21,6 +22,7 @@ from experiments.config.checks import factory_name, is_factory
 from experiments.config.loading import stable_hash
 from experiments.config.settings import REQUIRED_AXES, Hyperparameters
 from experiments.errors import ConfigError
+from experiments.schema import TASK_PARAM_PREFIX
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +84,7 @@ class GridPoint:
             del params["num_layers"]
         if not hp.stop_when_solved:
             del params["solved_patience"]
-        params.update({f"task_params.{k}": v for k, v in self.task_params.items()})
+        params.update({f"{TASK_PARAM_PREFIX}{k}": v for k, v in self.task_params.items()})
         return params
 
     def label(self):
@@ -97,10 +99,35 @@ def point_hash(identity, hyperparameters, task_params):
     return stable_hash({"hparams": hparams, "task_params": task_params})
 
 
+def _float_text(value):
+    """0.001 -> `1e-3`, 0.0025 -> `2p5e-3`, 0.9 -> `0p9`, 2.0 -> `2`: short, and no `.`."""
+    if value != 0 and abs(value) < 0.1:
+        mantissa, exponent = f"{value:.6e}".split("e")
+        text = f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    else:
+        text = f"{value:.6g}"
+    return text.replace(".", "p")
+
+
+def axis_value_text(value):
+    """An axis value as it stands in a run name, in the characters a run name may hold.
+
+    Run names are also MLflow model names, which refuse `/ : . % " '`, and TensorBoard
+    folder names: a value keeps letters, digits, `-` and `_` only (`lr1e-3`, `units32`,
+    `activationrelu`, `units64_32`).
+    """
+    if isinstance(value, float):
+        text = _float_text(value)
+    elif isinstance(value, bool):
+        text = str(value).lower()
+    else:
+        text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    text = "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+    return "_".join(part for part in text.split("_") if part) or "_"
+
+
 def _axis_suffix(key, value):
-    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    text = "".join(c if c.isalnum() or c in ".-_" else "_" for c in text)
-    return f"{key}{text}"
+    return f"{key}{axis_value_text(value)}"
 
 
 def _point(config, index, axes):
