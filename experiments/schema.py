@@ -148,6 +148,8 @@ HORIZON_CENSORED_PREFIX = "horizon_censored_"
 BUDGET_HORIZON_PREFIX = "budget_horizon_"
 # Per curve, with step = length (`curve_metric_name`): the breakdown as MLflow charts it.
 SOLVED_FRACTION = "solved_fraction"
+# The learning rate each cell chose on validation (a sweep with an `lr` grid axis).
+CHOSEN_LR = "chosen_lr"
 STD_SUFFIX = "_std"
 # The same per-curve values in TensorBoard: the scalar `breakdown/<quantity>`, step = length,
 # in a run per curve (`<experiment>/report/<sweep>/<curve>`); every grid point's run holds

@@ -10,7 +10,9 @@ budget axis (`experiments.report.budget`): the
 updates to solve per curve and length (`time_to_solve.csv`, `time_to_solve.png`) and
 the horizon had training stopped at a fraction of the budget (`budget_horizons.csv`,
 `budget_horizons.png`, the parent-run metric `budget_horizon_<curve>` with step =
-updates), with one sentence per curve on whether its horizon was still growing.
+updates), with one sentence per curve on whether its horizon was still growing. With a
+learning-rate grid, the rate chosen per cell on validation and the horizon at every rate
+(`experiments.report.rates`).
 """
 
 import json
@@ -21,7 +23,7 @@ import pandas as pd
 from experiments import schema
 from experiments.plots.breakdown import plot_breakdown
 from experiments.plots.budget import plot_budget_horizons, plot_time_to_solve
-from experiments.report import budget, hs_criterion
+from experiments.report import budget, hs_criterion, rates
 from experiments.report.horizon import memory_horizon, summarize
 from experiments.report.text import baseline_losses, loss_table, markdown_tables, not_run_text
 
@@ -62,8 +64,25 @@ def add_to_report(report):
         censored = float(bool(row["censored"]))
         report.metrics[schema.horizon_censored_metric_name(row["curve"])] = censored
     add_curve_series(report)
+    add_rate_choice(report)
     hs_criterion.add_to_report(report)  # adding runs: Hochreiter & Schmidhuber's criterion
     add_budget_axis(report)
+
+
+def add_rate_choice(report):
+    """With a learning-rate grid: the rate chosen per cell, the horizon at every rate, the
+    choices at the grid's edge (`rates.csv`, `rate_sensitivity.csv`, the parent-run metric
+    `chosen_lr/<curve>` with step = length)."""
+    choice = report.rate_choice
+    if choice is None:
+        return
+    report.tables["rates"] = choice.choices
+    report.tables["rate_sensitivity"] = choice.sensitivity
+    report.sections.append(rates.choices_markdown(choice))
+    report.terminal_sections.append(rates.terminal_lines(choice))
+    for curve, group in choice.choices.groupby("curve", sort=True):
+        points = [(int(n), float(lr)) for n, lr in zip(group["length"], group[rates.RATE_AXIS])]
+        report.metric_series[schema.curve_metric_name(schema.CHOSEN_LR, curve)] = points
 
 
 def add_curve_series(report):
@@ -101,7 +120,10 @@ def add_budget_axis(report):
         return
     times = budget.time_to_solve_summary(df)
     horizons_by_budget = budget.budget_horizons(df)
-    verdicts = budget.budget_verdicts(horizons_by_budget)
+    moves = {}
+    if report.rate_choice is not None:
+        moves = rates.other_rate_moves_horizon(report.rate_choice, report.horizons)
+    verdicts = budget.budget_verdicts(horizons_by_budget, moves)
     report.tables["time_to_solve"] = times
     report.tables["budget_horizons"] = horizons_by_budget
     report.sections.append(budget.time_to_solve_markdown(times))

@@ -153,11 +153,15 @@ def budget_horizons(df, fractions=BUDGET_FRACTIONS, *, min_fraction=0.5):
     return pd.DataFrame(rows, columns=columns).sort_values(["curve", "fraction"], kind="stable")
 
 
-def budget_verdicts(budget_table):
+def budget_verdicts(budget_table, rate_moves=None):
     """Curve -> one sentence: was its horizon still growing with the budget?
 
-    Compares the horizon at half and at all of the budget (the last two fractions).
+    Compares the horizon at half and at all of the budget (the last two fractions). A
+    horizon that stopped growing is called architecture-limited only when no other rate
+    of the grid moves it either (`rate_moves`: curve -> the rates whose horizon alone is
+    longer, from `rates.other_rate_moves_horizon`).
     """
+    rate_moves = rate_moves or {}
     verdicts = {}
     for curve, group in budget_table.groupby("curve", sort=True):
         group = group.sort_values("fraction")
@@ -186,10 +190,18 @@ def budget_verdicts(budget_table):
                 f"{curve}: no length solved at any fraction of {updates}: this budget cannot "
                 "tell the architecture's limit from a budget too small."
             )
+        elif curve in rate_moves:
+            faster = ", ".join(f"{rate:g}" for rate in rate_moves[curve])
+            verdicts[curve] = (
+                f"{curve}: horizon stopped growing with the budget ({steps}), but lr {faster} "
+                "alone reaches further: not architecture-limited; the per-cell choice on "
+                "validation missed it, so more seeds or a finer grid would decide."
+            )
         else:
             verdicts[curve] = (
                 f"{curve}: horizon stopped growing ({steps}): architecture-limited at this "
-                "budget, doubling it did not move the breakdown."
+                "budget, doubling it did not move the breakdown (nor did another rate of "
+                "the grid, where there was one)."
             )
     return verdicts
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from experiments import schema
+from experiments.report.rates import RATE_AXIS
 
 # Columns every results table has, whatever the runs logged.
 BASE_COLUMNS = (
@@ -19,6 +20,7 @@ BASE_COLUMNS = (
     schema.LENGTH,
     schema.SEED,
     "test_metric",
+    "val_metric",
     *schema.RESULT_METRICS,
     schema.NOT_RUN,
 )
@@ -48,7 +50,8 @@ def results_from_runs(runs, info):
 
     Returns:
         A DataFrame with columns `run_id`, `run_name`, `model`, `length`, `seed`,
-        `test_metric` (the value of `test_<metric>`), `test_loss`, `solved`, `diverged`,
+        `test_metric` (the value of `test_<metric>`), `val_metric` (the last epoch's
+        `val_<metric>`), `test_loss`, `solved`, `diverged`,
         `train_time_s`, the time to solve, `not_run` (the reason a skipped point was not
         trained, else ""), `test_max_abs_error` where a run logged it, and one column per
         other param (numbers parsed), sorted by
@@ -73,6 +76,8 @@ def results_from_runs(runs, info):
             "run_name": run.info.run_name,
             **params,
             "test_metric": metrics.get(metric_key, math.nan),
+            # The last epoch's validation metric: what the rate protocol chooses on.
+            "val_metric": metrics.get(f"val_{info.metric}", math.nan),
             schema.NOT_RUN: run.data.tags.get(schema.NOT_RUN, ""),
         }
         for key in schema.RESULT_METRICS:
@@ -134,7 +139,8 @@ def curve_axes(df, candidates=None):
 
     A param is a curve axis when it takes more than one value among the runs of one model
     (e.g. `num_layers` or `activation` swept as grid axes); params fixed per model variant
-    (`kind`, a variant's `units`) are not.
+    (`kind`, a variant's `units`) are not, nor is the learning rate, which the rate protocol
+    chooses per cell (`report.rates`).
 
     Args:
         df: a results table.
@@ -144,7 +150,14 @@ def curve_axes(df, candidates=None):
     """
     if df.empty or "model" not in df:
         return []
-    skip = {*schema.DESCRIPTIVE_PARAMS, *BASE_COLUMNS, *schema.OPTIONAL_RESULT_METRICS, "curve"}
+    # The learning rate is chosen per cell (`report.rates`), never a curve of its own.
+    skip = {
+        *schema.DESCRIPTIVE_PARAMS,
+        *BASE_COLUMNS,
+        *schema.OPTIONAL_RESULT_METRICS,
+        "curve",
+        RATE_AXIS,
+    }
     axes = []
     for column in df.columns:
         if column in skip or (candidates is not None and column not in candidates):

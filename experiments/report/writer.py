@@ -21,6 +21,7 @@ from experiments import plots, schema, tracking
 from experiments.errors import TrackingError
 from experiments.report.html import report_html
 from experiments.report.kinds import kind_module
+from experiments.report.rates import choose_rates
 from experiments.report.results import results_from_runs, split_not_run
 from experiments.report.text import budget_text, description_markdown, terminal_summary
 from experiments.report.to_tensorboard import tensorboard_safe, write_tensorboard
@@ -37,7 +38,9 @@ class Report:
         title: the report's title (experiment, parent run name, task).
         info: the sweep's `schema.SweepInfo`.
         results: the results table (`results.results_table`), one row per FINISHED child
-            that trained.
+            that trained; with a learning-rate grid, those of each cell's chosen rate.
+        rate_choice: the rate protocol's `rates.RateChoice` (every rate's runs, the choice
+            per cell, the horizon per rate), or None when the runs have one rate.
         not_run: the rows of the grid points the sweep decided not to train (the
             `not_run` column says why), in the same columns.
         runs: run id -> the MLflow `Run` of each FINISHED child (for probe metrics).
@@ -64,6 +67,7 @@ class Report:
     runs: dict
     not_run: pd.DataFrame | None = None
     client: object = None
+    rate_choice: object = None
     summary: pd.DataFrame | None = None
     horizons: pd.DataFrame | None = None
     tables: dict = dataclasses.field(default_factory=dict)
@@ -177,6 +181,7 @@ def _read_sweep(client, parent, tracking_config):
     experiment = _experiment_name(client, parent, tracking_config)
     children = tracking.child_runs(client, parent.info.experiment_id, parent.info.run_id)
     results, not_run = split_not_run(results_from_runs(children, info))
+    results, rate_choice = choose_rates(results, info)
     report = Report(
         title=f"{experiment} ({info.run_name}): {info.task}",
         info=info,
@@ -184,6 +189,7 @@ def _read_sweep(client, parent, tracking_config):
         not_run=not_run,
         runs={run.info.run_id: run for run in children},
         client=client,
+        rate_choice=rate_choice,
     )
     return report, experiment
 
