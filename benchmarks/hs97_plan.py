@@ -60,8 +60,8 @@ def build(kind, task):
 
 
 def time_update(kind, length, batch, steps, repeats):
-    """`(parameters, wall and CPU seconds per update, seconds to generate one sequence)`:
-    the best of `repeats` timed epochs. On a core nobody else uses the two agree; on a
+    """`(parameters, wall and CPU seconds per update, CPU seconds to generate one sequence)`:
+    the update's, the best of `repeats` timed epochs. On a core nobody else uses the two agree; on a
     shared one the wall time waits for the other work, and the CPU time (all threads of
     this process, pinned to one core) is what an idle core would take."""
     import keras
@@ -69,9 +69,9 @@ def time_update(kind, length, batch, steps, repeats):
     import datasets
 
     task = datasets.make("adding", length=length, variant="hs97")
-    began = time.perf_counter()
+    began = time.process_time()
     x, y = task.sample(steps * batch, seed=1)
-    generate_s = (time.perf_counter() - began) / (steps * batch)
+    generate_s = (time.process_time() - began) / (steps * batch)
     model = build(kind, task)
     model.compile(
         optimizer=keras.optimizers.SGD(0.5),
