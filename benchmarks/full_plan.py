@@ -60,7 +60,7 @@ def time_shape(point, seeds, steps):
     size = programs.members_per_program(seeds)
     task = datasets.make(point.task, length=point.length, seed=0, **point.task_params)
     program = programs.make_program(point, task, size, hp.jit_compile)
-    program.start([build_model(point.kind, hp, task, seed=s) for s in range(size)])
+    program.start([build_model(point.kind, hp, task, seed=s) for s in range(size)], [hp.lr] * size)
     stream = task.dataset(hp.batch_size, steps, seed=1)
     batches = stack([stream.epoch_arrays(0)] * size)
     validation = task.fixed_set(min(256, hp.val_samples), seed=2)

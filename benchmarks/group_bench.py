@@ -35,7 +35,7 @@ def time_group(kind, units, size, length, steps, rounds):
     task = datasets.make("adding", length=length, seed=0)
     point = GridPoint(0, "bench", {}, "adding", kind, kind, length, 0, hp, {})
     program = programs.make_program(point, task, size, hp.jit_compile)
-    program.start([build_model(kind, hp, task, seed=seed) for seed in range(size)])
+    program.start([build_model(kind, hp, task, seed=seed) for seed in range(size)], [hp.lr] * size)
     stream = task.dataset(hp.batch_size, steps, seed=1)
     batches = stack([stream.epoch_arrays(seed) for seed in range(size)])
     began = time.perf_counter()

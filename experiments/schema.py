@@ -104,6 +104,8 @@ NOT_RUN = "not_run"
 MODEL = "model"
 LENGTH = "length"
 SEED = "seed"
+# The learning rate: as a grid axis, chosen per (curve, length) cell on validation.
+LEARNING_RATE = "lr"
 CHANCE = "chance"
 SOLVED_THRESHOLD = "solved_threshold"
 DESCRIPTIVE_PARAMS = (TASK, LENGTH, SEED, CHANCE, SOLVED_THRESHOLD)

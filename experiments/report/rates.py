@@ -21,9 +21,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from experiments import schema
 from experiments.report.horizon import format_horizon, memory_horizon, summarize
 
-RATE_AXIS = "lr"
+RATE_AXIS = schema.LEARNING_RATE
 CHOICE_COLUMNS = ["curve", "length", RATE_AXIS, "val_solved", "n_seeds", "val_median", "edge"]
 
 

@@ -1,7 +1,7 @@
 """Hands a sweep's grid points to the executor, as jobs, and records how each ended.
 
-A job is one grid point, or, with `group_seeds` and the compiled loop, the seeds of one
-grid cell (every axis equal but the seed), trained by one program. With
+A job is one grid point, or, with `group_seeds` and the compiled loop, the seeds and
+learning rates of one grid cell (every other axis equal), trained by one program. With
 `skip_decided_lengths` a job is handed over only once the skipping rule has decided its
 points (the seeds of a cell are decided together); a point it skips gets a FINISHED child
 run tagged `not_run` and no training.
@@ -11,7 +11,7 @@ import concurrent.futures
 import json
 import time
 
-from experiments import tracking
+from experiments import schema, tracking
 from experiments.errors import one_line, sweep_stopper
 from experiments.sweep import runs, skipping
 from experiments.training import PointRun, TrainingJob
@@ -21,18 +21,23 @@ from experiments.training import PointRun, TrainingJob
 OUTAGE_CHECK_S = 1.0
 
 
+# The axes a cell's members differ in: one job trains them all through one program.
+MEMBER_AXES = (schema.SEED, schema.LEARNING_RATE)
+
+
 def job_units(points, group_seeds):
     """The points to train, as jobs: lists of points in grid order.
 
-    With `group_seeds`, the points of one cell (all axes but the seed equal) form one job,
-    in the order its first point comes; without, every point is a job of its own.
+    With `group_seeds`, the points of one cell (all axes but the seed and the learning
+    rate equal) form one job, in the order its first point comes; without, every point is
+    a job of its own.
     """
     if not group_seeds:
         return [[point] for point in points]
     cells = {}
     for point in points:
-        cell = json.dumps({k: v for k, v in point.axes.items() if k != "seed"}, sort_keys=True)
-        cells.setdefault(cell, []).append(point)
+        axes = {k: v for k, v in point.axes.items() if k not in MEMBER_AXES}
+        cells.setdefault(json.dumps(axes, sort_keys=True), []).append(point)
     return list(cells.values())
 
 

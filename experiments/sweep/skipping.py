@@ -1,13 +1,15 @@
 """Skipping lengths that are already decided (the config key `skip_decided_lengths`).
 
-Once every seed of a curve has failed a length, a longer length of the same task will
-fail too: the sweep trains one longer length, so the plateau shows in the plot, and
-records the rest as not run. A curve is a model variant with every other grid axis but
-the length and the seed (the same grouping as the report's curves).
+Once every seed of a curve has failed a length at every learning rate, a longer length
+of the same task will fail too: the sweep trains one longer length, so the plateau shows
+in the plot, and records the rest as not run. A curve is a model variant with every
+other grid axis but the length, the seed and the rate (the same grouping as the report's
+curves).
 
 The rule, per curve, with its lengths in ascending order L_0 < L_1 < ...:
 
-- the breakdown k* is the first index whose every seed finished and none solved;
+- the breakdown k* is the first index whose every seed finished and none solved, at
+  every rate;
 - points at indices above k* + 1 are not run;
 - a point at index k is skipped as soon as some length at index k - 2 or below failed on
   every seed (k* can then only be that index or earlier), and runs once every point of
@@ -33,12 +35,17 @@ RUN, SKIP, WAIT = "run", "skip", "wait"
 SOLVED, NOT_SOLVED, FAILED, NOT_RUN = "solved", "not solved", "failed", "not run"
 
 
+# Not a curve's axes: what a curve runs over (the length) and what each of its cells
+# chooses among or pools (the learning rate, chosen on validation; the seeds).
+NOT_CURVE_AXES = (schema.LENGTH, schema.SEED, schema.LEARNING_RATE)
+
+
 def curve_key(point):
-    """The point's curve: every grid axis but the length and the seed."""
+    """The point's curve: every grid axis but the length, the seed and the learning rate."""
     return tuple(
         (axis, json.dumps(value, sort_keys=True))
         for axis, value in sorted(point.axes.items())
-        if axis not in (schema.LENGTH, schema.SEED)
+        if axis not in NOT_CURVE_AXES
     )
 
 

@@ -90,7 +90,8 @@ def _train_side_by_side(job, members, failures, finisher):
 def _program(members, jit):
     point, task = members[0].point, members[0].data.task
     program = programs.make_program(point, task, len(members), jit)
-    program.start([member.model for member in members])
+    rates = [member.point.hyperparameters.lr for member in members]
+    program.start([member.model for member in members], rates)
     return program
 
 

@@ -6,6 +6,7 @@ runs) on the same batches; TensorFlow and JAX both run this file
 (`test_the_compiled_loop_tests_pass_under_jax`).
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -32,11 +33,11 @@ def _setup(kind="vanilla", task_name="adding", length=6, hp=HP):
     return task, point, stream
 
 
-def _train(program, seeds, kind, task, stream, active_at=None, poison=None):
-    """Trains members (one per seed) for UPDATES epochs; returns per-member loss lists."""
-    hp = HP
-    models = [build_model(kind, hp, task, seed=seed) for seed in seeds]
-    program.start(models)
+def _train(program, seeds, kind, task, stream, active_at=None, poison=None, rates=None):
+    """Trains members (one per seed, at `rates`: HP.lr by default) for UPDATES epochs;
+    returns per-member loss lists and trained weights."""
+    models = [build_model(kind, HP, task, seed=seed) for seed in seeds]
+    program.start(models, rates or [HP.lr] * len(seeds))
     losses = [[] for _ in seeds]
     for epoch in range(UPDATES):
         active = [True] * len(seeds) if active_at is None else active_at(epoch)
@@ -78,6 +79,40 @@ def test_a_seed_in_a_group_reproduces_itself_alone():
     assert grouped[0] != grouped[1]  # three seeds, three trajectories
 
 
+def test_seeds_and_rates_share_one_program_and_each_member_trains_as_alone():
+    """A cell's seeds x rates in one program (one compile): each member's losses and
+    weights are those of its own seed and rate trained alone, in a program built for its
+    rate, step for step."""
+    task, point, stream = _setup()
+    members = [(0, 1e-2), (0, 3e-3), (1, 1e-3), (1, 3e-2)]
+    seeds, rates = [s for s, _ in members], [r for _, r in members]
+    group = programs.make_program(point, task, len(members), HP.jit_compile)
+    grouped, grouped_weights = _train(group, seeds, "vanilla", task, stream, rates=rates)
+    for member, (seed, rate) in enumerate(members):
+        own = dataclasses.replace(HP, lr=rate)
+        alone_point = dataclasses.replace(point, hyperparameters=own)
+        alone = programs.make_program(alone_point, task, 1, HP.jit_compile)
+        assert alone is programs.make_program(point, task, 1, HP.jit_compile)  # one compile
+        (losses,), (weights,) = _train(alone, [seed], "vanilla", task, stream, rates=[rate])
+        np.testing.assert_allclose(grouped[member], losses, rtol=1e-5)
+        for ours, theirs in zip(grouped_weights[member], weights):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+    assert grouped[0] != grouped[1]  # one seed, two rates, two trajectories
+
+
+def test_a_member_rate_is_the_rate_keras_trains_with():
+    task, point, stream = _setup()
+    program = programs.make_program(point, task, 1, HP.jit_compile)
+    rate = 3e-3  # not the template's 1e-2
+    (losses,), _ = _train(program, [0], "vanilla", task, stream, rates=[rate])
+    reference = build_model("vanilla", dataclasses.replace(HP, lr=rate), task, seed=0)
+    expected = []
+    for epoch in range(UPDATES):
+        x, y = stream.epoch_arrays(epoch)[:2]
+        expected.append(float(reference.train_on_batch(x[0], y[0], return_dict=True)["loss"]))
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
+
+
 def test_a_stopped_member_stops_changing_and_a_diverging_one_disturbs_no_other():
     task, point, stream = _setup()
     seeds = [0, 1, 2]
@@ -104,7 +139,7 @@ def test_a_program_takes_epochs_of_any_length():
     epoch's loss is the mean of the steps Keras takes on the same batches."""
     task, point, _ = _setup()
     program = programs.make_program(point, task, 1, HP.jit_compile)
-    program.start([build_model("vanilla", HP, task, seed=0)])
+    program.start([build_model("vanilla", HP, task, seed=0)], [HP.lr])
     reference = build_model("vanilla", HP, task, seed=0)
     for steps in (1, 3, 2):
         x, y = task.dataset(HP.batch_size, steps, seed=steps).epoch_arrays(0)[:2]
@@ -119,7 +154,7 @@ def test_evaluation_matches_keras_evaluate():
     task, point, stream = _setup()
     program = programs.make_program(point, task, 1, HP.jit_compile)
     model = build_model("vanilla", HP, task, seed=3)
-    program.start([model])
+    program.start([model], [HP.lr])
     fixed = task.fixed_set(20, seed=5, batch_size=8)  # 8 + 8 + 4: a short last batch
     ours = program.evaluate([stack([batch]) for batch in fixed.batches()])
     theirs = model.evaluate(fixed, return_dict=True, verbose=0)

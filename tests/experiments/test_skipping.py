@@ -97,6 +97,35 @@ def test_extra_grid_axes_are_separate_curves_and_the_key_off_runs_everything():
     assert set(decisions(off, all_points).values()) == {RUN}
 
 
+def test_a_length_is_decided_only_once_every_seed_failed_at_every_rate():
+    all_points = points(models=("vanilla",), lr="[0.001,0.01]")
+    by_name = named(all_points)
+    skipper = skipping.LengthSkipper(all_points)
+    record_length(skipper, by_name, "vanilla", 10, [NOT_SOLVED] * 3, suffix="-lr1e-3")
+    record_length(skipper, by_name, "vanilla", 20, [NOT_SOLVED] * 3, suffix="-lr1e-3")
+    # The other rate has not spoken: nothing is skipped, and L=50 waits on it.
+    found = decisions(skipper, all_points)
+    assert found["vanilla-L100-s0-lr1e-3"] == WAIT and found["vanilla-L50-s0-lr1e-2"] == WAIT
+    record_length(skipper, by_name, "vanilla", 10, [NOT_SOLVED, NOT_SOLVED, SOLVED], "-lr1e-2")
+    record_length(skipper, by_name, "vanilla", 20, [NOT_SOLVED] * 3, suffix="-lr1e-2")
+    found = decisions(skipper, all_points)
+    # L=10 was solved by a seed at 0.01: no breakdown there; L=20 failed everywhere.
+    assert found["vanilla-L50-s0-lr1e-3"] == RUN and found["vanilla-L50-s2-lr1e-2"] == RUN
+    assert found["vanilla-L100-s0-lr1e-3"] == SKIP and found["vanilla-L200-s1-lr1e-2"] == SKIP
+
+
+def test_a_cells_seeds_and_rates_are_one_job():
+    from experiments.sweep.scheduler import job_units
+
+    all_points = points(models=("vanilla", "lstm"), lengths=[10, 20], lr="[0.001,0.01]")
+    units = job_units(all_points, group_seeds=True)
+    assert len(units) == 4  # two models x two lengths
+    assert sorted(p.name for p in units[0]) == sorted(
+        f"vanilla-L10-s{seed}-lr{rate}" for seed in range(3) for rate in ("1e-3", "1e-2")
+    )
+    assert len(job_units(all_points, group_seeds=False)) == len(all_points)
+
+
 def test_not_run_points_are_recorded_and_a_resumed_sweep_skips_the_same(tracking_dir, monkeypatch):
     """Smoke budget on adding never solves: L=2 and L=4 train, L=8 and L=16 are not run."""
     import mlflow

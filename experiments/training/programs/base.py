@@ -1,6 +1,6 @@
 """What the epoch programs of both backends share (`training.programs` says what they do).
 
-`EpochProgram` is the interface: `start(models)`, `train_epoch(batches, active)`,
+`EpochProgram` is the interface: `start(models, learning_rates)`, `train_epoch(batches, active)`,
 `evaluate(batches)`, `state(member)`; `jax_program` and `tensorflow_program` implement it.
 """
 
@@ -30,9 +30,27 @@ class EpochProgram:
             for metric in self.metrics
         ]
 
-    def start(self, models):
-        """Loads each member's initial weights (from `models`) and fresh optimizer slots."""
+    def start(self, models, learning_rates):
+        """Loads each member's initial weights (from `models`), fresh optimizer slots and
+        its own learning rate (`learning_rates`, one per member): the rate is an input of
+        the program, not part of its shape, so a cell's seeds and rates share one compile.
+        """
         raise NotImplementedError
+
+    def member_slots(self, slots_start, variables, rate):
+        """Fresh optimizer slots of one member: `slots_start` with its own learning rate.
+
+        Args:
+            slots_start: the fresh values of `variables` (the optimizer's variables).
+            variables: the optimizer's variables (one is its `learning_rate`).
+            rate: the member's learning rate.
+        """
+        slots = list(slots_start)
+        index = next((i for i, v in enumerate(variables) if v.name == "learning_rate"), None)
+        if index is None:  # a schedule: the rate is no variable, so every member shares it
+            raise ValueError("the optimizer's learning rate is not a variable: no rate per member")
+        slots[index] = np.asarray(rate, dtype=np.asarray(slots[index]).dtype)
+        return slots
 
     def train_epoch(self, batches, active):
         """Trains every active member on its epoch of batches.

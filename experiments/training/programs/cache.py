@@ -5,6 +5,8 @@ import json
 
 import keras
 
+from experiments import schema
+
 
 def members_per_program(count):
     """How many of a group's `count` members one program trains side by side.
@@ -34,10 +36,15 @@ _PROGRAMS = {}
 
 
 def program_key(point, task, size, jit):
-    """What a program depends on: the model, the optimizer, the task's shapes, the group."""
+    """What a program depends on: the model, the optimizer, the task's shapes, the group.
+
+    Not the learning rate: each member brings its own (`EpochProgram.start`).
+    """
+    hyperparameters = point.hyperparameters.as_params()
+    hyperparameters.pop(schema.LEARNING_RATE)
     identity = {
         "kind": point.kind,
-        "hyperparameters": point.hyperparameters.as_params(),
+        "hyperparameters": hyperparameters,
         "task": [task.name, task.length, task.params],
         "size": size,
         "jit": bool(jit),
@@ -49,8 +56,8 @@ def program_key(point, task, size, jit):
 def make_program(point, task, size, jit):
     """The epoch program of this grid point's model and data shapes, for `size` members.
 
-    Built on first use and kept for the process: the seeds of a shape share one
-    compilation, whether they train in one group or one after the other.
+    Built on first use and kept for the process: the seeds and learning rates of a shape
+    share one compilation, whether they train in one group or one after the other.
     """
     from experiments.models import build_model, build_optimizer
 

@@ -27,14 +27,20 @@ class JaxProgram(EpochProgram):
         self._evaluate = compile_(jax.vmap(self._member_evaluate))
         self.stacked = None
 
-    def start(self, models):
+    def start(self, models, learning_rates):
+        if len(models) != self.size or len(learning_rates) != self.size:
+            raise ValueError(
+                f"{len(models)} models and {len(learning_rates)} rates for a program of "
+                f"{self.size} members."
+            )
+        variables = self.optimizer.variables
         members = [
             (
                 [np.asarray(v.value) for v in model.trainable_variables],
                 [np.asarray(v.value) for v in model.non_trainable_variables],
-                self.slots_start,
+                self.member_slots(self.slots_start, variables, rate),
             )
-            for model in models
+            for model, rate in zip(models, learning_rates)
         ]
         self.stacked = stack(members)
 

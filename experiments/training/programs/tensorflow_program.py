@@ -30,15 +30,21 @@ class TensorFlowProgram(EpochProgram):
         self._train = tf.function(self._epoch, **options)
         self._evaluate = tf.function(self._evaluate_batch, **options)
 
-    def start(self, models):
-        if len(models) != self.size:
-            raise ValueError(f"{len(models)} models for a program of {self.size} members.")
-        for own, model, optimizer in zip(self.models, models, self.optimizers):
+    def start(self, models, learning_rates):
+        if len(models) != self.size or len(learning_rates) != self.size:
+            raise ValueError(
+                f"{len(models)} models and {len(learning_rates)} rates for a program of "
+                f"{self.size} members."
+            )
+        for own, model, optimizer, rate in zip(
+            self.models, models, self.optimizers, learning_rates
+        ):
             for variable, value in zip(own.trainable_variables, model.trainable_variables):
                 variable.assign(value)
             for variable, value in zip(own.non_trainable_variables, model.non_trainable_variables):
                 variable.assign(value)
-            for variable, value in zip(optimizer.variables, self.slots_start):
+            slots = self.member_slots(self.slots_start, optimizer.variables, rate)
+            for variable, value in zip(optimizer.variables, slots):
                 variable.assign(value)
 
     def train_epoch(self, batches, active):
