@@ -74,7 +74,8 @@ class GridPoint:
         Only what applies, once: `kind` where it is not the model's name already,
         `num_layers` for a `deep` stack given one width for every layer (a per-layer
         `units` list counts them itself; other kinds have one layer), `solved_patience`
-        with `stop_when_solved`. The config hash (`point_hash`) still covers them all.
+        with `stop_when_solved`, `clipnorm_scope` with a `clipnorm`. The config hash
+        (`point_hash`) still covers them all.
         """
         params = {**self.identity(), **self.hyperparameters.as_params()}
         hp = self.hyperparameters
@@ -84,6 +85,8 @@ class GridPoint:
             del params["num_layers"]
         if not hp.stop_when_solved:
             del params["solved_patience"]
+        if hp.clipnorm is None:
+            del params["clipnorm_scope"]
         params.update({f"{TASK_PARAM_PREFIX}{k}": v for k, v in self.task_params.items()})
         return params
 

@@ -25,6 +25,7 @@ PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
 MODEL_KINDS = ("vanilla", "deep", "lstm", "gru")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+CLIPNORM_SCOPES = ("per_variable", "global")
 HEADS = ("dense", "none")
 TRAINING_LOOPS = ("compiled", "keras_fit")
 # Keras backends a sweep can train on (each worker selects one before Keras loads).
@@ -149,7 +150,15 @@ class Hyperparameters:
     clipnorm: float | None = setting(
         1.0,
         checks.optional_positive_float,
-        "gradient-norm clipping per variable (Keras clipnorm); null: none",
+        "gradient-norm clipping threshold (see clipnorm_scope); null: none",
+        TRAINING,
+    )
+    clipnorm_scope: str = setting(
+        "per_variable",
+        checks.choice(CLIPNORM_SCOPES),
+        "per_variable: each variable's gradient clipped on its own (Keras clipnorm); "
+        "global: the norm of all gradients together, as Pascanu et al. (2013) clip "
+        "(Keras global_clipnorm)",
         TRAINING,
     )
     batch_size: int = setting(32, checks.positive_int, "sequences per batch", TRAINING)

@@ -104,13 +104,15 @@ OPTIMIZER_CLASSES = {
 
 
 def build_optimizer(hyperparameters):
-    """The optimizer named by `optimizer`, with `lr` and `clipnorm` (None: no clipping)."""
+    """The optimizer named by `optimizer`, with `lr` and `clipnorm` (None: no clipping),
+    applied to each variable's gradient or to all of them together (`clipnorm_scope`)."""
     hp = hyperparameters
     if hp.optimizer not in OPTIMIZER_CLASSES:
         raise ValueError(
             f"Unknown optimizer {hp.optimizer!r}; known: {', '.join(OPTIMIZER_CLASSES)}."
         )
-    return OPTIMIZER_CLASSES[hp.optimizer](learning_rate=hp.lr, clipnorm=hp.clipnorm)
+    scope = "global_clipnorm" if hp.clipnorm_scope == "global" else "clipnorm"
+    return OPTIMIZER_CLASSES[hp.optimizer](learning_rate=hp.lr, **{scope: hp.clipnorm})
 
 
 def build_model(kind, hyperparameters, task, seed, *, jit_compile=None):
