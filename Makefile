@@ -130,4 +130,4 @@ jupyter: $(NOTEBOOKS_STAMP) ## Open notebooks/ in JupyterLab (writes them first 
 	$(VENV)/bin/jupyter lab notebooks/ $(ARGS)
 
 clean: ## Remove runtime output (keeps .venv).
-	rm -rf mlflow.db mlflow.db-* mlruns mlartifacts tb_logs artifacts benchmarks/out notebooks .pytest_cache
+	rm -rf mlflow.db mlflow.db-* mlruns mlartifacts tb_logs jax_cache artifacts benchmarks/out notebooks .pytest_cache

@@ -36,6 +36,7 @@ TRACKING_KEYS = {
     "experiment_prefix": "",
     "tensorboard_root": "tb_logs",
     "outage_window_s": 600,
+    "jax_cache_dir": "jax_cache",
 }
 # Keys whose value is a number of seconds, not a string.
 SECONDS_KEYS = ("outage_window_s",)
@@ -54,6 +55,8 @@ class TrackingConfig:
         source: where the settings came from (for messages).
         outage_window_s: how long a sweep rides out a tracking server that does not
             answer (training goes on, what it logs is kept) before it stops.
+        jax_cache_dir: absolute folder of JAX's persistent compilation cache (sweeps on
+            JAX), or None: a rerun of a shape compiles nothing.
     """
 
     tracking_uri: str
@@ -62,6 +65,7 @@ class TrackingConfig:
     tensorboard_root: str
     source: str
     outage_window_s: float = TRACKING_KEYS["outage_window_s"]
+    jax_cache_dir: str | None = None
 
     def experiment_name(self, name):
         """The MLflow experiment name of a named experiment."""
@@ -192,6 +196,7 @@ def load_tracking_config(path=None, environ=None):
         tensorboard_root=str((base / values["tensorboard_root"]).resolve()),
         source=source,
         outage_window_s=float(values["outage_window_s"]),
+        jax_cache_dir=str((base / values["jax_cache_dir"]).resolve()),
     )
 
 

@@ -290,6 +290,10 @@ def test_backend_jax_trains_every_grid_point_in_workers_on_jax(tmp_path):
     assert sorted(r.data.tags["grid_point"] for r in runs) == ["gru-L5-s0", "vanilla-L5-s0"]
     assert {r.data.tags["keras.backend"] for r in runs} == {"jax"}
     assert all("version.jax" in r.data.tags for r in runs)
+    # The compiled programs stay in the persistent cache of mlflow.yaml's folder: a rerun
+    # of the same shapes compiles nothing (every entry already there is reused).
+    cache = tmp_path / "jax_cache"
+    assert settings.jax_cache_dir == str(cache) and any(cache.iterdir())
 
 
 @pytest.mark.parametrize("error", [ValueError("a bug of ours"), TypeError("a bug of ours")])

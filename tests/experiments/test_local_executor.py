@@ -29,3 +29,22 @@ def test_visible_gpus_honour_cuda_visible_devices(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     monkeypatch.setenv("PATH", "/nonexistent")  # no nvidia-smi: no GPU
     assert local.visible_gpus() == []
+
+
+def test_the_jax_cache_is_the_configured_folder_and_outlives_the_executor(tmp_path):
+    from experiments import config, tracking
+    from tests.experiments.runner_helpers import write_tracking_yaml
+
+    settings = tracking.load_tracking_config(write_tracking_yaml(tmp_path))
+    assert settings.jax_cache_dir == str(tmp_path / "jax_cache")
+    cfg = config.load_config("long_dependency", "smoke", ["backend=jax"])
+    executor = local.LocalExecutor(workers=2, config=cfg, tracking=settings)
+    try:
+        assert executor._jax_cache == settings.jax_cache_dir
+    finally:
+        executor.shutdown()
+    (tmp_path / "jax_cache").mkdir(exist_ok=True)
+    (tmp_path / "jax_cache" / "entry").write_text("kept")
+    executor = local.LocalExecutor(workers=2, config=cfg, tracking=settings)
+    executor.shutdown()
+    assert (tmp_path / "jax_cache" / "entry").read_text() == "kept"
