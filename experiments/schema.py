@@ -50,7 +50,7 @@ SWEEP_HASH = "sweep.config_hash"
 SWEEP_OVERRIDES = "sweep.overrides"
 SWEEP_GRID_SIZE = "sweep.grid_size"
 SWEEP_N_FAILED = "sweep.n_failed"
-# Which driver runs the sweep now, and when it last said so (experiments/sweep_claim.py).
+# Which driver runs the sweep now, and when it last said so (`experiments.sweep.claim`).
 SWEEP_DRIVER = "sweep.driver"
 SWEEP_HEARTBEAT = "sweep.heartbeat"
 # How long that driver's heartbeat may be silent before its claim is stale (seconds): it
