@@ -72,15 +72,25 @@ def _texts(source):
             yield token.start[0], token.string
 
 
+# A module that exists but needs an optional package this environment lacks (Ray).
+UNIMPORTABLE = object()
+
+
 @functools.cache
 def _module(name):
-    """The module `name`, imported; None when there is no such module."""
+    """The module `name`, imported; None when there is no such module; `UNIMPORTABLE`
+    when it exists but imports a package that is not installed here."""
     try:
         if importlib.util.find_spec(name) is None:
             return None
     except ModuleNotFoundError:  # a parent is not a package
         return None
-    return importlib.import_module(name)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name and not error.name.startswith("experiments"):
+            return UNIMPORTABLE
+        raise
 
 
 def names_in(text, relative=False):
@@ -103,6 +113,8 @@ def resolves(name):
         found = _module(".".join(parts[:end]))
         if found is None:
             continue
+        if found is UNIMPORTABLE:
+            return True  # it exists; what it holds cannot be read without the package
         for attribute in parts[end:]:
             if not hasattr(found, attribute):
                 return False
