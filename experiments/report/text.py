@@ -126,9 +126,9 @@ def not_run_text(not_run):
 def baseline_losses(df, info):
     """Length -> the task's `baseline_loss` (loss of the best memoryless predictor), or {}.
 
-    Rebuilt from the task's definition (`datasets.make`) with the logged `task_params.*`
-    (`schema.TASK_PARAM_PREFIX`),
-    e.g. 10 ln 8 / (T + 20) for copy_memory (Arjovsky et al. 2016).
+    Rebuilt from the task's definition (`datasets.make`) with the task's logged params
+    (the columns `schema.TASK_PARAM_PREFIX` + key), e.g. 10 ln 8 / (T + 20) for
+    copy_memory (Arjovsky et al. 2016).
     """
     import datasets
 
