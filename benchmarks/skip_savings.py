@@ -4,7 +4,7 @@
 
 RESULTS_CSV is a sweep's `report/results.csv` (the parent run's artifact). For each
 profile of the named experiment, the grid is replayed through the skipping rule
-(`experiments.skipping.LengthSkipper`) with each grid point's outcome taken from the
+(`experiments.sweep.skipping.LengthSkipper`) with each grid point's outcome taken from the
 CSV: the same model, length and seed when it is there; a point whose length was not
 run (or is beyond the lengths in the CSV) counts as not solved, which is what the rule
 assumes of a length after the breakdown. Each point that would run unsolved costs the

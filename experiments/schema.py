@@ -49,7 +49,7 @@ SWEEP_HASH = "sweep.config_hash"
 SWEEP_OVERRIDES = "sweep.overrides"
 SWEEP_GRID_SIZE = "sweep.grid_size"
 SWEEP_N_FAILED = "sweep.n_failed"
-# Which driver runs the sweep now, and when it last said so (`sweep.claim`).
+# Which driver runs the sweep now, and when it last said so (`experiments.sweep.claim`).
 SWEEP_DRIVER = "sweep.driver"
 SWEEP_HEARTBEAT = "sweep.heartbeat"
 # How long that driver's heartbeat may be silent before its claim is stale (seconds): it
@@ -165,6 +165,22 @@ HS_HORIZON_PREFIX = "hs_horizon_"
 # (init, trained): `predicted_horizon_init_<curve>`.
 PREDICTED_HORIZON_PREFIX = "predicted_horizon_"
 
+# What the probes log on a grid point's run (`experiments.probes`), read back by the
+# report (`report.gradient_flow`, `report.decay_prediction`, `report.two_weights`).
+# The gradient_flow probe measures at initialization and after training: its metrics are
+# `probe_metric_name(<quantity>, <when>)`, e.g. `grad_decay_init`.
+PROBE_INIT = "init"
+PROBE_TRAINED = "trained"
+PROBE_WHEN = (PROBE_INIT, PROBE_TRAINED)
+GRAD_DECAY = "grad_decay"  # the per-step decay factor of |dL/dh_t|, fitted over the distance
+SIGMA_MAX_W = "sigma_max_W"  # the largest singular value of the recurrent kernel(s)
+DECAY_BOUND = "decay_bound"  # max|act'| * sigma_max(W), vanilla units only
+GRAD_NORM = "grad_norm"  # |dL/dh_t| itself, with step = distance
+# The weights probe: the one-unit RNN's input weight u and recurrent weight w, metrics
+# every epoch, and params at initialization (`probe_metric_name(WEIGHT_U, PROBE_INIT)`).
+WEIGHT_U = "u"
+WEIGHT_W = "w"
+
 STATUS_RUNNING = "RUNNING"
 STATUS_SCHEDULED = "SCHEDULED"
 STATUS_FINISHED = "FINISHED"
@@ -236,6 +252,11 @@ def hs_horizon_metric_name(curve):
 def predicted_horizon_metric_name(when, curve):
     """`predicted_horizon_<when>_<curve>` (see `horizon_metric_name`)."""
     return f"{PREDICTED_HORIZON_PREFIX}{when}_" + horizon_metric_name(curve)[len(HORIZON_PREFIX) :]
+
+
+def probe_metric_name(quantity, when):
+    """A probe's value at one moment of training: `grad_decay_init`, `u_init`."""
+    return f"{quantity}_{when}"
 
 
 def _float(text):

@@ -101,7 +101,7 @@ class ExperimentConfig:
         """Where a key's value came from, for messages: its last `--set`, else the file.
 
         `key` is a key (`lr`: any `--set` with that part) or a dotted path
-        (`models.mine.kind`: a `--set` of that path, of a part of it or within it)."""
+        (for the key models.mine.kind: a `--set` of that path, of a part of it or within it)."""
         for text in reversed(self.overrides):
             dotted = text.split("=", 1)[0].strip()
             if key in dotted.split(".") or _nested(dotted, key) or _nested(key, dotted):

@@ -9,7 +9,7 @@ def parse_override(text):
     """Parses one `--set key=value` argument into `(dotted_key, value)`.
 
     The value is read as YAML, so `lr=0.01`, `epochs=3`, `jit_compile=false`,
-    `grid.length=[10,20]` and `models.deep.num_layers=3` all work.
+    `--set grid.length=[10,20]` and `--set models.deep.num_layers=3` all work.
 
     Raises:
         ConfigError: when `text` has no `=` or the value is not valid YAML.

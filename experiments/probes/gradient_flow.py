@@ -1,5 +1,6 @@
 """The `gradient_flow` probe: how the loss gradient fades with distance through the state."""
 
+import functools
 import math
 
 import keras
@@ -85,16 +86,22 @@ class GradientFlowProbe(keras.callbacks.Callback):
         }
         self.results[when] = result
         if self.run_logger is not None:
-            metrics = {f"grad_decay_{when}": result["decay"], f"sigma_max_W_{when}": sigma}
-            if is_vanilla:
-                metrics[f"decay_bound_{when}"] = result["decay_bound"]
-            self.run_logger.log_metrics(
-                {k: v for k, v in metrics.items() if math.isfinite(v)}, step=0
-            )
-            for d in _spread(len(distances), self.max_logged_points):
-                if math.isfinite(norms[d]):
-                    self.run_logger.log_metrics({f"grad_norm_{when}": float(norms[d])}, step=int(d))
+            self._log(when, result, is_vanilla)
         return result
+
+    def _log(self, when, result, is_vanilla):
+        name = functools.partial(schema.probe_metric_name, when=when)
+        metrics = {
+            name(schema.GRAD_DECAY): result["decay"],
+            name(schema.SIGMA_MAX_W): result["sigma_max_W"],
+        }
+        if is_vanilla:
+            metrics[name(schema.DECAY_BOUND)] = result["decay_bound"]
+        self.run_logger.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=0)
+        norms = result["norms"]
+        for d in _spread(len(norms), self.max_logged_points):
+            if math.isfinite(norms[d]):
+                self.run_logger.log_metrics({name(schema.GRAD_NORM): float(norms[d])}, step=int(d))
 
     def on_train_begin(self, logs=None):
         try:
@@ -106,12 +113,12 @@ class GradientFlowProbe(keras.callbacks.Callback):
             if self.run_logger is not None:
                 self.run_logger.set_tags({schema.GRADIENT_FLOW_SKIPPED: self.skipped[:500]})
             return
-        self.measure("init")
+        self.measure(schema.PROBE_INIT)
 
     def on_train_end(self, logs=None):
         if self.skipped:
             return
-        self.measure("trained")
+        self.measure(schema.PROBE_TRAINED)
         if self.run_logger is None:
             return
         self.run_logger.log_dict(

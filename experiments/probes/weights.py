@@ -85,13 +85,20 @@ class WeightsProbe(keras.callbacks.Callback):
         weights = self._weights()
         self.trajectory = [(weights["u"], weights["w"])]
         if self.run_logger is not None:
-            self.run_logger.log_params({"u_init": weights["u"], "w_init": weights["w"]})
+            self.run_logger.log_params(
+                {
+                    schema.probe_metric_name(schema.WEIGHT_U, schema.PROBE_INIT): weights["u"],
+                    schema.probe_metric_name(schema.WEIGHT_W, schema.PROBE_INIT): weights["w"],
+                }
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         weights = self._weights()
         self.trajectory.append((weights["u"], weights["w"]))
         if self.run_logger is not None:
-            self.run_logger.log_metrics({"u": weights["u"], "w": weights["w"]}, step=epoch)
+            self.run_logger.log_metrics(
+                {schema.WEIGHT_U: weights["u"], schema.WEIGHT_W: weights["w"]}, step=epoch
+            )
 
     def on_train_end(self, logs=None):
         weights = self._weights()

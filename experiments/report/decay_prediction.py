@@ -25,9 +25,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from experiments import schema
 from experiments.report.horizon import memory_horizon, summarize
 
-WHEN = ("init", "trained")
+WHEN = schema.PROBE_WHEN
 # A prediction that lands on a tested length up to floating-point rounding (a log and a
 # division) counts as that length.
 _ROUNDING = 1e-9
@@ -36,7 +37,7 @@ AGREES, LONGER, SHORTER, UNKNOWN = "agrees", "predicts longer", "predicts shorte
 
 def decay_column(when):
     """The probe's metric of the fitted per-step decay: `grad_decay_init` / `_trained`."""
-    return f"grad_decay_{when}"
+    return schema.probe_metric_name(schema.GRAD_DECAY, when)
 
 
 def seed_horizons(df):

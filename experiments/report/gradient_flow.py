@@ -10,13 +10,16 @@ import math
 
 import numpy as np
 
+from experiments import schema
 from experiments.plots.gradient_flow import plot_gradient_norms
 from experiments.report import breakdown
 from experiments.report.text import df_to_markdown
 
-WHEN = ("init", "trained")
+WHEN = schema.PROBE_WHEN
 PROBE_METRICS = [
-    f"{name}_{when}" for when in WHEN for name in ("grad_decay", "sigma_max_W", "decay_bound")
+    schema.probe_metric_name(name, when)
+    for when in WHEN
+    for name in (schema.GRAD_DECAY, schema.SIGMA_MAX_W, schema.DECAY_BOUND)
 ]
 
 
@@ -34,7 +37,8 @@ def gradient_flow_table(df):
 
 def _geometric_mean_norms(report, run_ids, when):
     """[(distance, geometric mean over runs of the norm)] at the distances every run logged."""
-    per_seed = [dict(report.metric_history(run_id, f"grad_norm_{when}")) for run_id in run_ids]
+    name = schema.probe_metric_name(schema.GRAD_NORM, when)
+    per_seed = [dict(report.metric_history(run_id, name)) for run_id in run_ids]
     per_seed = [history for history in per_seed if history]
     if not per_seed:
         return []

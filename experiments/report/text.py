@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from experiments import schema
 from experiments.report.horizon import format_horizon
 from experiments.report.results import number
 
@@ -31,9 +32,7 @@ def markdown_tables(summary, horizons, info, *, not_run=None):
     test metric over seeds, and k of n seeds solved; "not run" where the sweep skipped
     the length (`not_run`: the rows of the points it did not train).
     """
-    skipped = set()
-    if not_run is not None and len(not_run):
-        skipped = set(zip(not_run["curve"], not_run["length"]))
+    skipped, lengths = _points_not_run(summary, not_run)
     metric = info.metric
     lines = [
         f"### Memory horizon ({info.task}, solved = test {metric} "
@@ -61,7 +60,6 @@ def markdown_tables(summary, horizons, info, *, not_run=None):
     def cell(curve, length, row):
         return metric_cell(row, not_run=(curve, length) in skipped)
 
-    lengths = sorted({*summary["length"].tolist(), *(length for _, length in skipped)})
     title = f"### Test {metric} per length (mean ± std over seeds, (solved seeds / seeds))"
     lines += ["", *curve_by_length_table(title, summary, lengths, cell)]
     return "\n".join(lines) + "\n"
@@ -80,18 +78,30 @@ def metric_cell(row, *, not_run=False):
     return f"{fmt(row['mean'], 3)} ± {fmt(row['std'], 2)} ({solved}{diverged})"
 
 
+def length_header(lengths, leading=("curve",)):
+    """The two header lines of a Markdown table with the columns `leading`, then one
+    column per length (`L=10`)."""
+    names = [*leading, *(f"L={length:g}" for length in lengths)]
+    return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+
+
+def _points_not_run(summary, not_run):
+    """The (curve, length) points the sweep skipped (`not_run`: their rows, or None), and
+    every length of the tables: those trained and those skipped."""
+    skipped = set()
+    if not_run is not None and len(not_run):
+        skipped = set(zip(not_run["curve"], not_run["length"]))
+    lengths = sorted({*summary["length"].tolist(), *(length for _, length in skipped)})
+    return skipped, lengths
+
+
 def curve_by_length_table(title, summary, lengths, cell):
     """Markdown lines: a title, then one row per curve and one column per length.
 
     `cell(curve, length, row)` gives each cell's text; `row` is the curve's row of
     `summary` at that length, or None.
     """
-    lines = [
-        title,
-        "",
-        "| curve | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
-        "|---|" + "---|" * len(lengths),
-    ]
+    lines = [title, "", *length_header(lengths)]
     for curve, group in summary.groupby("curve", sort=True):
         by_length = {row["length"]: row for _, row in group.iterrows()}
         cells = [cell(curve, length, by_length.get(length)) for length in lengths]
@@ -116,22 +126,26 @@ def not_run_text(not_run):
 def baseline_losses(df, info):
     """Length -> the task's `baseline_loss` (loss of the best memoryless predictor), or {}.
 
-    Rebuilt from the task's definition (`datasets.make`) with the logged `task_params.*`,
-    e.g. 10 ln 8 / (T + 20) for copy_memory (Arjovsky et al. 2016).
+    Rebuilt from the task's definition (`datasets.make`) with the task's logged params
+    (the columns `schema.TASK_PARAM_PREFIX` + key), e.g. 10 ln 8 / (T + 20) for
+    copy_memory (Arjovsky et al. 2016).
     """
-    try:
-        import datasets
+    import datasets
 
-        params = {
-            column[len("task_params.") :]: number(str(df[column].dropna().iloc[0]))
-            for column in df.columns
-            if column.startswith("task_params.") and df[column].notna().any()
-        }
+    prefix = schema.TASK_PARAM_PREFIX
+    params = {
+        column[len(prefix) :]: number(str(df[column].dropna().iloc[0]))
+        for column in df.columns
+        if column.startswith(prefix) and df[column].notna().any()
+    }
+    try:
         return {
             int(length): float(datasets.make(info.task, length=int(length), **params).baseline_loss)
             for length in sorted(df["length"].unique())
         }
-    except Exception:  # an unknown or changed task: the table is optional
+    except (ValueError, TypeError):
+        # A task this code no longer knows, or whose parameters changed since the runs
+        # logged them (`datasets.make` and the tasks check both): the table is optional.
         return {}
 
 
@@ -144,8 +158,7 @@ def loss_table(summary, baselines):
         "### Test loss vs the memoryless baseline loss "
         "(mean over seeds; baseline = best input-independent predictor)",
         "",
-        "| curve | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
-        "|---|" + "---|" * len(lengths),
+        *length_header(lengths),
         "| baseline | "
         + " | ".join(fmt(baselines.get(int(length)), 3) for length in lengths)
         + " |",
@@ -297,16 +310,8 @@ def description_markdown(summary, horizons, info, budget, *, not_run=None):
     or "not run" where the sweep skipped it (`not_run`: the rows of those points).
     """
     metric = info.metric
-    skipped = set()
-    if not_run is not None and len(not_run):
-        skipped = set(zip(not_run["curve"], not_run["length"]))
-    lengths = sorted({*summary["length"].tolist(), *(length for _, length in skipped)})
-    lines = [
-        verdict_text(horizons),
-        "",
-        "| curve | horizon | " + " | ".join(f"L={length:g}" for length in lengths) + " |",
-        "|---|---|" + "---|" * len(lengths),
-    ]
+    skipped, lengths = _points_not_run(summary, not_run)
+    lines = [verdict_text(horizons), "", *length_header(lengths, ("curve", "horizon"))]
     for _, horizon in horizons.iterrows():
         group = summary[summary["curve"] == horizon["curve"]]
         by_length = {row["length"]: row for _, row in group.iterrows()}

@@ -2,22 +2,17 @@
 one run per curve."""
 
 import pathlib
-import re
 
 from experiments import plots, tracking
+from experiments.tracking.tensorboard_logs import tensorboard_safe
 
 SUMMARY_TAG = "report/summary"
-
-
-def tensorboard_safe(text):
-    """A folder name TensorBoard shows as is (`deep, num_layers=2` -> `deep_num_layers=2`)."""
-    return re.sub(r"[^A-Za-z0-9_.=\-]+", "_", str(text)).strip("_") or "curve"
 
 
 def write_tensorboard(report_dir, figures, markdown, curve_scalars=None):
     """The report as TensorBoard runs: the report's run, and one run per curve.
 
-    `report_dir` is `<tensorboard_root>/<experiment>/report/<parent run name>`. There,
+    `report_dir` is the sweep's `tracking.sweep_report_dir`. There,
     each figure is the image `report/<name>` (IMAGES) and the report's Markdown (the
     same text as `summary.md` on the parent run) the text `report/summary` (TEXT,
     rendered as tables). Each curve is the run `report_dir/<curve>` with its scalars

@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 
+from experiments import schema
 from experiments.plots.two_weights import plot_two_weights
 from experiments.report import breakdown
 from experiments.report.text import df_to_markdown, fmt
@@ -15,8 +16,9 @@ from experiments.report.text import df_to_markdown, fmt
 
 def ewma_alpha(df, info):
     """The EWMA task's alpha: the logged `task_params.alpha`, else the task's default."""
-    if "task_params.alpha" in df and df["task_params.alpha"].notna().any():
-        return float(df["task_params.alpha"].dropna().iloc[0])
+    column = schema.TASK_PARAM_PREFIX + "alpha"
+    if column in df and df[column].notna().any():
+        return float(df[column].dropna().iloc[0])
     try:
         import datasets
 
@@ -68,10 +70,10 @@ def add_to_report(report):
     histories = {}
     for _, run in df.iterrows():
         histories[run["run_id"]] = history = {}
-        for key in ("u", "w"):
-            history[key] = report.metric_history(run["run_id"], key)
+        for key, name in (("u", schema.WEIGHT_U), ("w", schema.WEIGHT_W)):
+            history[key] = report.metric_history(run["run_id"], name)
             # The probe logs the weights at initialization as params: drawn at epoch -1.
-            initial = run.get(f"{key}_init")
+            initial = run.get(schema.probe_metric_name(name, schema.PROBE_INIT))
             if isinstance(initial, (int, float)) and math.isfinite(initial):
                 history[key].insert(0, (-1, float(initial)))
     table = two_weights_table(df, histories, alpha)

@@ -24,7 +24,7 @@ from experiments.report.kinds import kind_module
 from experiments.report.rates import choose_rates
 from experiments.report.results import results_from_runs, split_not_run
 from experiments.report.text import budget_text, description_markdown, terminal_summary
-from experiments.report.to_tensorboard import tensorboard_safe, write_tensorboard
+from experiments.report.to_tensorboard import write_tensorboard
 
 # MLflow's limit on a tag's value (the description is the tag `mlflow.note.content`).
 MAX_NOTE_LENGTH = 8000
@@ -142,7 +142,9 @@ def write_report(parent_run_id, *, out_dir=None, client=None, tracking_config=No
         where = f"report files: MLflow run {parent_run_id} artifacts report/ ({schema.REPORT_HTML}"
         where += f": all of it in one page){'' if temporary else f' and {out_dir}'}"
         if tracking_config is not None:
-            tb_dir = _report_tensorboard_dir(tracking_config, experiment, report.info)
+            tb_dir = tracking.sweep_report_dir(
+                tracking_config.tb_experiment_dir(experiment), report.info.run_name
+            )
             write_tensorboard(tb_dir, report.figures, markdown, report.curve_scalars)
             where += f"; TensorBoard: {tb_dir}"
         text = terminal_summary(
@@ -167,12 +169,6 @@ def _default_tracking_config():
         return tracking.load_tracking_config()
     except TrackingError:
         return None
-
-
-def _report_tensorboard_dir(tracking_config, experiment, info):
-    """`<tensorboard_root>/<experiment>/report/<parent run name>`."""
-    experiment_dir = pathlib.Path(tracking_config.tb_experiment_dir(experiment))
-    return experiment_dir / "report" / tensorboard_safe(info.run_name)
 
 
 def _read_sweep(client, parent, tracking_config):

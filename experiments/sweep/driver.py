@@ -55,7 +55,6 @@ from experiments.errors import (
     one_line,
     sweep_stopper,
 )
-from experiments.report.to_tensorboard import tensorboard_safe
 from experiments.sweep import runs, skipping
 from experiments.sweep.claim import SweepClaim
 from experiments.sweep.inputs import check_inputs
@@ -256,7 +255,7 @@ class Sweep:
             )
         tracking.write_hparams_config(
             self.inputs.tracking_config.tb_experiment_dir(self.config.name),
-            tensorboard_safe(self.parent_name),  # the report's folder: its run holds it
+            self.parent_name,  # the report's folder (made safe there): its run holds it
             [p.params() for p in points],
             self.inputs.task.metric,
             axes=list(self.config.settings.grid),

@@ -9,8 +9,8 @@
 - `environment`: what a run records of where it ran (versions, device, command, commit).
 - `mlflow_model`: a trained model as an MLflow model that loads without this repository.
 - `registry`: a sweep's best model in the Model Registry.
-- `tensorboard_logs`: one TensorBoard run per grid point (its epoch scalars), scalars,
-  images and texts.
+- `tensorboard_logs`: one TensorBoard run per grid point (its epoch scalars), a sweep's
+  report folder (`sweep_report_dir`), scalars, images and texts.
 - `tensorboard_hparams`: the HParams dashboard: its definition, each run's hyperparameters
   and final values.
 - `servers`: TensorBoard, the MLflow UI and a team MLflow server, as the CLI starts them.
@@ -58,6 +58,8 @@ from experiments.tracking.tensorboard_logs import (
     count_runs,
     epoch_summaries,
     reset_dir,
+    sweep_report_dir,
+    tensorboard_safe,
     write_images,
     write_scalars,
     write_texts,
@@ -92,7 +94,9 @@ __all__ = [
     "reset_dir",
     "source_tags",
     "start_system_metrics",
+    "sweep_report_dir",
     "system_tags",
+    "tensorboard_safe",
     "write_hparams_config",
     "write_images",
     "write_run_hparams",

@@ -18,11 +18,15 @@ import pathlib
 import shutil
 
 from experiments import schema
-from experiments.tracking.tensorboard_logs import epoch_scalar_tag, full_disk_as_oserror
+from experiments.tracking.tensorboard_logs import (
+    REPORT_DIR,
+    epoch_scalar_tag,
+    full_disk_as_oserror,
+    sweep_report_dir,
+)
 
 EVENT_FILES = "events.out.tfevents.*"
-# The sweep's report folder, and the name ending of the HParams definition's event file.
-REPORT_DIR = "report"
+# The name ending of the HParams definition's event file.
 HPARAMS_FILE = ".hparams"
 
 
@@ -126,7 +130,7 @@ def write_hparams_config(tb_experiment_dir, sweep, points_params, metric, axes=(
 
     Args:
         tb_experiment_dir: `<tensorboard_root>/<experiment>`.
-        sweep: the sweep's parent run name (its report folder's name).
+        sweep: the sweep's parent run name (`sweep_report_dir` makes its folder).
         points_params: one dict of params per grid point (`GridPoint.params()`).
         metric: the task's main metric name (e.g. "mse").
         axes: the grid's axes in config order.
@@ -152,7 +156,7 @@ def write_hparams_config(tb_experiment_dir, sweep, points_params, metric, axes=(
     root = pathlib.Path(tb_experiment_dir)
     for old in (*root.glob(EVENT_FILES), *root.glob(f"{REPORT_DIR}/*/{EVENT_FILES}{HPARAMS_FILE}")):
         old.unlink()
-    folder = root / REPORT_DIR / sweep
+    folder = sweep_report_dir(root, sweep)
     folder.mkdir(parents=True, exist_ok=True)
     with full_disk_as_oserror(folder):
         writer = tf.summary.create_file_writer(str(folder), filename_suffix=HPARAMS_FILE)

@@ -26,6 +26,8 @@ import contextlib
 import errno
 import math
 import os
+import pathlib
+import re
 import shutil
 
 TRAIN = "train"
@@ -33,6 +35,25 @@ VALIDATION = "validation"
 # Keras's epoch logs that are not a metric of the model (a constant learning rate is a
 # hyperparameter already).
 NOT_EPOCH_METRICS = ("learning_rate",)
+# The folder of an experiment's sweep reports (`sweep_report_dir`).
+REPORT_DIR = "report"
+
+
+def tensorboard_safe(text):
+    """A folder name TensorBoard shows as is (`deep, num_layers=2` -> `deep_num_layers=2`)."""
+    return re.sub(r"[^A-Za-z0-9_.=\-]+", "_", str(text)).strip("_") or "curve"
+
+
+def sweep_report_dir(tb_experiment_dir, sweep):
+    """`<experiment>/report/<sweep>`: the TensorBoard run of a sweep's report, where its
+    figures, its tables and the HParams dashboard's definition go (see the module).
+
+    Args:
+        tb_experiment_dir: `<tensorboard_root>/<experiment>`
+            (`TrackingConfig.tb_experiment_dir`).
+        sweep: the sweep's parent run name; made `tensorboard_safe` here.
+    """
+    return pathlib.Path(tb_experiment_dir) / REPORT_DIR / tensorboard_safe(sweep)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from experiments import config as config_module
 from experiments import tracking
 from tests.experiments.mlflow_server_fixture import MlflowServer
 from tests.experiments.runner_helpers import REPO_ROOT, cli, cli_env, write_tracking_yaml
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -153,10 +154,11 @@ def test_workers_exit_when_the_driver_is_killed(tracking_dir, processes):
     assert workers, "the pool has no worker processes"
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not [pid for pid in workers if _alive(pid)], "workers outlived the killed driver"
+    wait_until(
+        lambda: not [pid for pid in workers if _alive(pid)],
+        timeout_s=30,
+        message="the workers' exit after the driver was killed",
+    )
 
     # The same command replaces what the killed driver left RUNNING and finishes the sweep.
     code, output = finish(processes.start(tracking_dir, *args))
@@ -267,7 +269,12 @@ def test_a_server_that_goes_away_mid_sweep_is_one_line_and_the_sweep_resumes(tmp
         while not any(line.startswith("run 1/") for line in lines):
             assert time.monotonic() < deadline and driver.poll() is None, "".join(lines)
             lines.append(driver.stdout.readline())
-        time.sleep(3)  # a few epochs logged
+        wait_until(  # the grid point trains, its epochs logged, when the server goes
+            lambda: [r for r in _server_runs(server)[1] if "loss" in r.data.metrics],
+            timeout_s=TIMEOUT_S,
+            interval_s=0.5,
+            message="a run logging epochs on the server",
+        )
         server.stop()
         code, output = finish(driver)
         output = "".join(lines) + output

@@ -48,9 +48,17 @@ def test_per_step_classification_head_returns_logits_per_step():
     model = build_model("lstm", spec(units=5), task, seed=0)
     assert model.output_shape == (None, task.timesteps, task.output.units)
     x, y = task.sample(4, seed=2)
-    model.evaluate(
-        x, y, sample_weight=task.sample_weight(4), verbose=0
-    )  # the loss accepts these shapes
+    weights = task.sample_weight(4)
+    loss = model.evaluate(x, y, sample_weight=weights, verbose=0, return_dict=True)["loss"]
+    # The loss reads the outputs as logits: cross-entropy of their softmax, per step,
+    # averaged over the scored steps, computed here in float64.
+    logits = model.predict(x, verbose=0).astype(np.float64)
+    assert not np.allclose(logits.sum(axis=-1), 1.0)  # not probabilities already
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    per_step = -np.take_along_axis(log_softmax, y[..., None].astype(int), axis=-1)[..., 0]
+    expected = (per_step * weights).sum() / weights.sum()
+    assert np.isclose(loss, expected, rtol=1e-4), (loss, expected)
 
 
 def test_deep_layers_and_per_layer_units():

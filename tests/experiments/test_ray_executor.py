@@ -24,6 +24,7 @@ from mlflow_server_fixture import MlflowServer, free_port  # noqa: E402  (tests/
 
 from experiments import schema, sweep, tracking  # noqa: E402
 from experiments.executors import ray_checks  # noqa: E402
+from tests.waiting import wait_until  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPERIMENT = "long_dependency"
@@ -273,23 +274,15 @@ def test_sigterm_marks_runs_in_flight_killed_and_stops_ray(server_tracking, tmp_
         start_new_session=True,
     )
     try:
-        # Wait until the grid point is training.
-        deadline = time.monotonic() + 150
-        in_flight = []
-        while time.monotonic() < deadline and driver.poll() is None:
-            experiment = client.get_experiment_by_name(server_tracking.experiment_name(EXPERIMENT))
-            if experiment is not None:
-                running = client.search_runs(
-                    [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'"
-                )
-                in_flight = [r for r in running if r.info.run_name == "vanilla-L5-s0"]
-                if in_flight and client.get_metric_history(in_flight[0].info.run_id, "loss"):
-                    break
-            time.sleep(1)
-        else:
-            pytest.fail(
-                "no grid point started training:\n" + (tmp_path / "driver.log").read_text()[-3000:]
-            )
+        in_flight = wait_until(
+            lambda: _training(client, server_tracking, driver, tmp_path / "driver.log"),
+            timeout_s=150,
+            interval_s=1,
+            message=lambda: (
+                "a grid point training, the driver running:\n"
+                + (tmp_path / "driver.log").read_text()[-3000:]
+            ),
+        )
         driver.send_signal(signal.SIGTERM)
         assert driver.wait(timeout=60) == 128 + signal.SIGTERM, (
             tmp_path / "driver.log"
@@ -305,9 +298,34 @@ def test_sigterm_marks_runs_in_flight_killed_and_stops_ray(server_tracking, tmp_
     parent_id = in_flight[0].data.tags[schema.PARENT_RUN_ID]
     assert client.get_run(parent_id).info.status == "KILLED"
     # Ray shut down with the driver: the task's worker and the driver's process group are gone.
-    time.sleep(2)
     worker_pid = int(client.get_run(in_flight[0].info.run_id).data.tags["ray.worker_pid"])
-    with pytest.raises(ProcessLookupError):
-        os.kill(worker_pid, 0)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(driver.pid, 0)
+    wait_until(
+        lambda: _gone(lambda: os.kill(worker_pid, 0)) and _gone(lambda: os.killpg(driver.pid, 0)),
+        timeout_s=60,
+        message="the Ray worker and the driver's process group gone",
+    )
+
+
+def _training(client, settings, driver, log):
+    """The driver's runs of `vanilla-L5-s0` once one is RUNNING and has logged a loss;
+    an empty list before that. Fails at once, with the driver's `log`, if it has ended."""
+    assert driver.poll() is None, "the driver ended early:\n" + log.read_text()[-3000:]
+    experiment = client.get_experiment_by_name(settings.experiment_name(EXPERIMENT))
+    if experiment is None:
+        return []
+    running = client.search_runs(
+        [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'"
+    )
+    in_flight = [r for r in running if r.info.run_name == "vanilla-L5-s0"]
+    if in_flight and client.get_metric_history(in_flight[0].info.run_id, "loss"):
+        return in_flight
+    return []
+
+
+def _gone(signal_zero):
+    """Whether sending signal 0 (`signal_zero()`) finds no process."""
+    try:
+        signal_zero()
+    except ProcessLookupError:
+        return True
+    return False

@@ -696,6 +696,26 @@ def test_loss_table_sets_test_loss_beside_the_copy_memory_baseline():
     assert "| baseline | 0.693 | 0.173 |" in text and "| vanilla | 0.5 | 0.5 |" in text
 
 
+def test_baseline_losses_leave_out_a_task_they_cannot_rebuild_and_raise_anything_else(
+    monkeypatch,
+):
+    import datasets
+
+    rows = [{"model": "vanilla", "length": 10, "seed": 0, "test_metric": 0.1, "test_loss": 0.5}]
+    df = results_table(rows, ADDING_INFO)
+    gone = dataclasses.replace(ADDING_INFO, task="a_task_since_removed")
+    assert baseline_losses(df, gone) == {}  # no table, not a failed report
+    changed = df.assign(**{schema.TASK_PARAM_PREFIX + "renamed": 3})
+    assert baseline_losses(changed, ADDING_INFO) == {}  # the task's params changed
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in a task")
+
+    monkeypatch.setattr(datasets, "make", broken)
+    with pytest.raises(RuntimeError, match="a bug in a task"):
+        baseline_losses(df, ADDING_INFO)
+
+
 def test_only_grid_axes_split_curves_when_the_sweep_names_them():
     rows = [
         {

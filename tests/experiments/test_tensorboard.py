@@ -194,6 +194,22 @@ def test_a_report_redrawn_over_older_logs_takes_their_definition_out_of_the_root
     assert _events(report_run).Tags()["tensors"] == ["_hparams_/experiment"]
 
 
+def test_the_hparams_definition_and_the_report_share_one_folder_whatever_the_sweep_name(
+    tmp_path,
+):
+    from experiments.report.to_tensorboard import write_tensorboard
+
+    sweep = "deep, num_layers=2 / smoke"  # a parent run name TensorBoard cannot show as is
+    folder = tracking.sweep_report_dir(tmp_path, sweep)
+    assert folder == tmp_path / "report" / "deep_num_layers=2_smoke"
+    assert tracking.sweep_report_dir(tmp_path, tracking.tensorboard_safe(sweep)) == folder
+    tracking.write_hparams_config(tmp_path, sweep, _points(), "mse", axes=["model"])
+    write_tensorboard(folder, {}, "| a | table |", {"vanilla": {"breakdown/test_mse": [(5, 0.1)]}})
+    assert [path.name for path in (tmp_path / "report").iterdir()] == [folder.name]
+    assert sorted(_events(folder).Tags()["tensors"]) == ["_hparams_/experiment", "report/summary"]
+    assert _values(_events(folder / "vanilla"), "breakdown/test_mse") == [(5, pytest.approx(0.1))]
+
+
 @pytest.fixture
 def served(tracking_dir, monkeypatch):
     """Runs `python -m experiments tensorboard ...` in-process; returns what it would exec."""

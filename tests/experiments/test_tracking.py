@@ -1,10 +1,12 @@
 """MLflow beyond params and metrics: system metrics, experiment kind, UI addresses."""
 
+import threading
 import time
 
 import pytest
 
 from experiments import schema, tracking
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -19,16 +21,24 @@ def test_system_metrics_are_sampled_into_the_run_until_it_ends(run_id, monkeypat
     client, run = run_id
     monkeypatch.setattr(tracking.environment, "SYSTEM_METRICS_INTERVAL_S", 0.2)
     logger = tracking.RunLogger(client, run)
+    threads_before = set(threading.enumerate())
     monitor = tracking.start_system_metrics(logger)
-    time.sleep(1.5)
+
+    def cpu_history():
+        logger.flush()  # the samples go with the run's own writes
+        history = client.get_metric_history(run, "system/cpu_utilization_percentage")
+        return history if len(history) >= 3 else None
+
+    history = wait_until(cpu_history, timeout_s=60, message="three CPU samples in the run")
     monitor.finish()
-    logger.flush()  # the samples go with the run's own writes
-    history = client.get_metric_history(run, "system/cpu_utilization_percentage")
-    assert len(history) >= 3
     assert all(0 <= m.value <= 100 for m in history)
     assert "system/system_memory_usage_megabytes" in client.get_run(run).data.metrics
-    steps = len(history)
-    time.sleep(0.5)  # stopped: nothing more is logged
+    # Stopped: its sampling thread has ended, so no wait, however short, can see a sample
+    # more; a few intervals show that nothing else logs in its place.
+    assert not [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+    logger.flush()
+    steps = len(client.get_metric_history(run, "system/cpu_utilization_percentage"))
+    time.sleep(0.5)
     logger.flush()
     assert len(client.get_metric_history(run, "system/cpu_utilization_percentage")) == steps
 
