@@ -201,7 +201,10 @@ def budget_text(df):
         f"{one_or_range('batch_size')} fresh sequences, lr {one_or_range('lr')}"
     )
     if "clipnorm" in df.columns and df["clipnorm"].notna().any():
-        text += f", gradient-norm clipping {one_or_range('clipnorm')}"
+        scope = ""
+        if "clipnorm_scope" in df.columns and df["clipnorm_scope"].notna().any():
+            scope = f" ({one_or_range('clipnorm_scope').replace('_', ' ')})"
+        text += f", gradient-norm clipping {one_or_range('clipnorm')}{scope}"
     text += ")"
     if (
         "stop_when_solved" in df.columns

@@ -55,3 +55,24 @@ def test_the_scope_is_a_checked_key_and_a_run_param_only_with_clipping():
     assert point.params()["clipnorm_scope"] == "global"
     unclipped = dataclasses.replace(point.hyperparameters, clipnorm=None)
     assert "clipnorm_scope" not in dataclasses.replace(point, hyperparameters=unclipped).params()
+
+
+def test_the_budget_line_says_how_gradients_were_clipped():
+    import pandas as pd
+
+    from experiments.report.text import budget_text
+
+    runs = pd.DataFrame(
+        {
+            "epochs": [15],
+            "steps_per_epoch": [100],
+            "batch_size": [32],
+            "lr": [0.003],
+            "optimizer": ["adam"],
+            "clipnorm": [1.0],
+            "clipnorm_scope": ["global"],
+        }
+    )
+    assert "gradient-norm clipping 1 (global)" in budget_text(runs)
+    older = runs.drop(columns=["clipnorm_scope"])  # runs logged before the key existed
+    assert "gradient-norm clipping 1)" in budget_text(older)
