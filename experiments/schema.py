@@ -49,6 +49,10 @@ SWEEP_HASH = "sweep.config_hash"
 SWEEP_OVERRIDES = "sweep.overrides"
 SWEEP_GRID_SIZE = "sweep.grid_size"
 SWEEP_N_FAILED = "sweep.n_failed"
+# The extra-seed protocol of the sweep (`sweep.seeds`): the most seeds a cell may have, and
+# the relative margin of the threshold that leaves a seed's verdict open.
+SWEEP_MAX_SEEDS = "sweep.max_seeds"
+SWEEP_SEED_MARGIN = "sweep.seed_margin"
 # Which driver runs the sweep now, and when it last said so (`experiments.sweep.claim`).
 SWEEP_DRIVER = "sweep.driver"
 SWEEP_HEARTBEAT = "sweep.heartbeat"
@@ -96,6 +100,8 @@ EXECUTOR = "executor"
 RAY_NODE_IP = "ray.node_ip"
 RAY_TASK_ID = "ray.task_id"
 RAY_WORKER_PID = "ray.worker_pid"
+# A grid point added to a cell whose grid seeds left its verdict open (`sweep.seeds`).
+EXTRA_SEED = "extra_seed"
 # A grid point the sweep decided not to train (`skip_decided_lengths`): a FINISHED child
 # with this tag (the reason) and no metrics. Never solved, never a failed run.
 NOT_RUN = "not_run"
@@ -282,6 +288,8 @@ class SweepInfo:
         config_hash: the sweep's config hash (resume matches on it).
         run_name: the parent run's name.
         grid_axes: the sweep's grid axes, or () when unknown (hand-made tables).
+        max_seeds: the most seeds a cell may have (0: the grid's; `sweep.seeds`).
+        seed_margin: the relative margin of the threshold that leaves a seed open.
     """
 
     task: str = ""
@@ -295,6 +303,8 @@ class SweepInfo:
     config_hash: str = ""
     run_name: str = ""
     grid_axes: tuple = ()
+    max_seeds: int = 0
+    seed_margin: float = 0.0
 
     def to_tags(self):
         """The parent run's tags that describe the sweep (all strings)."""
@@ -308,6 +318,8 @@ class SweepInfo:
             CHANCE: str(self.chance),
             SOLVED_THRESHOLD: str(self.solved_threshold),
             REPORT: self.report,
+            SWEEP_MAX_SEEDS: str(self.max_seeds),
+            SWEEP_SEED_MARGIN: str(self.seed_margin),
         }
 
     @classmethod
@@ -317,6 +329,7 @@ class SweepInfo:
         def value(key, default=""):
             return run.data.tags.get(key, run.data.params.get(key, default))
 
+        max_seeds_text = str(value(SWEEP_MAX_SEEDS, "0")).isdigit()
         prefix = GRID_PARAM_PREFIX
         grid_axes = sorted(key[len(prefix) :] for key in run.data.params if key.startswith(prefix))
         return cls(
@@ -331,6 +344,8 @@ class SweepInfo:
             config_hash=value(SWEEP_HASH),
             run_name=run.info.run_name or run.info.run_id[:8],
             grid_axes=tuple(grid_axes),
+            max_seeds=int(_float(value(SWEEP_MAX_SEEDS, "0")) if max_seeds_text else 0),
+            seed_margin=_float(value(SWEEP_SEED_MARGIN, "0")),
         )
 
     @property
@@ -354,6 +369,7 @@ class GridPointOutcome:
         status: `FINISHED` (also when the loss diverged) or `FAILED`.
         metric: the task's main metric name (finished runs).
         test_metric: its value on the test set.
+        val_metric: its last epoch's value on the validation set (the rate choice).
         solved: whether the test metric reached the threshold (never when diverged).
         diverged: whether the loss or a weight turned non-finite.
         train_time_s: seconds spent in `fit`.
@@ -367,6 +383,7 @@ class GridPointOutcome:
     status: str
     metric: str = ""
     test_metric: float = math.nan
+    val_metric: float = math.nan
     solved: bool = False
     diverged: bool = False
     train_time_s: float = math.nan

@@ -166,6 +166,14 @@ def _point(config, index, axes):
     return dataclasses.replace(point, config_hash=config_hash)
 
 
+def point_with_seed(config, point, seed):
+    """The grid point `point` with another seed (an extra seed of its cell, `sweep.seeds`)."""
+    axes = {**point.axes, "seed": seed}
+    if is_factory(point.kind) and point.kind in config.variants:
+        axes["model"] = point.kind  # listed in `grid.model` as `package.module:factory`
+    return _point(config, point.index, axes)
+
+
 def expand_grid(config):
     """All grid points of a config, in grid order (the `grid` keys' order).
 

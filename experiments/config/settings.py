@@ -74,6 +74,21 @@ class SweepSettings:
         "axis -> list of values; every combination is one run (model, length, seed required)",
         SWEEP,
     )
+    max_seeds: int = setting(
+        0,
+        checks.non_negative_int,
+        "seeds a cell may have in all: one whose seeds split or sit within seed_margin of "
+        "the threshold gets more, at its chosen rate, until its verdict is decided; 0: the "
+        "grid's seeds only",
+        SWEEP,
+    )
+    seed_margin: float = setting(
+        0.2,
+        checks.non_negative_float,
+        "a test metric within this fraction of the threshold leaves its seed's verdict "
+        "open (max_seeds)",
+        SWEEP,
+    )
     skip_decided_lengths: bool = setting(
         False,
         checks.boolean,

@@ -23,7 +23,7 @@ import pandas as pd
 from experiments import schema
 from experiments.plots.breakdown import plot_breakdown
 from experiments.plots.budget import plot_budget_horizons, plot_time_to_solve
-from experiments.report import budget, hs_criterion, rates
+from experiments.report import budget, hs_criterion, rates, verdicts
 from experiments.report.horizon import memory_horizon, summarize
 from experiments.report.text import baseline_losses, loss_table, markdown_tables, not_run_text
 
@@ -65,8 +65,25 @@ def add_to_report(report):
         report.metrics[schema.horizon_censored_metric_name(row["curve"])] = censored
     add_curve_series(report)
     add_rate_choice(report)
+    add_verdicts(report)
     hs_criterion.add_to_report(report)  # adding runs: Hochreiter & Schmidhuber's criterion
     add_budget_axis(report)
+
+
+def add_verdicts(report):
+    """How sure each horizon is: its band over seeds (a bootstrap), and the cells that took
+    extra seeds or stay undecided (`verdicts.csv`, `horizon_bands.csv`)."""
+    found = verdicts.cell_verdicts(report.results, report.info)
+    bands = verdicts.horizon_bands(report.results)
+    report.tables["verdicts"] = found
+    report.tables["horizon_bands"] = pd.DataFrame(
+        [{"curve": c, "low": a, "high": b} for c, (a, b) in sorted(bands.items())]
+    )
+    report.sections.append(verdicts.verdicts_markdown(found, bands))
+    shown = ", ".join(f"{curve} {a:g}-{b:g}" for curve, (a, b) in sorted(bands.items()))
+    lines = [f"Horizon bands (bootstrap over seeds, 10th-90th percentile): {shown}"]
+    lines += [f"  {sentence}" for sentence in verdicts.open_sentences(found)]
+    report.terminal_sections.append("\n".join(lines))
 
 
 def add_rate_choice(report):

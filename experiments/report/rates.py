@@ -58,7 +58,10 @@ def has_rate_grid(df):
 
 
 def _cell_scores(df, info):
-    """Per (curve, length, rate): seeds, seeds solved on validation, median validation."""
+    """Per (curve, length, rate): seeds, seeds solved on validation, median validation;
+    from the grid's seeds only (a cell's extra seeds train at its chosen rate alone)."""
+    if schema.EXTRA_SEED in df:
+        df = df[df[schema.EXTRA_SEED] != 1]
     val = pd.to_numeric(df["val_metric"], errors="coerce")
     scored = df.assign(
         val_solved=[float(info.is_solved(v)) for v in val],
@@ -81,6 +84,17 @@ def _best(cell, higher_is_better):
     quality = median if higher_is_better else -median
     order = np.lexsort((cell[RATE_AXIS].to_numpy(dtype=float), -quality, -fraction.to_numpy()))
     return cell.iloc[order[0]]
+
+
+def best_rate(rows, info):
+    """The rate one cell chooses (the same rule as `choose_rates`), from its runs.
+
+    Args:
+        rows: one mapping per run of the cell: `lr`, `seed`, `val_metric`.
+        info: the sweep's `schema.SweepInfo`.
+    """
+    cell = pd.DataFrame(list(rows)).assign(curve="cell", length=0)
+    return float(_best(_cell_scores(cell, info), info.higher_is_better)[RATE_AXIS])
 
 
 def choose_rates(df, info):

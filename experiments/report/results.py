@@ -21,6 +21,7 @@ BASE_COLUMNS = (
     schema.SEED,
     "test_metric",
     "val_metric",
+    schema.EXTRA_SEED,
     *schema.RESULT_METRICS,
     schema.NOT_RUN,
 )
@@ -79,6 +80,7 @@ def results_from_runs(runs, info):
             # The last epoch's validation metric: what the rate protocol chooses on.
             "val_metric": metrics.get(f"val_{info.metric}", math.nan),
             schema.NOT_RUN: run.data.tags.get(schema.NOT_RUN, ""),
+            schema.EXTRA_SEED: float(run.data.tags.get(schema.EXTRA_SEED, "0") == "1"),
         }
         for key in schema.RESULT_METRICS:
             row[key] = metrics.get(key, math.nan)
@@ -125,6 +127,7 @@ def results_table(rows, info):
             if column in df:
                 df[column] = pd.to_numeric(df[column], errors="coerce").where(~broken)
         df[schema.NOT_RUN] = df[schema.NOT_RUN].fillna("")
+        df[schema.EXTRA_SEED] = df[schema.EXTRA_SEED].fillna(0.0)
         # A point the sweep did not train is never solved (it has no test metric either).
         df.loc[df[schema.NOT_RUN] != "", schema.SOLVED] = 0.0
         df = df.sort_values(["model", "length", "seed"], kind="stable").reset_index(drop=True)

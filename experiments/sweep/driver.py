@@ -55,7 +55,7 @@ from experiments.errors import (
     one_line,
     sweep_stopper,
 )
-from experiments.sweep import runs, skipping
+from experiments.sweep import runs, seeds, skipping
 from experiments.sweep.claim import SweepClaim
 from experiments.sweep.inputs import check_inputs
 from experiments.sweep.progress import Progress
@@ -77,6 +77,8 @@ class SweepResult:
         not_run: run names this invocation decided not to train (`skip_decided_lengths`).
         held_back: run names not decided because a shorter length's run failed; the next
             invocation, which retries that run, decides them.
+        extra_seeds: run names of the seeds this invocation added to cells whose verdict
+            was open (`max_seeds`).
         report: the report's terminal summary (or None).
         report_error: the report's error line when it raised (or None).
     """
@@ -88,6 +90,7 @@ class SweepResult:
     skipped: list
     not_run: list = dataclasses.field(default_factory=list)
     held_back: list = dataclasses.field(default_factory=list)
+    extra_seeds: list = dataclasses.field(default_factory=list)
     report: str | None = None
     report_error: str | None = None
 
@@ -203,8 +206,8 @@ class Sweep:
         with _SignalsAsInterrupt() as signals:
             try:
                 self.open_parent(force)
-                finished, earlier, skipper = self.plan()
-                result = self.train(finished, earlier, skipper)
+                finished, earlier, skipper, decider = self.plan()
+                result = self.train(finished, earlier, skipper, decider)
                 self.finish(result, skipper)
                 return result
             except SweepBusy:
@@ -239,19 +242,25 @@ class Sweep:
         )
 
     def plan(self):
-        """Phase 4: what is done, what was tried before, and the skipping rule's state."""
+        """Phase 4: what is done, what was tried before, the skipping rule's state, and the
+        extra seeds' (`sweep.seeds`)."""
         points = self.inputs.points
+        info = runs.sweep_info(self.config, self.inputs.task)
+        decider = seeds.SeedDecider(self.config, points, info)
         finished, earlier = runs.existing_children(
-            self.client, self.experiment_id, self.parent_id, points
+            self.client, self.experiment_id, self.parent_id, points + decider.potential_points()
         )
         skipper = skipping.LengthSkipper(points, self.config.settings.skip_decided_lengths)
-        by_name = {p.name: p for p in points}
-        for run_name, run in finished.items():
-            skipper.record(by_name[run_name], skipping.outcome_of_run(run))
-        if finished:
+        for point in points:
+            if point.name in finished:
+                run = finished[point.name]
+                skipper.record(point, skipping.outcome_of_run(run))
+                decider.record(point, seeds.result_of_run(run, info))
+        done = sum(point.name in finished for point in points)
+        if done:
             self.out(
-                f"Skipping {len(finished)} grid point(s) already FINISHED; "
-                f"{len(points) - len(finished)} to run (--force reruns all)."
+                f"Skipping {done} grid point(s) already FINISHED; "
+                f"{len(points) - done} to run (--force reruns all)."
             )
         tracking.write_hparams_config(
             self.inputs.tracking_config.tb_experiment_dir(self.config.name),
@@ -260,15 +269,17 @@ class Sweep:
             self.inputs.task.metric,
             axes=list(self.config.settings.grid),
         )
-        return finished, earlier, skipper
+        return finished, earlier, skipper, decider
 
-    def train(self, finished, earlier, skipper):
-        """Phase 5: every point not done, through the executor."""
+    def train(self, finished, earlier, skipper, decider):
+        """Phase 5: every point not done, through the executor; extra seeds where a cell's
+        verdict is open."""
         points = self.inputs.points
         todo = [p for p in points if p.name not in finished]
         result = SweepResult(self.parent_id, self.experiment_id, [], [], sorted(finished))
         progress = Progress(len(points), todo, self.pool.max_in_flight, self.out)
-        PointScheduler(self, skipper, progress, result).run(todo, earlier)
+        scheduler = PointScheduler(self, skipper, progress, result, decider, finished)
+        scheduler.run(todo, earlier)
         return result
 
     def finish(self, result, skipper):

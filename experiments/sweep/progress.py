@@ -118,6 +118,15 @@ class Progress:
         else:
             self.out(f"  {point.name}: FAILED: {outcome.error or 'unknown error'}")
 
+    def add(self, points, reason):
+        """Grid points added while the sweep runs (extra seeds), with the line that says why."""
+        self.total += len(points)
+        self.todo += len(points)
+        self.waiting.update({point.name: work(point) for point in points})
+        names = ", ".join(f"s{point.seed}" for point in points)
+        first = points[0]
+        self.out(f"  more seeds for {first.model} L={first.length} ({names}): {reason}")
+
     def not_run(self, point, reason):
         """The line of a grid point the sweep decided not to train."""
         self.not_run_count += 1

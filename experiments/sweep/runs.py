@@ -42,6 +42,8 @@ def sweep_info(config, task):
         experiment=config.name,
         profile=config.profile,
         config_hash=config.config_hash,
+        max_seeds=config.settings.max_seeds,
+        seed_margin=config.settings.seed_margin,
     )
 
 
@@ -114,8 +116,9 @@ def retire_orphans(client, experiment_id, parent_id):
             client.delete_run(run.info.run_id)
 
 
-def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
-    """Creates the child run of one grid point (RUNNING); soft-deletes its earlier attempts."""
+def create_child(client, config, experiment_id, parent_id, point, earlier_runs, extra_seed=False):
+    """Creates the child run of one grid point (RUNNING); soft-deletes its earlier attempts.
+    `extra_seed`: the point is a seed added to a cell whose verdict was open (a tag)."""
     attempts = [run.info.run_id for run in earlier_runs]
     tags = {
         **tracking.source_tags(),
@@ -129,6 +132,8 @@ def create_child(client, config, experiment_id, parent_id, point, earlier_runs):
     }
     if attempts:
         tags[schema.PREVIOUS_ATTEMPTS] = ",".join(attempts)
+    if extra_seed:
+        tags[schema.EXTRA_SEED] = "1"
     run = client.create_run(experiment_id, run_name=point.name, tags=tags)
     run_id = run.info.run_id
     logger = tracking.RunLogger(client, run_id)

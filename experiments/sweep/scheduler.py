@@ -13,7 +13,7 @@ import time
 
 from experiments import schema, tracking
 from experiments.errors import one_line, sweep_stopper
-from experiments.sweep import runs, skipping
+from experiments.sweep import runs, seeds, skipping
 from experiments.training import PointRun, TrainingJob
 
 # How often the driver, waiting for jobs, checks whether the tracking store has been
@@ -50,9 +50,14 @@ class PointScheduler:
         skipper: the sweep's `skipping.LengthSkipper`.
         progress: the sweep's `progress.Progress`.
         result: the `SweepResult` to fill.
+        decider: the sweep's `seeds.SeedDecider` (extra seeds where a verdict is open), or
+            None.
+        finished: run name -> the FINISHED child of every point done before (extra seeds
+            included), so that a resumed sweep adds the same seeds without training them
+            again.
     """
 
-    def __init__(self, sweep, skipper, progress, result):
+    def __init__(self, sweep, skipper, progress, result, decider=None, finished=None):
         self.client = sweep.client
         self.executor = sweep.pool
         self.config = sweep.config
@@ -64,12 +69,17 @@ class PointScheduler:
         self.progress = progress
         self.result = result
         self.futures = {}  # future -> the run ids of its job, in its members' order
+        self.decider = decider
+        self.finished = finished or {}
+        self.queue = []
 
     def run(self, todo, earlier):
         """Runs `todo` (`earlier`: run name -> its earlier attempts, soft-deleted on start)."""
         settings, hp = self.config.settings, self.config.hyperparameters
         grouped = settings.group_seeds and hp.training_loop == "compiled"
-        queue = job_units(todo, grouped)
+        self.queue = queue = job_units(todo, grouped)
+        if self.decider is not None:
+            self._add_seeds(list(self.decider.cells))  # cells done before, on a resume
         while queue or self.futures:
             self._submit_decided(queue, earlier)
             if not self.futures:
@@ -112,6 +122,7 @@ class PointScheduler:
             self.parent_id,
             point,
             earlier.get(point.name, []),
+            extra_seed=point.seed not in self.config.settings.grid[schema.SEED],
         )
 
     def _not_run(self, point, run_id):
@@ -130,9 +141,31 @@ class PointScheduler:
         for (_, point, began), outcome in zip(members, outcomes):
             self._record(point, outcome)
             self.progress.ended(point, outcome, (time.monotonic() - began) / len(members))
+        if self.decider is not None:
+            self._add_seeds({self.decider.cell_of(point) for _, point, _ in members})
+
+    def _add_seeds(self, cells):
+        """Queues the extra seeds of the cells whose verdict their seeds leave open; those
+        a previous invocation trained count at once."""
+        for cell in sorted(cells):
+            while True:
+                new = self.decider.extra_points(cell)
+                for point in new:
+                    if point.name in self.finished:
+                        run = self.finished[point.name]
+                        self.decider.record(point, seeds.result_of_run(run, self.decider.info))
+                to_train = [point for point in new if point.name not in self.finished]
+                if to_train:
+                    self.queue.append(to_train)
+                    self.progress.add(to_train, seeds.EXTRA_REASON)
+                    self.result.extra_seeds.extend(point.name for point in to_train)
+                if to_train or not new:
+                    break
 
     def _record(self, point, outcome):
         (self.result.finished if outcome.finished else self.result.failed).append(point.name)
+        if self.decider is not None:
+            self.decider.record(point, seeds.result_of_outcome(point, outcome))
         if not outcome.finished:
             self.skipper.record(point, skipping.FAILED)
         else:

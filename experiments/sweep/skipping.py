@@ -100,8 +100,8 @@ class LengthSkipper:
     def decide(self, point):
         """`RUN`, `SKIP` (a shorter length failed) or `WAIT` (not decided yet, or waiting
         on a failed run)."""
-        if not self.enabled:
-            return RUN
+        if not self.enabled or point.name not in self._index:
+            return RUN  # an extra seed (`sweep.seeds`) runs once its cell asked for it
         index = self._index[point.name]
         levels = self._levels[self._curve[point.name]]
         if index < 2:

@@ -119,9 +119,12 @@ def solve_timer(task, hyperparameters):
             self.solved_epoch = None
             self.stopped_epoch = None
             self.solved_in_a_row = 0
+            self.last_value = float("nan")  # the last validation metric (rate choice)
 
         def on_epoch_end(self, epoch, logs=None):
             value = (logs or {}).get(f"val_{task.metric}")
+            if value is not None:
+                self.last_value = float(value)
             solved = value is not None and task.is_solved(value)
             self.solved_in_a_row = self.solved_in_a_row + 1 if solved else 0
             if solved and self.solved_epoch is None:

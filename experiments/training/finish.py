@@ -47,6 +47,7 @@ def finish_run(member, model, test_logs, losses, timing):
         status=schema.STATUS_FINISHED,
         metric=task.metric,
         test_metric=test_metric,
+        val_metric=member.timer.last_value,
         solved=bool(solved),
         diverged=bool(diverged),
         train_time_s=timing[schema.TRAIN_TIME_S],
