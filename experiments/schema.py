@@ -4,11 +4,9 @@ A sweep is one MLflow parent run and one child run per grid point. The writers
 (`experiments.sweep`, `experiments.training`) and the reader (`experiments.report`) share
 the names below and two typed records, so that a name changes in one place:
 
-- `SweepInfo`: what a sweep is (task, metric, chance, threshold, report kind, ...). The
-  driver writes it as the parent run's tags (`to_tags`); the report reads it back
-  (`SweepInfo.from_run`).
-- `GridPointOutcome`: what training one grid point gave. `training.run_job` returns it to
-  the driver, whatever executor ran the job.
+- `SweepInfo`: what a sweep is (task, metric, threshold, report kind, ...): the parent
+  run's tags (`to_tags`), read back by the report (`SweepInfo.from_run`);
+- `GridPointOutcome`: what training one grid point gave (`training.run_job` returns it).
 
 Per grid point, the child run holds:
 
@@ -16,9 +14,9 @@ Per grid point, the child run holds:
   (`GridPoint.params`: `config.Hyperparameters`, plus `task`, `model`, `length`, `seed`,
   and `kind` where it is not the model's name), the task's `task_params.<key>`, the
   task's `chance` and `solved_threshold`, and `trainable_params`;
-- tags: the grid axes, `grid_point`, `config_hash`, `attempt`, `kind`, `task`, and
-  `not_run` (the reason) on a point the sweep skipped, which has no metrics; the run's
-  description (`mlflow.note.content`): one line, model, length, seed and result;
+- tags: the grid axes, `grid_point`, `config_hash`, `attempt`, `kind`, `task`, `not_run`
+  (the reason) on a point the sweep skipped (no metrics), `extra_seed` on a seed added to
+  an open cell; the description (`mlflow.note.content`): model, length, seed and result;
 - metrics: per epoch `loss`, `val_loss`, the task metric and `val_<metric>`; at the end
   `test_<metric>`, `test_loss`, `solved`, `diverged`, `train_time_s`, `epochs_trained`,
   and the time to solve: `updates_to_solve`, `sequences_to_solve`, `solve_censored`.
