@@ -76,7 +76,7 @@ class LRUBlock(keras.layers.Layer):
         r_max=0.999,
         max_phase=2 * math.pi,
         normalize_input=True,
-        scan="parallel",
+        scan="sequential",
         **kwargs,
     ):
         super().__init__(**kwargs)

@@ -158,10 +158,9 @@ def _interleave(even, odd):
 
 
 def _parallel(lam_re, lam_im, u_re, u_im, h0_re, h0_im, keep):
-    # Every element of the scan has the full (T, B, N) shape: the backends'
-    # associative scans slice and combine the leaves together.
-    shape = ops.shape(u_re)
     if keep is None:
+        # The same λ for every sequence: a_t is (T, 1, N), broadcast in the products.
+        shape = (ops.shape(u_re)[0], 1, ops.shape(u_re)[2])
         a_re, a_im = ops.broadcast_to(lam_re, shape), ops.broadcast_to(lam_im, shape)
     else:
         a_re, a_im = _step_factors(lam_re, lam_im, keep)
@@ -182,7 +181,7 @@ def _parallel(lam_re, lam_im, u_re, u_im, h0_re, h0_im, keep):
 SCANS = ("sequential", "parallel")
 
 
-def linear_recurrence(lam_re, lam_im, u_re, u_im, h0_re, h0_im, keep=None, scan="parallel"):
+def linear_recurrence(lam_re, lam_im, u_re, u_im, h0_re, h0_im, keep=None, scan="sequential"):
     """States of h_t = λ ⊙ h_{t-1} + u_t, masked steps carrying h over.
 
     Args:
