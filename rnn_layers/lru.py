@@ -77,13 +77,14 @@ class LinearRecurrentUnit(keras.layers.Layer):
     Two computations give the same states: `scan="sequential"`, one step
     after the other (`keras.ops.scan`), and `scan="parallel"`, an associative
     scan of depth ~2·log2(T) (see `rnn_layers.lru_scan`). The default is the
-    sequential one, as measured on a CPU: with TensorFlow and XLA on one core
-    (B=32, D=N=64, training step), the parallel scan took 3.0-4.1x the
-    sequential one's time at T=100, 1000 and 4000, and 3-5x as long to
-    compile; the sequential LRU took 1.5-1.9x VanillaRNN's time
-    (`python -m benchmarks.lru_bench`, benchmarks/RESULTS.md). The parallel
-    scan does more work in exchange for a short dependency chain: it is for
-    accelerators, where it has not been measured here.
+    sequential one, as measured on a CPU: with TensorFlow and XLA on one
+    shared core (B=32, D=N=64, a training step), the parallel scan took
+    2.9-3.7x the sequential one's time at T=100, 1000 and 4000, and 3-8x as
+    long to compile; the sequential LRU took 1.6-1.9x VanillaRNN's time and
+    0.5-0.6x GRU's (`python -m benchmarks.lru_bench`, benchmarks/RESULTS.md,
+    2026-12-07). The parallel scan does more work in exchange for a short
+    dependency chain: it is meant for accelerators, where it has not been
+    measured yet (benchmarks/gpu.sh runs the comparison).
 
     Args:
         units: Positive integer, the number of complex state values N.
