@@ -27,7 +27,7 @@ TEST_PROCESSES ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-integration test-slow test-outage experiment experiments report results register tensorboard mlflow-ui mlflow-server docs bench bench-sweep notebooks jupyter test-ray test-postgres clean
+.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-integration test-slow test-outage experiment experiments report results register tensorboard mlflow-ui mlflow-server docs bench bench-lru bench-sweep notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -117,6 +117,9 @@ docs: $(STAMP) ## Write the generated docs: docs/config_keys.md (every config ke
 
 bench: $(STAMP) ## Benchmark VanillaRNN against keras SimpleRNN (and torch nn.RNN if installed).
 	$(PY) -m benchmarks $(ARGS)
+
+bench-lru: $(STAMP) ## Time a training step of the LinearRecurrentUnit's two scans against VanillaRNN, SimpleRNN and GRU at L=100, 1000, 4000: [ARGS="--lengths 100 --rounds 3"]
+	$(PY) -m benchmarks.lru_bench $(ARGS)
 
 bench-sweep: $(STAMP) ## The quick flagship sweep the old way (Keras fit) and the new (compiled loop), side by side: [NAME=long_dependency PROFILE=quick WORKERS=2 BACKEND=tensorflow]
 	$(PY) -m benchmarks.sweep_bench --experiment $(or $(NAME),long_dependency) --profile $(PROFILE) --workers $(WORKERS) --backend $(or $(BACKEND),tensorflow) $(ARGS)

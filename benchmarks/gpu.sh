@@ -4,7 +4,8 @@
 #   2. VanillaRNN against PyTorch's cuDNN nn.RNN (python -m benchmarks),
 #   3. the `full` profiles' wall time planned from measured step times (benchmarks/full_plan.py),
 #   4. seeds side by side in one program (the compiled loop's groups) against one each,
-#   5. where .venv has the full requirements (make venv-gpu: MLflow, TensorFlow): the flagship's
+#   5. the Linear Recurrent Unit's two scans against VanillaRNN, SimpleRNN and GRU (lru_bench),
+#   6. where .venv has the full requirements (make venv-gpu: MLflow, TensorFlow): the flagship's
 #      quick sweep on each backend, timed, into a throwaway store, and the old loop beside the
 #      new one (make bench-sweep).
 #
@@ -54,7 +55,10 @@ echo "== 3. the full profiles planned from step times on this GPU (4 grid points
 echo "== 4. seeds side by side in one program (JAX vmap) against one program each"
 "$PYTHON" -m benchmarks.group_bench --sizes 1,3,5,10 --units 32,128 --kinds vanilla,lstm
 
-echo "== 5. the flagship quick sweep on each backend"
+echo "== 5. the LRU's parallel and sequential scans against VanillaRNN, SimpleRNN and GRU"
+"$PYTHON" -m benchmarks.lru_bench --lengths 100,1000,4000 --batch 128 --features 128 --units 256
+
+echo "== 6. the flagship quick sweep on each backend"
 if [ -x .venv/bin/python ] && .venv/bin/python -c "import mlflow, tensorflow" 2>/dev/null; then
   STORE=$(mktemp -d)
   printf 'tracking_uri: sqlite:///%s/mlflow.db\nartifact_location: %s/artifacts\nexperiment_prefix: ""\ntensorboard_root: %s/tb_logs\n' \
