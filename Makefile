@@ -109,13 +109,13 @@ mlflow-ui: $(STAMP) ## Serve the MLflow UI on 127.0.0.1 over the tracking store 
 mlflow-server: $(STAMP) ## Start a team MLflow tracking server (SQL store, served artifacts): [ARGS="--host 0.0.0.0 --backend-store-uri postgresql://..."]
 	$(PY) -m experiments mlflow-server $(ARGS)
 
-test-outage: $(STAMP) ## A sweep riding out a real `mlflow server` restart (40 s), an outage past the window, a full disk (tmpfs, as root); ~12 min.
+test-outage: $(STAMP) ## A sweep riding out a real `mlflow server` restart (40 s), an outage past the window, a full disk (tmpfs, as root); minutes: docs/timings.md.
 	$(PY) -m pytest tests/experiments/test_outage.py $(PYTEST_ARGS)
 
 test-ray: $(RAY_STAMP) ## Run the Ray executor's tests (local Ray instance, a real `mlflow server`).
 	$(PY) -m pytest tests/experiments/test_ray_executor.py $(PYTEST_ARGS)
 
-test-postgres: $(RAY_STAMP) ## The Ray smoke sweep through `mlflow server` on PostgreSQL (apt-get installs it: root; ~6 min).
+test-postgres: $(RAY_STAMP) ## The Ray smoke sweep through `mlflow server` on PostgreSQL (apt-get installs it: root; minutes: docs/timings.md).
 	PY=$(PY) bash scripts/postgres_smoke.sh
 
 config-keys: $(STAMP) ## Write docs/config_keys.md (every config key, from experiments/config/settings.py).
