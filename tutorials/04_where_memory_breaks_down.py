@@ -137,13 +137,15 @@ flight. Pass `force=True` (`--force` on the command line) to train everything ag
 """
 
 # %%
-sweeps = {}
+# The report draws off-screen (matplotlib's Agg backend). In a notebook, start its own
+# backend before the sweeps and switch back to it after them, so that the figures below
+# show inline.
 backend = plt.get_backend()
+plt.switch_backend(backend)
+sweeps = {}
 for name in ("short_dependency", "long_dependency"):
     sweeps[name] = sweep.run_sweep(name, PROFILE, OVERRIDES, tracking_config=tracking_config)
     print(f"\n{name}: parent run {sweeps[name].parent_run_id}\n")
-# The report draws off-screen (matplotlib's Agg backend): in a notebook, switch back so
-# that the figures below show inline.
 plt.switch_backend(backend)
 
 # %% [markdown]
