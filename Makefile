@@ -8,6 +8,7 @@ STAMP := $(VENV)/.requirements-installed
 RAY_STAMP := $(VENV)/.requirements-ray-installed
 NOTEBOOKS_STAMP := $(VENV)/.requirements-notebooks-installed
 GPU_STAMP := $(VENV)/.requirements-gpu-installed
+DOCS_STAMP := $(VENV)/.requirements-docs-installed
 NAME ?=
 PROFILE ?= quick
 ARGS ?=
@@ -27,7 +28,7 @@ TEST_PROCESSES ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-integration test-slow test-outage experiment experiments report results register tensorboard mlflow-ui mlflow-server docs bench bench-lru bench-sweep notebooks jupyter test-ray test-postgres clean
+.PHONY: help venv venv-gpu check-gpu-requirements lint format test test-integration test-slow test-outage experiment experiments report results register tensorboard mlflow-ui mlflow-server config-keys docs docs-serve lessons bench bench-lru bench-sweep notebooks jupyter test-ray test-postgres clean
 
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,6 +49,11 @@ $(RAY_STAMP): $(STAMP) requirements-ray.txt
 $(NOTEBOOKS_STAMP): $(STAMP) requirements-notebooks.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-notebooks.txt
 	@touch $(NOTEBOOKS_STAMP)
+
+# Optional: MkDocs and its plugins (requirements-docs.txt), installed on first use by `make docs`.
+$(DOCS_STAMP): $(STAMP) requirements-docs.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
+	@touch $(DOCS_STAMP)
 
 # Optional: the CUDA libraries of TensorFlow and JAX (requirements-gpu.txt), for a GPU machine.
 $(GPU_STAMP): $(STAMP) requirements-gpu.txt
@@ -103,17 +109,26 @@ mlflow-ui: $(STAMP) ## Serve the MLflow UI on 127.0.0.1 over the tracking store 
 mlflow-server: $(STAMP) ## Start a team MLflow tracking server (SQL store, served artifacts): [ARGS="--host 0.0.0.0 --backend-store-uri postgresql://..."]
 	$(PY) -m experiments mlflow-server $(ARGS)
 
-test-outage: $(STAMP) ## A sweep riding out a real `mlflow server` restart (40 s), an outage past the window, a full disk (tmpfs, as root); ~12 min.
+test-outage: $(STAMP) ## A sweep riding out a real `mlflow server` restart (40 s), an outage past the window, a full disk (tmpfs, as root); minutes: docs/timings.md.
 	$(PY) -m pytest tests/experiments/test_outage.py $(PYTEST_ARGS)
 
 test-ray: $(RAY_STAMP) ## Run the Ray executor's tests (local Ray instance, a real `mlflow server`).
 	$(PY) -m pytest tests/experiments/test_ray_executor.py $(PYTEST_ARGS)
 
-test-postgres: $(RAY_STAMP) ## The Ray smoke sweep through `mlflow server` on PostgreSQL (apt-get installs it: root; ~6 min).
+test-postgres: $(RAY_STAMP) ## The Ray smoke sweep through `mlflow server` on PostgreSQL (apt-get installs it: root; minutes: docs/timings.md).
 	PY=$(PY) bash scripts/postgres_smoke.sh
 
-docs: $(STAMP) ## Write the generated docs: docs/config_keys.md (every config key, from experiments/config/settings.py).
+config-keys: $(STAMP) ## Write docs/config_keys.md (every config key, from experiments/config/settings.py).
 	$(PY) -m experiments keys --markdown > docs/config_keys.md
+
+docs: $(DOCS_STAMP) config-keys ## Build the documentation site into site/ (strict: a broken link fails; runs no lesson; writes docs/config_keys.md first).
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+docs-serve: $(DOCS_STAMP) config-keys ## Serve the documentation site on http://127.0.0.1:8000, rebuilt on every edit.
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
+
+lessons: $(NOTEBOOKS_STAMP) ## Run the lessons for real and write them, with outputs and figures, into docs/lessons/ (minutes: see docs/timings.md): [LESSONS=tutorials/04_*.py]
+	$(PY) scripts/render_lessons.py $(or $(LESSONS),tutorials/0*.py)
 
 bench: $(STAMP) ## Benchmark VanillaRNN against keras SimpleRNN (and torch nn.RNN if installed).
 	$(PY) -m benchmarks $(ARGS)
@@ -133,4 +148,4 @@ jupyter: $(NOTEBOOKS_STAMP) ## Open notebooks/ in JupyterLab (writes them first 
 	$(VENV)/bin/jupyter lab notebooks/ $(ARGS)
 
 clean: ## Remove runtime output (keeps .venv).
-	rm -rf mlflow.db mlflow.db-* mlruns mlartifacts tb_logs jax_cache artifacts benchmarks/out notebooks .pytest_cache
+	rm -rf mlflow.db mlflow.db-* mlruns mlartifacts tb_logs jax_cache artifacts benchmarks/out notebooks site .pytest_cache

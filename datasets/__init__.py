@@ -13,11 +13,13 @@ Public API:
 
 Example:
 
+```pycon
 >>> import datasets
 >>> task = datasets.make("adding", length=100, seed=0)
 >>> x_val, y_val = task.sample(1000, seed=task.split_seeds["val"])
 >>> stream = task.dataset(batch_size=64, steps_per_epoch=100,
 ...                       seed=task.split_seeds["train"])
+```
 
 Note: inside this repository the name `datasets` is this package, which hides
 Hugging Face's `datasets`. Asking it for an attribute it lacks (as code written

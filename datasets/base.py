@@ -171,9 +171,11 @@ class Task:
 
         Example:
 
+        ```pycon
         >>> task = datasets.make("adding", length=50)
         >>> validation = task.fixed_set(1024, seed=task.split_seeds["val"])
         >>> model.fit(task.dataset(32, 100), epochs=10, validation_data=validation)
+        ```
         """
         from datasets.stream import FixedTaskSet
 

@@ -81,8 +81,10 @@ def split_seed(seed, split):
 
     Example:
 
+    ```pycon
     >>> task = datasets.make("adding", length=100, seed=3)
     >>> x_val, y_val = task.sample(1000, seed=datasets.split_seed(3, "val"))
+    ```
     """
     seed = check_seed(seed)
     if split not in SPLITS:

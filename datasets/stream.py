@@ -37,9 +37,11 @@ class TaskStream(keras.utils.PyDataset):
 
     Example:
 
+    ```pycon
     >>> task = datasets.make("adding", length=50)
     >>> stream = task.dataset(batch_size=64, steps_per_epoch=100, seed=1)
     >>> model.fit(stream, epochs=10)
+    ```
     """
 
     def __init__(self, task, batch_size, steps_per_epoch, seed, **kwargs):

@@ -94,9 +94,9 @@ def _add_run(commands):
     run.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="grid points trained in parallel (default 1; with --executor ray: as many as the "
-        "cluster fits, N > 1 caps it)",
+        default=None,
+        help="grid points trained in parallel (default 2, as `make experiment`; with --executor "
+        "ray: as many as the cluster fits, N > 1 caps it)",
     )
     run.add_argument(
         "--backend",
@@ -213,6 +213,13 @@ def _keys(args):
     return 0
 
 
+def _workers(args):
+    # Make's WORKERS=2 (both cores of a small machine); on Ray no cap unless one is given.
+    if args.workers is not None:
+        return args.workers
+    return 1 if args.executor == "ray" else 2
+
+
 def _run(args):
     from experiments import sweep
 
@@ -223,7 +230,7 @@ def _run(args):
             args.name,
             args.profile,
             [*args.overrides, *backend],
-            workers=args.workers,
+            workers=_workers(args),
             executor=args.executor,
             address=args.address,
             force=args.force,

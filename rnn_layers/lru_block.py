@@ -37,8 +37,11 @@ class LRUBlock(keras.layers.Layer):
             small batches and masked padding).
         prenorm: Normalize the block's input (before the LRU) instead of its
             output. Default `False`.
-        r_min, r_max, max_phase, normalize_input, scan: Passed to the
-            `LinearRecurrentUnit` (see there).
+        r_min: Passed to the `LinearRecurrentUnit` (see there).
+        r_max: Passed to the `LinearRecurrentUnit`.
+        max_phase: Passed to the `LinearRecurrentUnit`.
+        normalize_input: Passed to the `LinearRecurrentUnit`.
+        scan: Passed to the `LinearRecurrentUnit`.
         **kwargs: Base layer arguments (`name`, `dtype`, `trainable`, ...).
 
     Call arguments:

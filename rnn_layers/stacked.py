@@ -90,11 +90,22 @@ class DeepVanillaRNN(keras.layers.Layer):
             bottom first (takes precedence over `return_state`).
         seed: Integer seed; layer i (and the dropout after it) uses
             `seed + i`. Default `None`.
-        use_bias, kernel_initializer, recurrent_initializer,
-        bias_initializer, kernel_regularizer, recurrent_regularizer,
-        bias_regularizer, kernel_constraint, recurrent_constraint,
-        bias_constraint, dropout, recurrent_dropout, go_backwards, unroll,
-        zero_output_for_mask, stateful: as in `VanillaRNN`, for every layer.
+        use_bias: As in `VanillaRNN`, for every layer.
+        kernel_initializer: As in `VanillaRNN`, for every layer.
+        recurrent_initializer: As in `VanillaRNN`, for every layer.
+        bias_initializer: As in `VanillaRNN`, for every layer.
+        kernel_regularizer: As in `VanillaRNN`, for every layer.
+        recurrent_regularizer: As in `VanillaRNN`, for every layer.
+        bias_regularizer: As in `VanillaRNN`, for every layer.
+        kernel_constraint: As in `VanillaRNN`, for every layer.
+        recurrent_constraint: As in `VanillaRNN`, for every layer.
+        bias_constraint: As in `VanillaRNN`, for every layer.
+        dropout: As in `VanillaRNN`, for every layer.
+        recurrent_dropout: As in `VanillaRNN`, for every layer.
+        go_backwards: As in `VanillaRNN`, for every layer.
+        unroll: As in `VanillaRNN`, for every layer.
+        zero_output_for_mask: As in `VanillaRNN`, for every layer.
+        stateful: As in `VanillaRNN`, for every layer.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:

@@ -1,9 +1,10 @@
-"""Screenshots of the MLflow UI, TensorBoard and report.html for the README, by headless Chromium.
+"""Screenshots of the MLflow UI, TensorBoard, report.html and the docs site, by headless Chromium.
 
 Chromium's own `--screenshot` shoots once the page's first load ends, before the MLflow UI and
 TensorBoard have fetched their data; this drives it through the DevTools protocol instead: open
-the page, wait, optionally click (a button by its label, a text) and zoom out, wait again, then
-save the viewport as a PNG. Only 127.0.0.1 addresses and local files are opened.
+the page, wait, optionally click (a button by its label, a text), zoom out and scroll to an
+element, wait again, then save the viewport as a PNG. Only 127.0.0.1 addresses and local files
+are opened.
 
     apt-get install -y chromium     # Debian's package; run as root: --no-sandbox
     .venv/bin/python scripts/screenshot.py 'http://127.0.0.1:5000/#/...' docs/x.png --wait 20
@@ -46,6 +47,12 @@ def _arguments():
         "--click", action="append", default=[], help="click the texts that start with this"
     )
     parser.add_argument("--zoom", type=float, default=1.0, help="the page's zoom, e.g. 0.8")
+    parser.add_argument(
+        "--scroll-to", default=None, help="scroll the first element this CSS selector matches"
+    )
+    parser.add_argument(
+        "--margin", type=int, default=0, help="with --scroll-to: pixels left above the element"
+    )
     parser.add_argument("--port", type=int, default=9333, help="Chromium's DevTools port")
     parser.add_argument("--colors", type=int, default=128, help="a palette this small (0: RGB)")
     return parser.parse_args()
@@ -79,7 +86,7 @@ class DevTools:
 
 
 def _interactions(args):
-    """JavaScript for `--press`, `--click` and `--zoom`, in that order."""
+    """JavaScript for `--press`, `--click`, `--zoom` and `--scroll-to`, in that order."""
     lines = [
         "[...document.querySelectorAll('button')].filter(b => (b.getAttribute('aria-label')"
         f" || '').toLowerCase().includes({json.dumps(label.lower())})).forEach(b => b.click());"
@@ -92,6 +99,11 @@ def _interactions(args):
     ]
     if args.zoom != 1.0:
         lines.append(f"document.body.style.zoom = '{args.zoom}';")
+    if args.scroll_to:
+        lines.append(
+            f"window.scrollTo(0, document.querySelector({json.dumps(args.scroll_to)})"
+            f".getBoundingClientRect().top + window.scrollY - {args.margin});"
+        )
     return "\n".join(lines)
 
 

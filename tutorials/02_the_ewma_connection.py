@@ -3,7 +3,7 @@
 Title: The EWMA connection: a linear two-weight RNN is a moving average
 Author: vanilla-rnn-lab contributors
 Date created: 2026/11/26
-Last modified: 2026/11/26
+Last modified: 2026/12/07
 Description: Show that a one-unit linear RNN with u = alpha, w = 1 - alpha is an exponentially weighted moving average, train it, and look at its whole loss surface.
 """
 
@@ -338,7 +338,7 @@ output; but the state itself always lives in (-1, 1).)
 
 The project also runs this as a tracked experiment, with `u` and `w` logged to MLflow
 at every epoch and the same surface drawn from the logs:
-`python -m experiments run two_weights --profile smoke` (see lesson 4 for how to browse
+`make experiment NAME=two_weights` (see lesson 4 for how to browse
 the results).
 
 Next: [lesson 3](03_going_deep.py) stacks vanilla layers on top of each other.

@@ -3,7 +3,7 @@
 Title: Going deep: stacking vanilla RNN layers
 Author: vanilla-rnn-lab contributors
 Date created: 2026/11/26
-Last modified: 2026/11/26
+Last modified: 2026/12/07
 Description: Build deep vanilla RNNs with DeepVanillaRNN, check what the stack computes, and measure what depth does and does not buy.
 """
 
@@ -262,7 +262,7 @@ small to conclude anything: the short lag is only partly learned.)
 This is one small run with one seed, not a proof. The `depth` experiments do it
 properly: 1 to 4 layers at about equal parameter count, over several lengths and seeds,
 tracked in MLflow, on `delayed_recall` (`depth`) and on the adding problem
-(`depth_adding`). Run them with `python -m experiments run depth --profile quick` and
+(`depth_adding`). Run them with `make experiment NAME=depth` (and `NAME=depth_adding`) and
 read their reports (which add the memory horizon against the number of layers) as in
 lesson 4. In one `quick` run of `depth`, every depth from 1 to 4 recalled up to lag 16
 and none recalled lag 32, where the deeper stacks did worse (accuracy 0.75, 0.48, 0.13,

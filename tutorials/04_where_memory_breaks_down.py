@@ -3,7 +3,7 @@
 Title: Where short-term memory breaks down
 Author: vanilla-rnn-lab contributors
 Date created: 2026/11/26
-Last modified: 2026/11/26
+Last modified: 2026/12/07
 Description: Run the short_dependency and long_dependency experiments, browse them in MLflow and TensorBoard, and read the breakdown plot.
 """
 
@@ -33,24 +33,25 @@ the test metric against the dependency length, one curve per model.
 We run two experiments:
 
 - `short_dependency`: the `delayed_recall` task (at every step, output the symbol seen
-  `lag` steps ago), lags from 1 to 16 in the `quick` profile (up to 64 in `full`);
+  `lag` steps ago), lags 1, 2, 4, ..., 64 in the `quick` profile (up to 128 in `long`);
 - `long_dependency`: the *adding problem* (read a long sequence of numbers, two of them
   marked, and output the sum of the two marked numbers at the end), lengths from 10 to
   100 in `quick` (up to 750 in `full`).
 
-From a terminal, the same runs are one command each:
+From a terminal, at the repository root, the same runs are one command each (`make`
+creates `.venv` on first use; `.venv/bin/python -m experiments ...` is what it runs):
 
 ```
-python -m experiments list                                  # the named experiments
-python -m experiments run short_dependency --profile quick  # or: make experiment NAME=short_dependency
-python -m experiments run long_dependency --profile quick
-python -m experiments report long_dependency                # redraw the report from MLflow
+make experiments                          # the named experiments
+make experiment NAME=short_dependency     # the quick profile, two workers
+make experiment NAME=long_dependency
+make report NAME=long_dependency          # redraw the report from MLflow
 ```
 
 **Profiles.** `smoke` trains for seconds and proves only that everything is wired up
 (its numbers mean nothing); `quick` (the default here) takes minutes per experiment on
-a 2-core laptop (about ten for `long_dependency`) and shows the breakdown; `full` is paper-scale, for a
-GPU. Set `VRL_TUTORIAL_PROFILE` to choose; the tests run `smoke` with two models.
+a 2-core CPU and shows the breakdown (the measured times are on the site's "Measured times"
+page, `docs/timings.md`); `full` is paper-scale, for a GPU. Set `VRL_TUTORIAL_PROFILE` to choose; the tests run `smoke` with two models.
 
 **Expected output:** both sweeps finish with every child run `FINISHED`; the breakdown
 plots `04_short_dependency_breakdown.png` and `04_long_dependency_breakdown.png`, and a
@@ -126,9 +127,9 @@ for name in ("short_dependency", "long_dependency"):
 """
 ## Running the sweeps
 
-`sweep.run_sweep` is what `python -m experiments run` calls. It creates the parent run,
-trains the grid points one after another (pass `workers=2` to train two at a time in
-separate processes), prints a progress line per run, and draws the report at the end.
+`sweep.run_sweep` is what `make experiment` (`.venv/bin/python -m experiments run`) calls.
+It creates the parent run, trains the grid points one after another here (`make experiment`
+passes `--workers 2`, which trains two at a time in separate processes: `workers=2`), prints a progress line per run, and draws the report at the end.
 
 Running the same sweep again **resumes** it: grid points that already finished with the
 same settings are skipped, so an interrupted sweep (Ctrl-C) loses only the runs in
@@ -136,10 +137,16 @@ flight. Pass `force=True` (`--force` on the command line) to train everything ag
 """
 
 # %%
+# The report draws off-screen (matplotlib's Agg backend). In a notebook, start its own
+# backend before the sweeps and switch back to it after them, so that the figures below
+# show inline.
+backend = plt.get_backend()
+plt.switch_backend(backend)
 sweeps = {}
 for name in ("short_dependency", "long_dependency"):
     sweeps[name] = sweep.run_sweep(name, PROFILE, OVERRIDES, tracking_config=tracking_config)
     print(f"\n{name}: parent run {sweeps[name].parent_run_id}\n")
+plt.switch_backend(backend)
 
 # %% [markdown]
 """
@@ -257,9 +264,10 @@ larger scale):
   by length 50: there it predicts the average sum, 1, and ignores the marked numbers.
   In the `quick` run behind the README's figure (2-core CPU, 3 seeds, at most 1,500
   updates per run), the one-layer vanilla RNN solved length 10 only (horizon 10), the
-  two-layer one also length 20 (with 2 of 3 seeds, right at the threshold: 1 of 3 in
-  an earlier run), the LSTM lengths up to 50 (horizon 50), and the GRU every length up
-  to 100.
+  two-layer one length 10 too and length 20 with 1 seed of 3 (horizon 10; it sits
+  right at the threshold there, and an earlier run had 2 of 3), the LSTM lengths up to
+  50 (horizon 50), and the GRU every length up to 100 (the site's Results page has the
+  tables).
 - The gated models are not magic either: with this budget the LSTM is back at chance at
   length 100. The comparison the literature makes needs the `full` profile (lengths up
   to 750, 20,000 updates per run, on a GPU): at that scale, Arjovsky et al. (2016)
@@ -290,7 +298,7 @@ Start the MLflow web UI on the same store, then open the address it prints
 (`http://127.0.0.1:5000`):
 
 ```
-make mlflow-ui        # or: python -m experiments mlflow-ui
+make mlflow-ui        # or: .venv/bin/python -m experiments mlflow-ui
 ```
 
 - Pick the experiment `long_dependency` on the left. Each sweep is a parent run
@@ -316,7 +324,7 @@ make mlflow-ui        # or: python -m experiments mlflow-ui
 ## Browsing the runs: TensorBoard
 
 ```
-make tensorboard NAME=long_dependency   # or: python -m experiments tensorboard long_dependency
+make tensorboard NAME=long_dependency   # or: .venv/bin/python -m experiments tensorboard long_dependency
 ```
 
 Open the address it prints. Every run is one folder, `<root>/<experiment>/<run name>`,
@@ -346,8 +354,8 @@ for name in sweeps:
 """
 ## Summary
 
-- A named experiment sweeps dependency length × model × seed; `python -m experiments run
-  NAME` trains the grid, logs every run to MLflow and TensorBoard, and draws the report.
+- A named experiment sweeps dependency length × model × seed; `make experiment
+  NAME=...` trains the grid, logs every run to MLflow and TensorBoard, and draws the report.
 - The breakdown plot shows each model's test metric against the dependency length, next
   to the chance level and the "solved" bar; the memory horizon sums each curve up in
   one number.

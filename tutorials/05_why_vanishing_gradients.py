@@ -3,7 +3,7 @@
 Title: Why memory breaks down: vanishing gradients, measured
 Author: vanilla-rnn-lab contributors
 Date created: 2026/11/26
-Last modified: 2026/11/26
+Last modified: 2026/12/07
 Description: Measure how the gradient of the loss shrinks as it travels back through time, compare it with the bound set by the recurrent weights, and see what gradient clipping fixes and what it cannot.
 """
 
@@ -226,18 +226,22 @@ at initialization and after training, the fitted decay factor per step, `σ_max(
 the bound. From a terminal:
 
 ```
-python -m experiments run gradient_flow --profile quick
-python -m experiments report gradient_flow
+make experiment NAME=gradient_flow      # .venv/bin/python -m experiments run gradient_flow --workers 2
+make report NAME=gradient_flow
 ```
 
 The cell below runs the sweep in the profile chosen at the top (`smoke` in fast mode,
-else `quick`: 18 runs of 500 updates on sequences of 100 steps, several minutes on a
-laptop CPU) and fetches the report from MLflow, as in lesson 4.
+else `quick`: 18 runs of 500 updates on sequences of 100 steps, minutes on a 2-core
+CPU: see the site's "Measured times" page) and fetches the report from MLflow, as in lesson 4.
 """
 
 # %%
 tracking_config = tracking.load_tracking_config()
+backend = plt.get_backend()
 outcome = sweep.run_sweep("gradient_flow", PROFILE, tracking_config=tracking_config)
+# The report draws off-screen (matplotlib's Agg backend): in a notebook, switch back so
+# that the figures below show inline.
+plt.switch_backend(backend)
 mlflow.set_tracking_uri(tracking_config.tracking_uri)
 local = mlflow.artifacts.download_artifacts(
     run_id=outcome.parent_run_id,

@@ -30,6 +30,23 @@ def closed_port():
         return sock.getsockname()[1]  # closed again when the block ends
 
 
+@pytest.mark.parametrize(
+    "given, executor, workers",
+    [
+        ([], "local", 2),
+        ([], "ray", 1),
+        (["--workers", "3"], "local", 3),
+        (["--workers", "4"], "ray", 4),
+    ],
+)
+def test_workers_default_is_makes_and_leaves_ray_uncapped(given, executor, workers):
+    """The documented times are `make experiment`'s (WORKERS=2): the command line agrees."""
+    from experiments import __main__ as cli_main
+
+    args = cli_main._parser().parse_args(["run", "long_dependency", "--executor", executor, *given])
+    assert cli_main._workers(args) == workers
+
+
 def test_list_shows_names_and_descriptions(tmp_path):
     result = run_cli("list", env=cli_env())
     assert result.returncode == 0, result.stderr
