@@ -1,6 +1,7 @@
 """Figures, in one place: every plot of the reports and the probes.
 
-Figures are drawn off-screen (matplotlib's Agg backend, chosen once by `pyplot()`),
+Figures are drawn off-screen (matplotlib's Agg backend, chosen by `pyplot()` where the
+process has not chosen one),
 returned as matplotlib `Figure`s, and saved by the caller (as a PNG artifact, a
 TensorBoard image or a file).
 
@@ -14,10 +15,15 @@ import io
 
 
 def pyplot():
-    """`matplotlib.pyplot` on the off-screen Agg backend (no display needed)."""
+    """`matplotlib.pyplot`, on the off-screen Agg backend (no display needed) unless the
+    process chose its backend already: a notebook that runs a sweep keeps showing its own
+    figures (switching the backend is process-wide)."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
