@@ -12,6 +12,13 @@ from rnn_layers.cell import VanillaRNNCell
 from rnn_layers.recurrence import run_recurrence
 
 
+def output_mask(mask, return_sequences, return_state):
+    """The mask of a recurrent layer's outputs: the input's on the sequence output, none on
+    the last output or the state (Keras's RNN layers do the same)."""
+    sequences_mask = mask if return_sequences else None
+    return [sequences_mask, None] if return_state else sequences_mask
+
+
 def check_sequences_shape(shape, layer_name):
     """Raises a ValueError unless `shape` is (batch, time, known features)."""
     shape = tuple(shape)
@@ -387,10 +394,7 @@ class VanillaRNN(keras.layers.Layer):
         return output_shape
 
     def compute_mask(self, sequences, mask=None):
-        output_mask = mask if self.return_sequences else None
-        if self.return_state:
-            return [output_mask, None]
-        return output_mask
+        return output_mask(mask, self.return_sequences, self.return_state)
 
     def get_config(self):
         cell_config = self.cell.get_config()

@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from rnn_layers.layer import check_sequences_shape
+from rnn_layers.layer import check_sequences_shape, output_mask
 from rnn_layers.lru_scan import SCANS, linear_recurrence
 
 
@@ -292,10 +292,7 @@ class LinearRecurrentUnit(keras.layers.Layer):
         return output_shape
 
     def compute_mask(self, sequences, mask=None):
-        output_mask = mask if self.return_sequences else None
-        if self.return_state:
-            return [output_mask, None]
-        return output_mask
+        return output_mask(mask, self.return_sequences, self.return_state)
 
     def get_config(self):
         return {
