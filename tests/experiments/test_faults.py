@@ -192,7 +192,10 @@ LONG = ["--set", "epochs=30"]
 
 
 def test_ctrl_c_marks_killed_then_resume_runs_the_rest(tracking_dir):
-    run = Sweep(tracking_dir, *LONG, *sum((["--set", o] for o in TWO_VANILLA), []))
+    # One worker: one run in flight when Ctrl-C comes, the other not started.
+    run = Sweep(
+        tracking_dir, "--workers", "1", *LONG, *sum((["--set", o] for o in TWO_VANILLA), [])
+    )
     (running,) = run.wait_for_epochs(1)
     returncode, output = run.stop(signal.SIGINT)
     assert returncode == 128 + signal.SIGINT, output
