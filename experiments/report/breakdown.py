@@ -137,7 +137,7 @@ def add_budget_axis(report):
         return
     times = budget.time_to_solve_summary(df)
     horizons_by_budget = budget.budget_horizons(df)
-    moves = {}
+    moves = None
     if report.rate_choice is not None:
         moves = rates.other_rate_moves_horizon(report.rate_choice, report.horizons)
     verdicts = budget.budget_verdicts(horizons_by_budget, moves)

@@ -159,8 +159,9 @@ def budget_verdicts(budget_table, rate_moves=None):
     Compares the horizon at half and at all of the budget (the last two fractions). A
     horizon that stopped growing is called architecture-limited only when no other rate
     of the grid moves it either (`rate_moves`: curve -> the rates whose horizon alone is
-    longer, from `rates.other_rate_moves_horizon`).
+    longer, from `rates.other_rate_moves_horizon`; None: the runs had one rate).
     """
+    rate_grid = rate_moves is not None
     rate_moves = rate_moves or {}
     verdicts = {}
     for curve, group in budget_table.groupby("curve", sort=True):
@@ -200,8 +201,8 @@ def budget_verdicts(budget_table, rate_moves=None):
         else:
             verdicts[curve] = (
                 f"{curve}: horizon stopped growing ({steps}): architecture-limited at this "
-                "budget, doubling it did not move the breakdown (nor did another rate of "
-                "the grid, where there was one)."
+                "budget, doubling it did not move the breakdown"
+                + (" (nor did another rate of the grid)." if rate_grid else ".")
             )
     return verdicts
 

@@ -101,7 +101,9 @@ def test_a_horizon_another_rate_moves_is_not_called_architecture_limited():
         ]
     )
     plain = budget.budget_verdicts(budget_table)["vanilla"]
-    assert "architecture-limited" in plain
+    assert "architecture-limited" in plain and "rate" not in plain  # one rate: not named
+    alone = budget.budget_verdicts(budget_table, {})["vanilla"]
+    assert alone.endswith("(nor did another rate of the grid).")
     moved = budget.budget_verdicts(budget_table, {"vanilla": [0.001]})["vanilla"]
     assert "not architecture-limited" in moved and "0.001" in moved
 
