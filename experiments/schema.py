@@ -327,7 +327,7 @@ class SweepInfo:
         def value(key, default=""):
             return run.data.tags.get(key, run.data.params.get(key, default))
 
-        max_seeds_text = str(value(SWEEP_MAX_SEEDS, "0")).isdigit()
+        max_seeds = _float(value(SWEEP_MAX_SEEDS, "0"))
         prefix = GRID_PARAM_PREFIX
         grid_axes = sorted(key[len(prefix) :] for key in run.data.params if key.startswith(prefix))
         return cls(
@@ -342,7 +342,7 @@ class SweepInfo:
             config_hash=value(SWEEP_HASH),
             run_name=run.info.run_name or run.info.run_id[:8],
             grid_axes=tuple(grid_axes),
-            max_seeds=int(_float(value(SWEEP_MAX_SEEDS, "0")) if max_seeds_text else 0),
+            max_seeds=int(max_seeds) if math.isfinite(max_seeds) else 0,
             seed_margin=_float(value(SWEEP_SEED_MARGIN, "0")),
         )
 

@@ -21,10 +21,6 @@ from experiments.training import PointRun, TrainingJob
 OUTAGE_CHECK_S = 1.0
 
 
-# The axes a cell's members differ in: one job trains them all through one program.
-MEMBER_AXES = (schema.SEED, schema.LEARNING_RATE)
-
-
 def job_units(points, group_seeds):
     """The points to train, as jobs: lists of points in grid order.
 
@@ -36,7 +32,7 @@ def job_units(points, group_seeds):
         return [[point] for point in points]
     cells = {}
     for point in points:
-        axes = {k: v for k, v in point.axes.items() if k not in MEMBER_AXES}
+        axes = {k: v for k, v in point.axes.items() if k not in seeds.MEMBER_AXES}
         cells.setdefault(json.dumps(axes, sort_keys=True), []).append(point)
     return list(cells.values())
 

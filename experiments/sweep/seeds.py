@@ -18,8 +18,14 @@ outcomes, never on timing, so a resumed sweep adds the same seeds.
 import dataclasses
 import math
 
+from experiments import schema
+from experiments.config.grid import point_with_seed
 from experiments.report.rates import best_rate
 from experiments.report.verdicts import MORE, is_marginal, verdict_state
+
+# The axes a cell's members differ in (one job trains them through one program); every other
+# axis names the cell.
+MEMBER_AXES = (schema.SEED, schema.LEARNING_RATE)
 
 
 @dataclasses.dataclass
@@ -78,7 +84,8 @@ class SeedDecider:
 
     def __init__(self, config, points, info):
         settings = config.settings
-        self.plan = SeedPlan(list(settings.grid["seed"]), settings.max_seeds, settings.seed_margin)
+        grid_seeds = list(settings.grid[schema.SEED])
+        self.plan = SeedPlan(grid_seeds, settings.max_seeds, settings.seed_margin)
         self.config, self.info = config, info
         self.cells = {}
         for point in points:
@@ -88,7 +95,7 @@ class SeedDecider:
     @staticmethod
     def cell_of(point):
         """A cell: every axis but the seed and the learning rate."""
-        return tuple(sorted((k, repr(v)) for k, v in point.axes.items() if k not in ("seed", "lr")))
+        return tuple(sorted((k, repr(v)) for k, v in point.axes.items() if k not in MEMBER_AXES))
 
     def record(self, point, result):
         """What a grid point gave (a `CellResult`), or None when it failed or was not run."""
@@ -96,8 +103,6 @@ class SeedDecider:
 
     def potential_points(self):
         """Every extra point any cell could get, at any rate (to find those trained before)."""
-        from experiments.config.grid import point_with_seed
-
         extras = self.plan.extra_seeds()
         return [
             point_with_seed(self.config, point, seed)
@@ -126,8 +131,6 @@ class SeedDecider:
 
     def extra_points(self, cell):
         """The points to add to `cell` now (added to it), or []."""
-        from experiments.config.grid import point_with_seed
-
         known = self.state(cell) if self.plan.enabled else None
         if known is None or known[0] != MORE:
             return []
@@ -152,8 +155,6 @@ def result_of_outcome(point, outcome):
 
 def result_of_run(run, info):
     """A `CellResult` of a FINISHED child run (a resumed sweep), or None (not run)."""
-    from experiments import schema
-
     if run.data.tags.get(schema.NOT_RUN):
         return None
     metrics, params = run.data.metrics, run.data.params
